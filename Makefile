@@ -1,0 +1,29 @@
+# Two commands do everything on a fresh machine with Python 3.11+:
+#   make verify   create .venv, install, run the theorem checks (default tier), write reports/
+#   make test     create .venv, install, run the default test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TIER ?= ci
+
+.PHONY: verify test test-full venv clean
+
+$(BIN)/mfcheck: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(BIN)/mfcheck
+
+venv: $(BIN)/mfcheck
+
+verify: venv
+	$(BIN)/mfcheck verify --tier $(TIER) --out reports
+
+test: venv
+	$(BIN)/python -m pytest
+
+test-full: venv
+	$(BIN)/python -m pytest --mfcheck-tier=full
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

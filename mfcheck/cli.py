@@ -1,0 +1,84 @@
+"""Command line: ``mfcheck verify [--tier smoke|ci|full] [--out DIR] [--seed INT] [--alpha A]``.
+
+Exit codes: 0 every claim passes, 1 a claim fails, 2 bad usage, 3 no claim fails but one is
+unresolved (its report says which knob to turn).
+
+Example::
+
+    $ mfcheck verify --tier ci --out reports
+    reference: RK4 h=0.03125, 2^14 Sobol nodes; measured error yhat 1.2e-04 ...
+    claim                      exponent 1/N (95% CI)   exponent ε (95% CI)   Ĉ      verdict
+    theorem1_test_functions    0.535 [0.481, 0.589]    0.595 [0.540, 0.651]  0.169  pass
+    ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from mfcheck.errors import InvalidArgument
+from mfcheck.tiers import TIERS, get_tier
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mfcheck", description="Verify the mean-field limit theorems of two-layer networks by experiment.")
+    sub = p.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("verify", help="run the theorem checks and write the rate-fit reports")
+    v.add_argument("--tier", choices=sorted(TIERS), default="ci", help="sweep size (default: ci)")
+    v.add_argument("--out", default="reports", help="report folder (default: reports)")
+    v.add_argument("--seed", type=int, default=None, help="root entropy of the seed tree (default: the experiment's)")
+    v.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _print_table(verification) -> None:
+    ref = verification.sweep.reference.error
+    print("reference error (refinement: h/2, 2M nodes): " + ", ".join(f"{k} {v:.2e}" for k, v in ref.items()))
+    print(f"{'claim':26s} {'exponent 1/N (95% CI)':24s} {'exponent ε (95% CI)':24s} {'Ĉ':>7s}  verdict")
+    for r in verification.results:
+        cols = []
+        for p in ("N", "eps"):
+            e = r.exponents.get(p)
+            cols.append(f"{e.estimate:.3f} [{e.ci[0]:.3f}, {e.ci[1]:.3f}]" if e else "unresolved")
+        print(f"{r.claim:26s} {cols[0]:24s} {cols[1]:24s} {r.C_hat:7.3g}  {r.verdict}")
+    print(f"predicted exponents: 0.5 in 1/N and in ε (upper bounds); family-wise α = {verification.alpha} (Holm over all tests)")
+    for r in verification.results:
+        if r.verdict != "pass":
+            print(f"  {r.claim}: {r.message}")
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    from mfcheck.experiment import default_experiment
+    from mfcheck.fit import DEFAULT_ALPHA
+    from mfcheck.verify import verify
+
+    try:
+        tier = get_tier(args.tier)
+        alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+        if not 0 < alpha < 1:
+            raise InvalidArgument(f"`--alpha` must be in (0, 1), got {alpha}.")
+        kwargs = {} if args.seed is None else {"seed": args.seed}
+        if args.seed is not None and args.seed < 0:
+            raise InvalidArgument(f"`--seed` must be a non-negative int, got {args.seed}.")
+        experiment = default_experiment(log2_M=tier.log2_M, **kwargs)
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    command = f"mfcheck verify --tier {tier.name} --out {args.out}" + (f" --seed {args.seed}" if args.seed is not None else "") + (
+        f" --alpha {args.alpha}" if args.alpha is not None else "")
+    start = time.perf_counter()
+    print(f"mfcheck verify: tier {tier.name}, {len(tier.cells())} cells x {tier.replicates} replicates; solving the reference ...", file=sys.stderr)
+    verification = verify(tier, experiment=experiment, alpha=alpha, out=args.out, command=command, progress=not args.quiet)
+    _print_table(verification)
+    print(f"reports written to {args.out}/ in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return verification.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Run SGD and its coupled reference over the cells of a tier; return one tidy table.
+
+The reference flow is deterministic given ρ_0, so it is solved once per sweep (with its
+refinement) and every cell's coupled particles θ̄_i are integrated in its stored field.
+Each cell (path, N, ε) has its own seed subtree ``Streams(seed).child("cell", N, ε)``, so its
+numbers do not depend on the order or the set of cells run beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from mfcheck.experiment import Experiment
+from mfcheck.reference.coupled import couple
+from mfcheck.reference.refinement import Reference, build_reference
+from mfcheck.seeds import Streams
+from mfcheck.sgd import Update, mean_field_step, run_sgd
+from mfcheck.statistics import theorem1_statistics
+from mfcheck.tiers import Tier
+
+__all__ = ["SweepResult", "cell_streams", "run_cell", "run_sweep"]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """``table``: a row per (cell, replicate) with columns path, N, eps, replicate and the
+    statistics; ``reference``: the reference and its measured error; ``seeds``: how to replay."""
+
+    table: pd.DataFrame
+    reference: Reference
+    experiment: Experiment
+    tier: Tier
+    seeds: dict = field(default_factory=dict)
+
+
+def cell_streams(experiment: Experiment, N: int, eps: float) -> Streams:
+    return Streams(experiment.seed).child("cell", N, repr(float(eps)))
+
+
+def run_cell(experiment: Experiment, reference: Reference, N: int, eps: float, replicates: int, update: Update = mean_field_step) -> dict:
+    """The statistics of one cell, each of shape (replicates,)."""
+    sgd = run_sgd(
+        experiment.problem, experiment.neuron, experiment.rho0, N=N, eps=eps, T=experiment.T, replicates=replicates,
+        streams=cell_streams(experiment, N, eps), record_dt=experiment.record_dt, test_functions=experiment.test_functions,
+        schedule=experiment.schedule, update=update,
+    )
+    theta_bar = couple(reference.flow, experiment.problem, experiment.neuron, sgd.theta[:, 0])
+    return theorem1_statistics(sgd, reference.flow, theta_bar, experiment.test_functions)
+
+
+def run_sweep(
+    experiment: Experiment,
+    tier: Tier,
+    *,
+    update: Update = mean_field_step,
+    reference: Reference | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """Run every cell of ``tier``; pass ``reference`` to reuse a solved one (same experiment)."""
+    if reference is None:
+        reference = build_reference(experiment)
+    rows = []
+    cells = tier.cells()
+    bar = tqdm(cells, desc=f"{tier.name} sweep", unit="cell", disable=not progress, leave=False)
+    for path, N, eps in bar:
+        bar.set_postfix(N=N, eps=f"{eps:.3g}")
+        stats = run_cell(experiment, reference, N, eps, tier.replicates, update)
+        for r in range(tier.replicates):
+            rows.append({"path": path, "N": N, "eps": eps, "replicate": r, **{k: float(v[r]) for k, v in stats.items()}})
+    seeds = {
+        "entropy": experiment.seed,
+        "cell_key": 'Streams(seed).child("cell", N, repr(eps))',
+        "replicate_streams": '("init", r) and ("data", r) under the cell key',
+        "reference_key": 'Streams(seed).child("reference"): scrambles 0 (flow) and 1 (refined), probes from ("reference", 2)',
+    }
+    return SweepResult(table=pd.DataFrame(rows), reference=reference, experiment=experiment, tier=tier, seeds=seeds)
