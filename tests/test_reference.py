@@ -1,0 +1,98 @@
+"""mfcheck.reference: the RK4 flow, its coupled particles and the refinement error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.errors import InvalidArgument
+from mfcheck.experiment import Experiment
+from mfcheck.initial import GaussianInit
+from mfcheck.neurons import InnerNeuron
+from mfcheck.problems import FinitePopulation, teacher_population
+from mfcheck.reference import build_reference, couple, solve_flow
+
+
+@pytest.fixture(scope="module")
+def small():
+    problem = teacher_population(24, 2, tanh_sum((1.0,), (2.0,)), seed=3, noise=0.1)
+    neuron = InnerNeuron(erf_sigmoid())
+    rho0 = GaussianInit(2, 0.6)
+    nodes, weights = rho0.quadrature(6)
+    return problem, neuron, rho0, nodes, weights
+
+
+def _flow(small, h, record_dt=0.25, T=1.0):
+    problem, neuron, _, nodes, weights = small
+    return solve_flow(problem, neuron, nodes, weights, T=T, h=h, record_dt=record_dt)
+
+
+def test_rk4_converges_at_fourth_order(small):
+    flows = [_flow(small, h) for h in (1 / 8, 1 / 16, 1 / 32, 1 / 64)]
+    err = [np.max(np.abs(f.yhat - flows[-1].yhat)) for f in flows[:-1]]
+    # Richardson: with e(h) = C h^4, e(h) - e(h/2)... use successive differences
+    d1 = np.max(np.abs(flows[0].yhat - flows[1].yhat))
+    d2 = np.max(np.abs(flows[1].yhat - flows[2].yhat))
+    assert np.log2(d1 / d2) > 3.5, (d1, d2, err)
+
+
+def test_coupled_nodes_reproduce_the_flow(small):
+    problem, neuron, _, nodes, weights = small
+    flow = _flow(small, 1 / 16)
+    theta_bar = couple(flow, problem, neuron, nodes)  # (J, M, D)
+    for j in range(len(flow.times)):
+        assert np.allclose(problem.predict(neuron, theta_bar[j], weights), flow.yhat[j], atol=1e-13)
+    assert np.allclose(theta_bar[0], nodes)
+
+
+def test_coupling_is_batched_over_replicates(small):
+    problem, neuron, rho0, _, _ = small
+    flow = _flow(small, 1 / 16)
+    theta0 = rho0.sample(np.random.default_rng(np.random.SeedSequence(1)), 10).reshape(2, 5, 2)
+    batched = couple(flow, problem, neuron, theta0)
+    assert batched.shape == (2, 5, 5, 2)
+    for r in range(2):
+        assert np.allclose(batched[r], couple(flow, problem, neuron, theta0[r]), atol=1e-14)
+
+
+def test_energy_decay_matches_dissipation(small):
+    """d/dt R(ρ_t) = −4 ξ ∫ ||∇Ψ||² dρ_t ≤ 0 (THEORY.md §3), to the accuracy of a centred difference."""
+    problem, neuron, _, nodes, weights = small
+    h = 1 / 64
+    flow = _flow(small, h, record_dt=h)
+    assert np.all(np.diff(flow.risk) <= 1e-15)
+    theta_bar = couple(flow, problem, neuron, nodes)
+    dissipation = np.array([
+        weights @ np.sum(problem.grad_Psi_of_prediction(neuron, theta_bar[j], flow.yhat[j]) ** 2, axis=-1)
+        for j in range(len(flow.times))
+    ])
+    dRdt = (flow.risk[2:] - flow.risk[:-2]) / (2 * h)
+    assert np.allclose(dRdt, -4.0 * dissipation[1:-1], rtol=2e-3, atol=1e-6)
+
+
+def test_flow_refuses_bad_input(small):
+    problem, neuron, _, nodes, weights = small
+    with pytest.raises(InvalidArgument, match="divide"):
+        solve_flow(problem, neuron, nodes, weights, T=1.0, h=0.3, record_dt=0.25)
+    with pytest.raises(InvalidArgument, match="nodes"):
+        solve_flow(problem, neuron, nodes * np.nan, weights, T=1.0, h=0.25, record_dt=0.25)
+    with pytest.raises(InvalidArgument, match="weights"):
+        solve_flow(problem, neuron, nodes, weights[:-1], T=1.0, h=0.25, record_dt=0.25)
+    with pytest.raises(InvalidArgument, match="FinitePopulation"):
+        solve_flow(object(), neuron, nodes, weights, T=1.0, h=0.25, record_dt=0.25)
+
+
+def test_refinement_measures_a_small_error(small):
+    problem, neuron, rho0, _, _ = small
+    experiment = Experiment(problem=problem, neuron=neuron, rho0=rho0, log2_M=9, h=1 / 16)
+    ref = build_reference(experiment)
+    assert set(ref.error) == {"yhat", "risk", "test_functions", "coupling"}
+    assert all(0 < v < 0.05 for v in ref.error.values()), ref.error
+    # the refined flow is a different (finer) rule: the errors are real differences, not zero
+    assert ref.refined.M == 2 * ref.flow.M and ref.refined.h == ref.flow.h / 2
+
+
+def test_population_only():
+    with pytest.raises(InvalidArgument):
+        FinitePopulation(np.zeros((0, 2)), np.zeros(0))
