@@ -106,7 +106,10 @@ class Activation:
 
 
 def _as_tuple(values, name: str, *, positive: bool = False) -> tuple[float, ...]:
-    values = tuple(np.atleast_1d(np.asarray(values, dtype=float)).tolist())
+    try:
+        values = tuple(np.atleast_1d(np.asarray(values, dtype=float)).ravel().tolist())
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"`{name}` must be a sequence of real numbers, got {values!r}: {exc}") from None
     if not values:
         raise InvalidArgument(f"`{name}` must not be empty.")
     return tuple(check_real(v, f"{name}[{i}]", positive=positive) for i, v in enumerate(values))

@@ -30,30 +30,43 @@ def _nonnegative(name, value):
     return arr
 
 
+def _count(name, value):
+    arr = _positive(name, value)
+    if np.any(arr < 1):
+        raise InvalidArgument(f"`{name}` counts particles and must be >= 1, got {value!r}.")
+    return arr
+
+
+def _log_term(name, value):
+    if np.any(value < 0):
+        raise InvalidArgument(f"{name} must be >= 0 for the bound to be defined (ε is a small step); got {np.min(value)!r}.")
+    return np.sqrt(value)
+
+
 def err_ND(N, eps, D, z=0.0):
-    """err_{N,D}(z) = sqrt(max(1/N, ε)) · [sqrt(D + log(N/ε)) + z]."""
-    N, eps, D = _positive("N", N), _positive("eps", eps), _positive("D", D)
+    """err_{N,D}(z) = sqrt(max(1/N, ε)) · [sqrt(D + log(N/ε)) + z]; needs N ≥ 1 and D + log(N/ε) ≥ 0."""
+    N, eps, D = _count("N", N), _positive("eps", eps), _positive("D", D)
     z = _nonnegative("z", z)
-    return np.sqrt(np.maximum(1.0 / N, eps)) * (np.sqrt(D + np.log(N / eps)) + z)
+    return np.sqrt(np.maximum(1.0 / N, eps)) * (_log_term("D + log(N/eps)", D + np.log(N / eps)) + z)
 
 
 def coupling_scale(N, eps, D, T, z=0.0):
     """sqrt(max(1/N, ε)) · [sqrt(D + log(N · max(T/ε, 1))) + z], the coupling lemma's scale."""
-    N, eps, D, T = _positive("N", N), _positive("eps", eps), _positive("D", D), _positive("T", T)
+    N, eps, D, T = _count("N", N), _positive("eps", eps), _positive("D", D), _positive("T", T)
     z = _nonnegative("z", z)
-    return np.sqrt(np.maximum(1.0 / N, eps)) * (np.sqrt(D + np.log(N * np.maximum(T / eps, 1.0))) + z)
+    return np.sqrt(np.maximum(1.0 / N, eps)) * (_log_term("D + log(N (T/eps ∨ 1))", D + np.log(N * np.maximum(T / eps, 1.0))) + z)
 
 
 def mcdiarmid_tail(N, u, K):
     """2 exp(-N u² / (2K²)), capped at 1."""
-    N, K = _positive("N", N), _positive("K", K)
+    N, K = _count("N", N), _positive("K", K)
     u = _nonnegative("u", u)
     return np.minimum(1.0, 2.0 * np.exp(-N * u**2 / (2.0 * K**2)))
 
 
 def mcdiarmid_uniform(N, K, T, eps, z=0.0):
     """K sqrt(2/N) (sqrt(log(2 (T/ε + 1))) + z): holds for all grid times with prob. ≥ 1 - e^{-z²}."""
-    N, K, T, eps = _positive("N", N), _positive("K", K), _positive("T", T), _positive("eps", eps)
+    N, K, T, eps = _count("N", N), _positive("K", K), _positive("T", T), _positive("eps", eps)
     z = _nonnegative("z", z)
     return K * np.sqrt(2.0 / N) * (np.sqrt(np.log(2.0 * (T / eps + 1.0))) + z)
 

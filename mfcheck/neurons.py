@@ -26,6 +26,9 @@ def _check_shapes(X, Theta, D_of_d):
     Theta = np.asarray(Theta, dtype=np.float64)
     if X.ndim < 2 or Theta.ndim < 2:
         raise InvalidArgument(f"`X` and `Theta` must be at least 2-D (n, d) and (M, D); got {X.shape} and {Theta.shape}.")
+    for name, arr in (("X", X), ("Theta", Theta)):
+        if not np.isfinite(arr).all():
+            raise InvalidArgument(f"`{name}` contains NaN or infinite values.")
     if Theta.shape[-1] != D_of_d(X.shape[-1]):
         raise InvalidArgument(
             f"Shape mismatch: `X` has d={X.shape[-1]} so `Theta` needs D={D_of_d(X.shape[-1])} columns, got {Theta.shape}."

@@ -40,11 +40,23 @@ class Streams:
             raise InvalidArgument(f"`entropy` (the seed) must be a non-negative int, got {self.entropy!r}.")
 
     def child(self, *parts) -> "Streams":
-        """The streams of a sub-run, keyed by ``parts`` (ints or strings)."""
-        ints = tuple(p if isinstance(p, int) else zlib.crc32(str(p).encode()) for p in parts)
-        return Streams(self.entropy, self.key + ints)
+        """The streams of a sub-run, keyed by ``parts``: non-negative ints are used as they are,
+        anything else by the CRC-32 of its ``str``."""
+        ints = []
+        for p in parts:
+            if isinstance(p, bool):
+                raise InvalidArgument(f"A stream key part must not be a bool, got {p!r}.")
+            if isinstance(p, int | np.integer):
+                if p < 0:
+                    raise InvalidArgument(f"An integer stream key part must be >= 0, got {p!r}.")
+                ints.append(int(p))
+            else:
+                ints.append(zlib.crc32(str(p).encode()))
+        return Streams(self.entropy, self.key + tuple(ints))
 
     def seed_sequence(self, role: str, replicate: int = 0) -> np.random.SeedSequence:
+        if isinstance(replicate, bool) or not isinstance(replicate, int | np.integer) or replicate < 0:
+            raise InvalidArgument(f"`replicate` must be a non-negative int, got {replicate!r}.")
         return np.random.SeedSequence(self.entropy, spawn_key=self.key + (_role_id(role), int(replicate)))
 
     def generator(self, role: str, replicate: int = 0) -> np.random.Generator:

@@ -294,3 +294,8 @@ def test_erf_uses_scipy_erf_convention():
     act = erf_sigmoid(1.0, 1.0)
     assert act.prime(np.array(0.0)) == pytest.approx(2 / math.sqrt(math.pi), rel=1e-15)
     assert act(np.array(10.0)) == pytest.approx(special.erf(10.0))
+
+
+def test_non_numeric_amplitudes_named():
+    with pytest.raises(InvalidArgument, match="amplitudes"):
+        tanh_sum(amplitudes="abc")

@@ -243,3 +243,8 @@ def test_bad_teacher_population_raises(kwargs, name):
     args = {"n": 5, "d": 2, "teacher": TEACHER, "seed": 0, **kwargs}
     with pytest.raises(InvalidArgument, match=f"`{name}`"):
         teacher_population(**args)
+
+
+def test_teacher_population_requires_an_int_seed():
+    with pytest.raises(InvalidArgument, match="seed"):
+        teacher_population(n=5, d=2, teacher=TEACHER, seed=None)

@@ -238,8 +238,8 @@ def test_constants_are_infinite_outside_the_assumptions():
 
 def test_a_zero_teacher_has_zero_V_and_finite_constants():
     problem = TeacherStudent(2, erf_sigmoid(0.0, 1.0))
+    np.testing.assert_array_equal(problem.V(InnerNeuron(tanh_sum()), np.ones((2, 2))), 0.0)
     n = InnerNeuron(piecewise_linear())
-    np.testing.assert_array_equal(problem.V(n, np.ones((2, 2))), 0.0)
     assert problem.constants(n).grad_V_lipschitz == 0.0  # y ≡ 0, so ∇V ≡ 0
 
 

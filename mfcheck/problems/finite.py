@@ -121,7 +121,9 @@ def teacher_population(n: int, d: int, teacher: Activation, *, seed: int, noise:
     d = check_positive_int(d, "d")
     noise = check_real(noise, "noise", nonnegative=True)
     scale = check_real(scale, "scale", positive=True)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidArgument(f"`seed` must be a non-negative int (the population must be reproducible), got {seed!r}.")
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
     X = scale * rng.standard_normal((n, d))
     y = teacher(X[:, 0]) + noise * rng.uniform(-1.0, 1.0, size=n)
     return FinitePopulation(X, y, name=f"teacher_population(n={n}, d={d}, teacher={teacher!r}, seed={seed}, noise={noise}, scale={scale})")

@@ -29,6 +29,7 @@ from mfcheck.problems._bivariate import (
     expect_single_grad,
     gaussian_input_constants,
     inner_activation,
+    quadrature_activation,
 )
 from mfcheck.problems.base import Problem, TheoremConstants
 
@@ -74,14 +75,14 @@ class TwoGaussians(Problem):
 
     def V(self, neuron, Theta):
         """V(w) = -(1/2)[q(s_+ |w|) - q(s_- |w|)], q(a) = E σ(a G): shape (M,)."""
-        act = inner_activation(self, neuron)
+        act = quadrature_activation(self, neuron)
         W = check_particles(self, neuron, Theta)
         sp, sm = self.scales
         return -0.5 * (expect_single(act.fn, sp * W, self.n_nodes) - expect_single(act.fn, sm * W, self.n_nodes))
 
     def grad_V(self, neuron, Theta):
         """∇V(w) = -(1/2)[s_+ E σ'(s_+<w, g>) g - s_- E σ'(s_-<w, g>) g]: shape (M, d)."""
-        act = inner_activation(self, neuron)
+        act = quadrature_activation(self, neuron)
         W = check_particles(self, neuron, Theta)
         sp, sm = self.scales
         gp = expect_single_grad(act.prime, sp * W, self.n_nodes)
@@ -90,14 +91,14 @@ class TwoGaussians(Problem):
 
     def U(self, neuron, Theta1, Theta2):
         """U(w, w') = (1/2) Σ_± E[σ(s_± <w, g>) σ(s_± <w', g>)]: shape (M1, M2)."""
-        act = inner_activation(self, neuron)
+        act = quadrature_activation(self, neuron)
         W1 = check_particles(self, neuron, Theta1, "Theta1")
         W2 = check_particles(self, neuron, Theta2, "Theta2")
         return 0.5 * sum(expect_pair(act.fn, act.fn, s * W1, s * W2, self.n_nodes) for s in self.scales)
 
     def grad1_U(self, neuron, Theta1, Theta2):
         """∇₁U(w, w') = (1/2) Σ_± s_± E[σ'(s_± <w, g>) σ(s_± <w', g>) g]: shape (M1, M2, d)."""
-        act = inner_activation(self, neuron)
+        act = quadrature_activation(self, neuron)
         W1 = check_particles(self, neuron, Theta1, "Theta1")
         W2 = check_particles(self, neuron, Theta2, "Theta2")
         return 0.5 * sum(s * expect_pair_grad(act.prime, act.fn, s * W1, s * W2, self.n_nodes) for s in self.scales)

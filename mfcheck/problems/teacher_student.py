@@ -29,6 +29,7 @@ from mfcheck.problems._bivariate import (
     expect_single,
     gaussian_input_constants,
     inner_activation,
+    quadrature_activation,
 )
 from mfcheck.problems.base import Problem, TheoremConstants
 
@@ -86,26 +87,26 @@ class TeacherStudent(Problem):
 
     def V(self, neuron, Theta):
         """V(w) = -E[σ(<w, g>) τ(<w*, g>)]: shape (M,)."""
-        act = inner_activation(self, neuron)
+        act = quadrature_activation(self, neuron)
         W = check_particles(self, neuron, Theta)
         return -expect_pair(act.fn, self.teacher.fn, W, self.w_star[None, :], self.n_nodes)[:, 0]
 
     def grad_V(self, neuron, Theta):
         """∇V(w) = -E[σ'(<w, g>) τ(<w*, g>) g]: shape (M, d)."""
-        act = inner_activation(self, neuron)
+        act = quadrature_activation(self, neuron)
         W = check_particles(self, neuron, Theta)
         return -expect_pair_grad(act.prime, self.teacher.fn, W, self.w_star[None, :], self.n_nodes)[:, 0, :]
 
     def U(self, neuron, Theta1, Theta2):
         """U(w, w') = E[σ(<w, g>) σ(<w', g>)]: shape (M1, M2)."""
-        act = inner_activation(self, neuron)
+        act = quadrature_activation(self, neuron)
         W1 = check_particles(self, neuron, Theta1, "Theta1")
         W2 = check_particles(self, neuron, Theta2, "Theta2")
         return expect_pair(act.fn, act.fn, W1, W2, self.n_nodes)
 
     def grad1_U(self, neuron, Theta1, Theta2):
         """∇₁U(w, w') = E[σ'(<w, g>) σ(<w', g>) g]: shape (M1, M2, d)."""
-        act = inner_activation(self, neuron)
+        act = quadrature_activation(self, neuron)
         W1 = check_particles(self, neuron, Theta1, "Theta1")
         W2 = check_particles(self, neuron, Theta2, "Theta2")
         return expect_pair_grad(act.prime, act.fn, W1, W2, self.n_nodes)
