@@ -22,24 +22,23 @@ For a claim S ≤ C · scale(N, ε, z), scale = √max(1/N, ε) · [L(N, ε) + z
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from mfcheck._validation import check_real
 from mfcheck.claims import Claim
 from mfcheck.errors import InvalidArgument
+from mfcheck.results import DEFAULT_ALPHA, ClaimResult, Test, decide
 
 __all__ = ["Exponent", "TailCheck", "Test", "ClaimResult", "fit_claim", "decide", "Z_GRID", "RESOLUTION_RATIO", "MIN_CELLS", "DEFAULT_ALPHA"]
 
 Z_GRID = (0.5, 1.0, 1.5, 2.0)
 RESOLUTION_RATIO = 0.1
 MIN_CELLS = 3
-DEFAULT_ALPHA = 0.05
 PATHS = {"N": ("1/N", "N-path: ε = 1/(kink·N)"), "eps": ("ε", "ε-path: N = kink/ε")}
 
 
@@ -69,35 +68,6 @@ class TailCheck:
     frequency: float
     ci: tuple[float, float]
     p_value: float
-
-
-@dataclass(frozen=True)
-class Test:
-    name: str
-    p_value: float
-    p_adjusted: float = math.nan
-    rejected: bool = False
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    """Everything the report and the gate need about one claim."""
-
-    claim: str
-    verdict: str
-    alpha: float
-    exponents: dict
-    C_hat: float
-    tail: tuple
-    tests: tuple
-    reference_error: float
-    cells: tuple
-    message: str
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["exponents"] = {k: asdict(v) for k, v in self.exponents.items()}
-        return d
 
 
 def _cells_summary(df: pd.DataFrame, claim: Claim, D: int, T: float, ref_err: float) -> list[dict]:
@@ -194,33 +164,7 @@ def fit_claim(claim: Claim, table: pd.DataFrame, *, D: int, T: float, reference_
         C_hat, tail = _tail(keep, claim, D, T)
         tests += [Test(f"tail at z={t.z}", t.p_value) for t in tail]
     result = ClaimResult(
-        claim=claim.name, verdict="unresolved", alpha=alpha, exponents=exponents, C_hat=C_hat, tail=tuple(tail),
-        tests=tuple(tests), reference_error=reference_error, cells=tuple(cells), message=" ".join(notes),
+        claim=claim.name, verdict="unresolved", alpha=alpha, tests=tuple(tests), unresolved=" ".join(notes),
+        reference_error=reference_error, exponents=exponents, C_hat=C_hat, tail=tuple(tail), cells=tuple(cells),
     )
     return decide([result], alpha)[0]
-
-
-def decide(results: list[ClaimResult], alpha: float = DEFAULT_ALPHA) -> list[ClaimResult]:
-    """Holm over every test of ``results`` together, at family-wise level ``alpha``; set verdicts."""
-    pvals = [t.p_value for r in results for t in r.tests]
-    if pvals:
-        reject, adjusted, _, _ = multipletests(pvals, alpha=alpha, method="holm")
-    out, i = [], 0
-    for r in results:
-        tests = []
-        for t in r.tests:
-            tests.append(replace(t, p_adjusted=float(adjusted[i]), rejected=bool(reject[i])))
-            i += 1
-        unresolved = len(r.exponents) < 2
-        failed = [t.name for t in tests if t.rejected]
-        if failed:
-            verdict = "fail"
-            message = f"Rejected at family-wise α={alpha} (Holm): {', '.join(failed)}. " + r.message
-        elif unresolved:
-            verdict = "unresolved"
-            message = r.message or "Not enough resolved cells."
-        else:
-            verdict = "pass"
-            message = f"No test rejects at family-wise α={alpha} (Holm over {len(pvals)} tests)."
-        out.append(replace(r, tests=tuple(tests), verdict=verdict, alpha=alpha, message=message.strip()))
-    return out

@@ -17,10 +17,11 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mfcheck.claims import Claim  # noqa: E402
-from mfcheck.fit import PATHS, RESOLUTION_RATIO, ClaimResult  # noqa: E402
+from mfcheck.fit import PATHS, RESOLUTION_RATIO  # noqa: E402
+from mfcheck.results import ClaimResult  # noqa: E402
 from mfcheck.sweep import SweepResult  # noqa: E402
 
-__all__ = ["summary", "write_claim_report", "write_index", "write_reports"]
+__all__ = ["summary", "write_claim_report", "write_check_report", "write_index", "write_reports"]
 
 _PNG_META = {"Software": None}
 
@@ -198,20 +199,48 @@ def write_claim_report(result: ClaimResult, claim: Claim, sweep: SweepResult, ou
     return s
 
 
+def write_check_report(result: ClaimResult, check, context, out: Path, command: str) -> dict:
+    """Write ``out/<check>/summary.json`` and let the check render ``report.md`` and its plots."""
+    folder = Path(out) / check.name
+    folder.mkdir(parents=True, exist_ok=True)
+    s = result.to_dict()
+    s.update({
+        "title": check.title,
+        "tier": {"name": context.tier.name},
+        "experiment": context.experiment.describe(),
+        "reference_errors_all": context.reference.error,
+        "command": command,
+        "versions": _versions(),
+    })
+    s.setdefault("seeds", {"entropy": context.experiment.seed})
+    (folder / "summary.json").write_text(json.dumps(s, indent=2, default=float) + "\n")
+    check.render(result, folder, context)
+    return s
+
+
+def _key_numbers(s: dict) -> str:
+    if s["exponents"]:
+        ex = s["exponents"]
+        parts = [f"exponent in {PATHS[p][0]}: {ex[p]['estimate']:.3f} {_fmt_ci(ex[p]['ci'])}" if p in ex else f"{PATHS[p][0]}: unresolved" for p in ("N", "eps")]
+        return "; ".join(parts) + f"; Ĉ = {s['C_hat']:.3g}"
+    return "; ".join(f"{k}: {v['estimate']:.4g} {_fmt_ci(v['ci'])}" for k, v in list(s["estimates"].items())[:3])
+
+
 def write_index(summaries: list[dict], out: Path, alpha: float) -> None:
     lines = ["# mfcheck reports", "", f"Family-wise false-alarm rate α = {alpha} over all tests of the run (Holm).", "",
-             "| claim | verdict | exponent in 1/N (95 % CI) | exponent in ε (95 % CI) | Ĉ |", "|---|---|---|---|---|"]
+             "| claim | verdict | key estimates (95 % CI) |", "|---|---|---|"]
     for s in summaries:
-        ex = s["exponents"]
-        e = [f"{ex[p]['estimate']:.3f} {_fmt_ci(ex[p]['ci'])}" if p in ex else "unresolved" for p in ("N", "eps")]
-        lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {e[0]} | {e[1]} | {s['C_hat']:.3g} |")
+        lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {_key_numbers(s)} |")
     if summaries:
         lines += ["", f"Regenerate: `{summaries[0]['command']}`", ""]
     (Path(out) / "README.md").write_text("\n".join(lines))
 
 
-def write_reports(results: list[ClaimResult], claims: list[Claim], sweep: SweepResult, out: Path, alpha: float, command: str) -> list[dict]:
+def write_reports(results: list[ClaimResult], claims: list[Claim], checks: list, sweep: SweepResult | None, context, out: Path,
+                  alpha: float, command: str) -> list[dict]:
+    """Reports of the rate claims (first ``len(claims)`` results) and of the checks (the rest)."""
     Path(out).mkdir(parents=True, exist_ok=True)
     summaries = [write_claim_report(r, c, sweep, out, command) for r, c in zip(results, claims)]
+    summaries += [write_check_report(r, c, context, out, command) for r, c in zip(results[len(claims):], checks)]
     write_index(summaries, out, alpha)
     return summaries

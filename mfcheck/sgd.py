@@ -29,9 +29,10 @@ from mfcheck.problems.base import Problem
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
 
-__all__ = ["mean_field_step", "record_steps", "SGDResult", "initial_particles", "run_sgd"]
+__all__ = ["mean_field_step", "iid_init", "record_steps", "SGDResult", "initial_particles", "run_sgd"]
 
 Update = Callable[[np.ndarray, np.ndarray, np.ndarray, float, Neuron], np.ndarray]
+InitSampler = Callable[[GaussianInit, np.random.Generator, int], np.ndarray]
 
 _DATA_CHUNK = 2048
 
@@ -80,9 +81,14 @@ class SGDResult:
     eps: float
 
 
-def initial_particles(rho0: GaussianInit, streams: Streams, N: int, replicates: int) -> np.ndarray:
+def iid_init(rho0: GaussianInit, rng: np.random.Generator, N: int) -> np.ndarray:
+    """θ_i^0 ~ ρ_0 i.i.d. (assumption A4), shape (N, D)."""
+    return rho0.sample(rng, N)
+
+
+def initial_particles(rho0: GaussianInit, streams: Streams, N: int, replicates: int, init: InitSampler = iid_init) -> np.ndarray:
     """θ^0 for each replicate, shape (R, N, D), from streams ("init", r)."""
-    return np.stack([rho0.sample(g, N) for g in streams.generators("init", replicates)])
+    return np.stack([init(rho0, g, N) for g in streams.generators("init", replicates)])
 
 
 def _observe(problem, neuron, Theta, test_functions):
@@ -104,6 +110,7 @@ def run_sgd(
     test_functions: Sequence[TestFunction] = (),
     schedule: Schedule = constant(1.0),
     update: Update = mean_field_step,
+    init: InitSampler = iid_init,
 ) -> SGDResult:
     """Run ``replicates`` independent one-pass SGD chains of N particles to time T.
 
@@ -114,13 +121,14 @@ def run_sgd(
     - ``replicates``: independent chains, each with its own ("init", r), ("data", r) streams.
     - ``record_dt``: observables are recorded every ``record_dt`` units of time.
     - ``update``: the update rule (default :func:`mean_field_step`).
+    - ``init``: the sampler of θ^0 (default :func:`iid_init`, θ_i^0 ~ ρ_0 i.i.d.).
     """
     N = check_positive_int(N, "N")
     R = check_positive_int(replicates, "replicates")
     steps = record_steps(T, eps, record_dt)
     if rho0.D != neuron.dim(problem.d):
         raise InvalidArgument(f"Shape mismatch: `rho0` has D={rho0.D} but {neuron!r} on d={problem.d} needs D={neuron.dim(problem.d)}.")
-    Theta = initial_particles(rho0, streams, N, R)
+    Theta = initial_particles(rho0, streams, N, R, init)
     data_rngs = streams.generators("data", R)
     J = len(steps)
     theta_rec = np.empty((R, J) + Theta.shape[1:])

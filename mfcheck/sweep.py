@@ -18,7 +18,7 @@ from mfcheck.experiment import Experiment
 from mfcheck.reference.coupled import couple
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.seeds import Streams
-from mfcheck.sgd import Update, mean_field_step, run_sgd
+from mfcheck.sgd import InitSampler, Update, iid_init, mean_field_step, run_sgd
 from mfcheck.statistics import theorem1_statistics
 from mfcheck.tiers import Tier
 
@@ -41,12 +41,15 @@ def cell_streams(experiment: Experiment, N: int, eps: float) -> Streams:
     return Streams(experiment.seed).child("cell", N, repr(float(eps)))
 
 
-def run_cell(experiment: Experiment, reference: Reference, N: int, eps: float, replicates: int, update: Update = mean_field_step) -> dict:
+def run_cell(
+    experiment: Experiment, reference: Reference, N: int, eps: float, replicates: int,
+    update: Update = mean_field_step, init: InitSampler = iid_init,
+) -> dict:
     """The statistics of one cell, each of shape (replicates,)."""
     sgd = run_sgd(
         experiment.problem, experiment.neuron, experiment.rho0, N=N, eps=eps, T=experiment.T, replicates=replicates,
         streams=cell_streams(experiment, N, eps), record_dt=experiment.record_dt, test_functions=experiment.test_functions,
-        schedule=experiment.schedule, update=update,
+        schedule=experiment.schedule, update=update, init=init,
     )
     theta_bar = couple(reference.flow, experiment.problem, experiment.neuron, sgd.theta[:, 0])
     return theorem1_statistics(sgd, reference.flow, theta_bar, experiment.test_functions)
@@ -57,6 +60,7 @@ def run_sweep(
     tier: Tier,
     *,
     update: Update = mean_field_step,
+    init: InitSampler = iid_init,
     reference: Reference | None = None,
     progress: bool = True,
 ) -> SweepResult:
@@ -68,7 +72,7 @@ def run_sweep(
     bar = tqdm(cells, desc=f"{tier.name} sweep", unit="cell", disable=not progress, leave=False)
     for path, N, eps in bar:
         bar.set_postfix(N=N, eps=f"{eps:.3g}")
-        stats = run_cell(experiment, reference, N, eps, tier.replicates, update)
+        stats = run_cell(experiment, reference, N, eps, tier.replicates, update, init)
         for r in range(tier.replicates):
             rows.append({"path": path, "N": N, "eps": eps, "replicate": r, **{k: float(v[r]) for k, v in stats.items()}})
     seeds = {

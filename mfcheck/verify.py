@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mfcheck.checks import CHECKS, Check, CheckContext
 from mfcheck.claims import CLAIMS, Claim
 from mfcheck.experiment import Experiment, default_experiment
-from mfcheck.fit import DEFAULT_ALPHA, ClaimResult, decide, fit_claim
-from mfcheck.reference.refinement import Reference
+from mfcheck.fit import fit_claim
+from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
-from mfcheck.sgd import Update, mean_field_step
+from mfcheck.results import DEFAULT_ALPHA, ClaimResult, decide
+from mfcheck.sgd import InitSampler, Update, iid_init, mean_field_step
 from mfcheck.sweep import SweepResult, run_sweep
 from mfcheck.tiers import Tier
 
@@ -19,10 +21,17 @@ __all__ = ["Verification", "verify"]
 
 @dataclass(frozen=True)
 class Verification:
+    """The decided results: the rate claims (``claims``) first, then the ``checks``."""
+
     results: list[ClaimResult]
     claims: list[Claim]
     sweep: SweepResult
     alpha: float
+    checks: list[Check]
+    context: CheckContext
+
+    def result(self, name: str) -> ClaimResult:
+        return next(r for r in self.results if r.claim == name)
 
     @property
     def exit_code(self) -> int:
@@ -37,20 +46,37 @@ def verify(
     experiment: Experiment | None = None,
     alpha: float = DEFAULT_ALPHA,
     update: Update = mean_field_step,
+    init: InitSampler = iid_init,
     reference: Reference | None = None,
     out: Path | None = None,
     command: str = "mfcheck verify",
     progress: bool = True,
+    claims: list[str] | None = None,
 ) -> Verification:
-    """Run the claims of Theorem 1 at ``tier``; write reports to ``out`` when given."""
+    """Run the claims at ``tier`` against the SGD given by ``update`` and ``init``; decide them
+    together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
+
+    ``claims`` selects claims by name (default: all rate claims and all registered checks).
+    """
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
-    sweep = run_sweep(experiment, tier, update=update, reference=reference, progress=progress)
-    claims = list(CLAIMS.values())
+    names = list(CLAIMS) + list(CHECKS) if claims is None else list(claims)
+    unknown = [n for n in names if n not in CLAIMS and n not in CHECKS]
+    if unknown:
+        from mfcheck.errors import InvalidArgument
+
+        raise InvalidArgument(f"Unknown claim(s) {unknown}; known: {sorted(CLAIMS) + sorted(CHECKS)}.")
+    if reference is None:
+        reference = build_reference(experiment)
+    rate_claims = [CLAIMS[n] for n in names if n in CLAIMS]
+    checks = [CHECKS[n] for n in names if n in CHECKS]
+    sweep = run_sweep(experiment, tier, update=update, init=init, reference=reference, progress=progress) if rate_claims else None
     results = [
-        fit_claim(c, sweep.table, D=experiment.D, T=experiment.T, reference_error=sweep.reference.error[c.statistic], alpha=alpha)
-        for c in claims
+        fit_claim(c, sweep.table, D=experiment.D, T=experiment.T, reference_error=reference.error[c.statistic], alpha=alpha)
+        for c in rate_claims
     ]
+    context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, init=init, progress=progress)
+    results += [check.run(context) for check in checks]
     results = decide(results, alpha)
     if out is not None:
-        write_reports(results, claims, sweep, Path(out), alpha, command)
-    return Verification(results=results, claims=claims, sweep=sweep, alpha=alpha)
+        write_reports(results, rate_claims, checks, sweep, context, Path(out), alpha, command)
+    return Verification(results=results, claims=rate_claims, sweep=sweep, alpha=alpha, checks=checks, context=context)
