@@ -1,4 +1,8 @@
-"""Command line: ``mfcheck verify [--tier smoke|ci|full] [--out DIR] [--seed INT] [--alpha A]``.
+"""Command line.
+
+``mfcheck verify [--tier smoke|ci|full] [--out DIR] [--seed INT] [--alpha A]``: run the claims.
+``mfcheck calibrate CLAIM [--tier] [--pilot-replicates R] [--power P] [--deficit δ]``: recommend
+the replicates per cell that give a rate claim power P against an exponent short by δ.
 
 Exit codes: 0 every claim passes, 1 a claim fails, 2 bad usage, 3 no claim fails but one is
 unresolved (its report says which knob to turn).
@@ -18,6 +22,7 @@ import argparse
 import sys
 import time
 
+from mfcheck.claims import CLAIMS
 from mfcheck.errors import InvalidArgument
 from mfcheck.tiers import TIERS, get_tier
 
@@ -33,6 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=None, help="root entropy of the seed tree (default: the experiment's)")
     v.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+    c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power")
+    c.add_argument("claim", help="a rate claim: " + ", ".join(sorted(CLAIMS)))
+    c.add_argument("--tier", choices=sorted(TIERS), default="ci", help="cells to calibrate for (default: ci)")
+    c.add_argument("--pilot-replicates", type=int, default=8, help="replicates per cell of the pilot (default: 8)")
+    c.add_argument("--power", type=float, default=0.9, help="target power (default: 0.9)")
+    c.add_argument("--deficit", type=float, default=0.1,
+                   help="alternative: the exponent falls short of the predicted one by this much (default: 0.1)")
+    c.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -52,8 +66,29 @@ def _print_table(verification) -> None:
             print(f"  {r.claim}: {r.message}")
 
 
+def _calibrate(args) -> int:
+    from mfcheck.calibrate import calibrate
+    from mfcheck.results import DEFAULT_ALPHA
+
+    try:
+        cal = calibrate(args.claim, get_tier(args.tier), pilot_replicates=args.pilot_replicates, target_power=args.power,
+                        deficit=args.deficit, alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, progress=not args.quiet)
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{cal.claim}: pilot of {cal.pilot_replicates} replicates per cell on the {cal.tier} cells; alternative: exponent "
+          f"short by {cal.deficit}; per-test level α/m = {cal.level:.2e} (Holm worst case)")
+    print(f"{'path':5s} {'pilot exponent':>15s} {'pilot SE':>9s} {'power at ' + str(cal.rows[0]['tier_replicates']) + ' reps':>18s} {'replicates for ' + format(cal.target_power, '.0%'):>20s}")
+    for r in cal.rows:
+        print(f"{r['path']:5s} {r['exponent_pilot']:15.3f} {r['se_pilot']:9.4f} {r['power_at_tier_replicates']:18.3f} {r['recommended_replicates']:20d}")
+    print(f"recommended replicates per cell: {cal.recommended}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "calibrate":
+        return _calibrate(args)
     from mfcheck.experiment import default_experiment
     from mfcheck.fit import DEFAULT_ALPHA
     from mfcheck.verify import verify

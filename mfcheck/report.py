@@ -37,9 +37,25 @@ def _versions() -> dict:
             "statsmodels": statsmodels.__version__, "pandas": pandas.__version__}
 
 
-def summary(result: ClaimResult, claim: Claim, sweep: SweepResult, command: str) -> dict:
+POWER_DEFICIT = 0.1
+
+
+def _power(result: ClaimResult, family: int) -> dict:
+    """Power of each growth test against an exponent short by ``POWER_DEFICIT``, at the run's
+    standard errors and the Holm worst-case level α/m (m = tests in the decided family)."""
+    from mfcheck.calibrate import power
+
+    level = result.alpha / max(family, 1)
+    return {
+        "deficit": POWER_DEFICIT, "level": level, "tests_in_family": family,
+        "paths": {p: power(POWER_DEFICIT, math.sqrt(e.cov[1][1]), 1, 1, level) for p, e in result.exponents.items()},
+    }
+
+
+def summary(result: ClaimResult, claim: Claim, sweep: SweepResult, command: str, family: int = 1) -> dict:
     """The JSON document of one claim: every number its report shows."""
     d = result.to_dict()
+    d["power"] = _power(result, family)
     d.update({
         "title": claim.title,
         "statement": claim.statement,
@@ -155,6 +171,12 @@ def _markdown(s: dict) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for p, e in s["exponents"].items():
         lines.append(f"| {PATHS[p][1]} | {e['variable']} | {e['estimate']:.3f} | {_fmt_ci(e['ci'])} | {e['predicted']} | {e['p_value']:.3g} | {e['cells']} | {e['observations']} |")
+    pw = s["power"]
+    if pw["paths"]:
+        lines += ["", f"Power of the growth tests against an exponent short by {pw['deficit']} (at this run's standard errors, "
+                  f"level α/m = {pw['level']:.2e}, the worst case of Holm over m = {pw['tests_in_family']} tests): "
+                  + ", ".join(f"{PATHS[p][1]} {v:.2f}" for p, v in pw["paths"].items())
+                  + ". `mfcheck calibrate` recommends replicates for a target power."]
     lines += ["", "The exponent is the OLS slope (HC3 errors, t inference) of log S − log L(N, ε) on log(1/N) or log ε, "
               "with L the logarithmic factor of the predicted scale; S / scale grows along the limit exactly when the "
               "observed exponent is below the predicted one.", ""]
@@ -187,11 +209,11 @@ def _markdown(s: dict) -> str:
     return "\n".join(lines)
 
 
-def write_claim_report(result: ClaimResult, claim: Claim, sweep: SweepResult, out: Path, command: str) -> dict:
+def write_claim_report(result: ClaimResult, claim: Claim, sweep: SweepResult, out: Path, command: str, family: int = 1) -> dict:
     """Write ``out/<claim>/{report.md, rates.png, ratio_tail.png, summary.json}``; return the summary."""
     folder = Path(out) / claim.name
     folder.mkdir(parents=True, exist_ok=True)
-    s = summary(result, claim, sweep, command)
+    s = summary(result, claim, sweep, command, family)
     (folder / "summary.json").write_text(json.dumps(s, indent=2, default=float) + "\n")
     _plot_rates(result, claim, sweep, folder / "rates.png")
     _plot_ratio_tail(result, claim, folder / "ratio_tail.png")
@@ -240,7 +262,8 @@ def write_reports(results: list[ClaimResult], claims: list[Claim], checks: list,
                   alpha: float, command: str) -> list[dict]:
     """Reports of the rate claims (first ``len(claims)`` results) and of the checks (the rest)."""
     Path(out).mkdir(parents=True, exist_ok=True)
-    summaries = [write_claim_report(r, c, sweep, out, command) for r, c in zip(results, claims)]
+    family = sum(len(r.tests) for r in results)
+    summaries = [write_claim_report(r, c, sweep, out, command, family) for r, c in zip(results, claims)]
     summaries += [write_check_report(r, c, context, out, command) for r, c in zip(results[len(claims):], checks)]
     write_index(summaries, out, alpha)
     return summaries

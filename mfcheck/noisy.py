@@ -1,0 +1,179 @@
+"""Noisy (Langevin) one-pass SGD, several independent replicates in one call (THEORY.md §2).
+
+θ_i^{k+1} = (1 − 2λ s_k) θ_i^k + 2 s_k (y_k − ŷ(x_k; θ^k)) ∇_θ σ*(x_k; θ_i^k) + sqrt(c s_k / β) g_i^k,
+
+with s_k = ε ξ(kε), g_i^k ~ N(0, I_D) i.i.d., λ ≥ 0 (ridge), β > 0 (inverse temperature) and
+c > 0 the noise constant. Per unit of time the noise adds variance c ξ / β, so the
+Fokker–Planck term of the limit is (c/2) ξ β^{-1} Δ: with the drift 2ξ∇Ψ_λ the stationary
+law is the Gibbs measure ρ* ∝ exp(−β' Ψ_λ(θ; ρ*)) at β' = 4β / c. The default c = 4 makes
+the noisy distributional dynamics and the Gibbs fixed point of THEORY.md §3, §5 hold as
+written (β' = β); c = 2 (the talk's sqrt(2 s/β)) gives β' = 2β. The check
+:mod:`mfcheck.checks.temperature` settles this by measurement.
+
+A *noisy update rule* is ``update(Theta (R, N, D), x (R, d), y (R,), s, neuron, g (R, N, D))``:
+the harness draws the Gaussians g so that a coupled reference (the noisy McKean–Vlasov
+particles, driven by the same increments) can rebuild them. :func:`langevin_step` builds the
+correct rule; :data:`NOISY_MUTANTS` holds broken ones.
+
+Randomness: replicate r draws θ^0 from stream ("init", r) and its data from ("data", r)
+exactly as :func:`mfcheck.sgd.run_sgd` does (same chunking), and its Gaussians from
+("noise", r): g^k is the k-th (N, D) block of ``standard_normal`` draws of that stream
+(:func:`noise_increments` rebuilds them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mfcheck._validation import check_positive_int, check_real
+from mfcheck.errors import InvalidArgument
+from mfcheck.initial import GaussianInit
+from mfcheck.neurons import Neuron
+from mfcheck.observables import TestFunction
+from mfcheck.problems.base import Problem
+from mfcheck.schedules import Schedule, constant
+from mfcheck.seeds import Streams
+from mfcheck.sgd import _DATA_CHUNK, InitSampler, SGDResult, Update, _observe, iid_init, initial_particles, mean_field_step, record_steps
+
+__all__ = [
+    "NoisyUpdate",
+    "NoisyFactory",
+    "DEFAULT_C",
+    "check_langevin_parameters",
+    "langevin_step",
+    "noise_increments",
+    "run_noisy_sgd",
+    "gibbs_inverse_temperature",
+    "sqrt_s_over_beta_noise",
+    "NOISY_MUTANTS",
+]
+
+NoisyUpdate = Callable[[np.ndarray, np.ndarray, np.ndarray, float, Neuron, np.ndarray], np.ndarray]
+NoisyFactory = Callable[[float, float], NoisyUpdate]
+"""``factory(lam, beta) -> update``: a noisy rule at the ridge λ and inverse temperature β."""
+
+DEFAULT_C = 4.0
+
+
+def check_langevin_parameters(lam, beta, c=DEFAULT_C) -> tuple[float, float, float]:
+    """Validate λ ≥ 0, β > 0, c > 0 (each error names the parameter); return them as floats."""
+    lam = check_real(lam, "lam", nonnegative=True)
+    beta = check_real(beta, "beta", positive=True)
+    c = check_real(c, "c", positive=True)
+    return lam, beta, c
+
+
+def gibbs_inverse_temperature(beta, c=DEFAULT_C) -> float:
+    """β' = 4β/c: the inverse temperature of the stationary Gibbs measure of noise constant c."""
+    _, beta, c = check_langevin_parameters(0.0, beta, c)
+    return 4.0 * beta / c
+
+
+def langevin_step(lam, beta, c=DEFAULT_C, drift: Update = mean_field_step) -> NoisyUpdate:
+    """The noisy rule θ ← drift(θ) − 2λ s θ + sqrt(c s/β) g.
+
+    With the default ``drift`` (:func:`mfcheck.sgd.mean_field_step`, θ + 2s(y − ŷ)∇σ*) this is
+    θ ← (1 − 2λs)θ + 2s(y − ŷ)∇_θσ*(x; θ) + sqrt(c s/β) g. Another ``drift`` (a noiseless rule
+    under test) keeps the ridge and noise terms exact, so a bug in the drift shows in the
+    stationary law too.
+    """
+    lam, beta, c = check_langevin_parameters(lam, beta, c)
+    if not callable(drift):
+        raise InvalidArgument(f"`drift` must be a noiseless update rule (callable), got {drift!r}.")
+
+    def update(Theta, x, y, s, neuron, g):
+        return drift(Theta, x, y, s, neuron) - (2.0 * lam * s) * Theta + math.sqrt(c * s / beta) * g
+
+    update.__name__ = f"langevin_step(lam={lam}, beta={beta}, c={c})"
+    update.__qualname__ = update.__name__
+    update.lam, update.beta, update.c = lam, beta, c
+    return update
+
+
+def sqrt_s_over_beta_noise(lam, beta, drift: Update = mean_field_step) -> NoisyUpdate:
+    """Bug: the noise is sqrt(s/β) g (c = 1), four times too little variance: the stationary
+    law is the Gibbs measure at 4β instead of β."""
+    return langevin_step(lam, beta, 1.0, drift=drift)
+
+
+NOISY_MUTANTS: dict[str, Callable[..., NoisyUpdate]] = {"noise_sqrt_s_over_beta": sqrt_s_over_beta_noise}
+
+
+def noise_increments(streams: Streams, replicate: int, N: int, D: int, n_steps: int) -> np.ndarray:
+    """g_i^k for k < n_steps of replicate ``replicate``, shape (n_steps, N, D), as :func:`run_noisy_sgd` draws them."""
+    N = check_positive_int(N, "N")
+    D = check_positive_int(D, "D")
+    n_steps = check_positive_int(n_steps, "n_steps")
+    return streams.generator("noise", replicate).standard_normal((n_steps, N, D))
+
+
+def run_noisy_sgd(
+    problem: Problem,
+    neuron: Neuron,
+    rho0: GaussianInit,
+    *,
+    N: int,
+    eps: float,
+    T: float,
+    replicates: int,
+    streams: Streams,
+    record_dt: float,
+    update: NoisyUpdate,
+    test_functions: Sequence[TestFunction] = (),
+    schedule: Schedule = constant(1.0),
+    init: InitSampler = iid_init,
+    progress: bool = False,
+) -> SGDResult:
+    """Run ``replicates`` independent noisy one-pass SGD chains of N particles to time T.
+
+    Same arguments and conventions as :func:`mfcheck.sgd.run_sgd`, with ``update`` a noisy rule
+    (e.g. ``langevin_step(lam, beta)``) that receives the Gaussians g (R, N, D) of step k from
+    the ("noise", r) streams. Records θ, test-function averages and R_N every ``record_dt``.
+    """
+    N = check_positive_int(N, "N")
+    R = check_positive_int(replicates, "replicates")
+    if not callable(update):
+        raise InvalidArgument(f"`update` must be a noisy update rule (callable), got {update!r}.")
+    steps = record_steps(T, eps, record_dt)
+    D = neuron.dim(problem.d)
+    if rho0.D != D:
+        raise InvalidArgument(f"Shape mismatch: `rho0` has D={rho0.D} but {neuron!r} on d={problem.d} needs D={D}.")
+    Theta = initial_particles(rho0, streams, N, R, init)
+    data_rngs = streams.generators("data", R)
+    noise_rngs = streams.generators("noise", R)
+    J = len(steps)
+    theta_rec = np.empty((R, J) + Theta.shape[1:])
+    f_rec = np.empty((R, J, len(test_functions)))
+    risk_rec = np.empty((R, J))
+    n_steps = int(steps[-1])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_steps, desc=f"noisy SGD N={N} ε={eps:g}", leave=False)
+    j = 0
+    for start in range(0, n_steps + 1, _DATA_CHUNK):
+        stop = min(start + _DATA_CHUNK, n_steps + 1)
+        batch = [problem.sample(g, stop - start) for g in data_rngs]
+        Xc = np.stack([b[0] for b in batch], axis=1)  # (chunk, R, d)
+        yc = np.stack([b[1] for b in batch], axis=1)  # (chunk, R)
+        Gc = np.stack([g.standard_normal((stop - start, N, D)) for g in noise_rngs], axis=1)  # (chunk, R, N, D)
+        for k in range(start, stop):
+            if j < J and k == steps[j]:
+                theta_rec[:, j] = Theta
+                f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
+                j += 1
+                if j == J:
+                    break
+            s = eps * float(schedule(k * eps))
+            Theta = update(Theta, Xc[k - start], yc[k - start], s, neuron, Gc[k - start])
+        if not np.all(np.isfinite(Theta)):
+            raise FloatingPointError(f"Noisy SGD diverged (non-finite particles) before step {stop} with N={N}, eps={eps}.")
+        if bar is not None:
+            bar.update(min(stop, n_steps) - bar.n)
+    if bar is not None:
+        bar.close()
+    return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))
