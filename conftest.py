@@ -37,6 +37,15 @@ def rng(request) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(zlib.crc32(request.node.nodeid.encode())))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """As ``mfcheck verify`` does: small per-step products run faster on one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _strict_floats():
     with np.errstate(all="raise", under="ignore"):

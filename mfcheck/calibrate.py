@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, replace
 
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.claims import CLAIMS, get_claim
@@ -88,7 +89,8 @@ def calibrate(
         raise InvalidArgument(f"`target_power` and `alpha` must be in (0, 1), got {target_power} and {alpha}.")
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
     pilot = replace(tier, replicates=pilot_replicates)
-    sweep = run_sweep(experiment, pilot, reference=build_reference(experiment), progress=progress)
+    with threadpool_limits(limits=1, user_api="blas"):
+        sweep = run_sweep(experiment, pilot, reference=build_reference(experiment), progress=progress)
     result = fit_claim(c, sweep.table, D=experiment.D, T=experiment.T, reference_error=sweep.reference.error[c.statistic], alpha=alpha)
     if len(result.exponents) < 2:
         raise InvalidArgument(f"The pilot could not fit {claim!r}: {result.message}")

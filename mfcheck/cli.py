@@ -55,12 +55,16 @@ def _print_table(verification) -> None:
     print("reference error (refinement: h/2, 2M nodes): " + ", ".join(f"{k} {v:.2e}" for k, v in ref.items()))
     print(f"{'claim':26s} {'exponent 1/N (95% CI)':24s} {'exponent ε (95% CI)':24s} {'Ĉ':>7s}  verdict")
     for r in verification.results:
+        if not r.exponents and not r.cells:  # not a rate claim: no exponents to show
+            print(f"{r.claim:26s} {'—':24s} {'—':24s} {'—':>7s}  {r.verdict}")
+            continue
         cols = []
         for p in ("N", "eps"):
             e = r.exponents.get(p)
             cols.append(f"{e.estimate:.3f} [{e.ci[0]:.3f}, {e.ci[1]:.3f}]" if e else "unresolved")
         print(f"{r.claim:26s} {cols[0]:24s} {cols[1]:24s} {r.C_hat:7.3g}  {r.verdict}")
-    print(f"predicted exponents: 0.5 in 1/N and in ε (upper bounds); family-wise α = {verification.alpha} (Holm over all tests)")
+    n_tests = sum(len(r.tests) for r in verification.results)
+    print(f"predicted exponents: 0.5 in 1/N and in ε (upper bounds); family-wise α = {verification.alpha} (Holm over all {n_tests} tests)")
     for r in verification.results:
         if r.verdict != "pass":
             print(f"  {r.claim}: {r.message}")

@@ -22,6 +22,7 @@ For a claim S ≤ C · scale(N, ε, z), scale = √max(1/N, ε) · [L(N, ε) + z
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,9 +71,10 @@ class TailCheck:
     p_value: float
 
 
-def _cells_summary(df: pd.DataFrame, claim: Claim, D: int, T: float, ref_err: float) -> list[dict]:
+def _cells_summary(df: pd.DataFrame, claim: Claim, D: int, T: float, reference_error) -> list[dict]:
     out = []
     for (path, N, eps), g in df.groupby(["path", "N", "eps"], sort=False):
+        ref_err = float(reference_error[(int(N), float(eps))]) if isinstance(reference_error, Mapping) else float(reference_error)
         s = np.sort(g[claim.statistic].to_numpy())
         n = len(s)
         med = float(np.median(s))
@@ -131,8 +133,11 @@ def _tail(df: pd.DataFrame, claim: Claim, D: int, T: float) -> tuple[float, list
     return C_hat, checks
 
 
-def fit_claim(claim: Claim, table: pd.DataFrame, *, D: int, T: float, reference_error: float, alpha: float = DEFAULT_ALPHA) -> ClaimResult:
-    """Fit one claim on a sweep table (columns path, N, eps, replicate, <statistic>) and decide it alone."""
+def fit_claim(claim: Claim, table: pd.DataFrame, *, D: int, T: float, reference_error, alpha: float = DEFAULT_ALPHA) -> ClaimResult:
+    """Fit one claim on a sweep table (columns path, N, eps, replicate, <statistic>) and decide it alone.
+
+    ``reference_error`` is one number for every cell, or a mapping (N, ε) -> error per cell.
+    """
     alpha = check_real(alpha, "alpha", positive=True)
     if not alpha < 1:
         raise InvalidArgument(f"`alpha` must be in (0, 1), got {alpha}.")
@@ -143,6 +148,7 @@ def fit_claim(claim: Claim, table: pd.DataFrame, *, D: int, T: float, reference_
     if not np.all(np.isfinite(S)) or np.any(S <= 0):
         raise InvalidArgument(f"Statistic {claim.statistic!r} must be finite and > 0 in every replicate.")
     cells = _cells_summary(table, claim, D, T, reference_error)
+    max_ref = max(c["reference_error"] for c in cells)
     resolved = {(c["path"], c["N"], c["eps"]) for c in cells if c["resolved"]}
     keep = table[[(p, int(n), float(e)) in resolved for p, n, e in zip(table["path"], table["N"], table["eps"])]]
     exponents, tests, notes = {}, [], []
@@ -153,7 +159,7 @@ def fit_claim(claim: Claim, table: pd.DataFrame, *, D: int, T: float, reference_
         if n_cells < MIN_CELLS:
             notes.append(
                 f"only {n_cells} of {total} cells on the {PATHS[path][1]} are resolved (reference error "
-                f"{reference_error:.2g} must be ≤ {RESOLUTION_RATIO} × the median statistic): refine the reference "
+                f"{max_ref:.2g} must be ≤ {RESOLUTION_RATIO} × the median statistic): refine the reference "
                 "(larger log2_M) or move the path to smaller N / larger ε."
             )
             continue
@@ -165,6 +171,6 @@ def fit_claim(claim: Claim, table: pd.DataFrame, *, D: int, T: float, reference_
         tests += [Test(f"tail at z={t.z}", t.p_value) for t in tail]
     result = ClaimResult(
         claim=claim.name, verdict="unresolved", alpha=alpha, tests=tuple(tests), unresolved=" ".join(notes),
-        reference_error=reference_error, exponents=exponents, C_hat=C_hat, tail=tuple(tail), cells=tuple(cells),
+        reference_error=max_ref, exponents=exponents, C_hat=C_hat, tail=tuple(tail), cells=tuple(cells),
     )
     return decide([result], alpha)[0]

@@ -56,6 +56,7 @@ NoisyFactory = Callable[[float, float], NoisyUpdate]
 """``factory(lam, beta) -> update``: a noisy rule at the ridge λ and inverse temperature β."""
 
 DEFAULT_C = 4.0
+_NOISE_FLOATS = 1 << 21  # Gaussians held at once (16 MiB); the noise is drawn in blocks of steps of this size
 
 
 def check_langevin_parameters(lam, beta, c=DEFAULT_C) -> tuple[float, float, float]:
@@ -149,6 +150,7 @@ def run_noisy_sgd(
     f_rec = np.empty((R, J, len(test_functions)))
     risk_rec = np.empty((R, J))
     n_steps = int(steps[-1])
+    block = max(1, min(_DATA_CHUNK, _NOISE_FLOATS // (R * N * D)))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -160,8 +162,9 @@ def run_noisy_sgd(
         batch = [problem.sample(g, stop - start) for g in data_rngs]
         Xc = np.stack([b[0] for b in batch], axis=1)  # (chunk, R, d)
         yc = np.stack([b[1] for b in batch], axis=1)  # (chunk, R)
-        Gc = np.stack([g.standard_normal((stop - start, N, D)) for g in noise_rngs], axis=1)  # (chunk, R, N, D)
         for k in range(start, stop):
+            if (k - start) % block == 0:  # draws are chunk-invariant: same g as one long draw per replicate
+                Gb = np.stack([g.standard_normal((min(block, stop - k), N, D)) for g in noise_rngs], axis=1)  # (block, R, N, D)
             if j < J and k == steps[j]:
                 theta_rec[:, j] = Theta
                 f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
@@ -169,7 +172,7 @@ def run_noisy_sgd(
                 if j == J:
                     break
             s = eps * float(schedule(k * eps))
-            Theta = update(Theta, Xc[k - start], yc[k - start], s, neuron, Gc[k - start])
+            Theta = update(Theta, Xc[k - start], yc[k - start], s, neuron, Gb[(k - start) % block])
         if not np.all(np.isfinite(Theta)):
             raise FloatingPointError(f"Noisy SGD diverged (non-finite particles) before step {stop} with N={N}, eps={eps}.")
         if bar is not None:

@@ -196,9 +196,11 @@ def _markdown(s: dict) -> str:
               + ", ".join(f"{k} {v:.2e}" for k, v in ref.items())
               + f". A cell is judged only when the reference error of this statistic ({s['reference_error']:.2e}) is at most "
               f"{s['resolution_ratio']} × its median.", ""]
-    lines += ["## Cells", "", "| path | N | ε | replicates | median S | 95 % CI of median | scale (z=0) | median / scale | resolved |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["## Cells", "", "| path | N | ε | replicates | median S | 95 % CI of median | scale (z=0) | median / scale | reference error | resolved |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for c in s["cells"]:
-        lines.append(f"| {c['path']} | {c['N']} | {c['eps']:.6g} | {c['replicates']} | {c['median']:.4g} | {_fmt_ci(c['median_ci'])} | {c['scale']:.4g} | {c['ratio_median']:.4g} | {'yes' if c['resolved'] else 'no'} |")
+        lines.append(f"| {c['path']} | {c['N']} | {c['eps']:.6g} | {c['replicates']} | {c['median']:.4g} | {_fmt_ci(c['median_ci'])} | {c['scale']:.4g} | "
+                     f"{c['ratio_median']:.4g} | {c['reference_error']:.2e} | {'yes' if c['resolved'] else 'no'} |")
     ex = s["experiment"]
     lines += ["", "## Setting and seeds", "", f"- problem: `{ex['problem']}`", f"- neuron: `{ex['neuron']}`, D = {ex['D']}",
               f"- ρ_0: `{ex['rho0']}`, ξ: `{ex['schedule']}`, T = {ex['T']}, sup over k on the grid of spacing {ex['record_dt']}",
@@ -221,7 +223,7 @@ def write_claim_report(result: ClaimResult, claim: Claim, sweep: SweepResult, ou
     return s
 
 
-def write_check_report(result: ClaimResult, check, context, out: Path, command: str) -> dict:
+def write_check_report(result: ClaimResult, check, context, out: Path, command: str, family: int = 1) -> dict:
     """Write ``out/<check>/summary.json`` and let the check render ``report.md`` and its plots."""
     folder = Path(out) / check.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -230,8 +232,9 @@ def write_check_report(result: ClaimResult, check, context, out: Path, command: 
         "title": check.title,
         "tier": {"name": context.tier.name},
         "experiment": context.experiment.describe(),
-        "reference_errors_all": context.reference.error,
+        "reference_errors_all": context.reference.error if context.reference is not None else {},
         "command": command,
+        "family": family,
         "versions": _versions(),
     })
     s.setdefault("seeds", {"entropy": context.experiment.seed})
@@ -264,6 +267,6 @@ def write_reports(results: list[ClaimResult], claims: list[Claim], checks: list,
     Path(out).mkdir(parents=True, exist_ok=True)
     family = sum(len(r.tests) for r in results)
     summaries = [write_claim_report(r, c, sweep, out, command, family) for r, c in zip(results, claims)]
-    summaries += [write_check_report(r, c, context, out, command) for r, c in zip(results[len(claims):], checks)]
+    summaries += [write_check_report(r, c, context, out, command, family) for r, c in zip(results[len(claims):], checks)]
     write_index(summaries, out, alpha)
     return summaries

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from mfcheck.checks import CHECKS, Check, CheckContext
 from mfcheck.claims import CLAIMS, Claim
 from mfcheck.experiment import Experiment, default_experiment
@@ -57,7 +59,14 @@ def verify(
     together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
 
     ``claims`` selects claims by name (default: all rate claims and all registered checks).
+    BLAS runs on one thread: the per-step matrix products are small, and threads inside a
+    step lose more to synchronisation than they gain (DESIGN.md, performance notes).
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _verify(tier, experiment, alpha, update, init, reference, out, command, progress, claims)
+
+
+def _verify(tier, experiment, alpha, update, init, reference, out, command, progress, claims) -> Verification:
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
     names = list(CLAIMS) + list(CHECKS) if claims is None else list(claims)
     unknown = [n for n in names if n not in CLAIMS and n not in CHECKS]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from mfcheck.claims import CLAIMS
 from mfcheck.experiment import default_experiment
 from mfcheck.mutants import MUTANTS
 from mfcheck.reference import build_reference
@@ -31,7 +32,7 @@ def setting(mfcheck_tier):
 
 def _verify(setting, update):
     tier, experiment, reference = setting
-    return verify(tier, experiment=experiment, alpha=ALPHA, update=update, reference=reference, progress=False)
+    return verify(tier, experiment=experiment, alpha=ALPHA, update=update, reference=reference, progress=False, claims=list(CLAIMS))
 
 
 def test_correct_sgd_passes_every_claim(setting):

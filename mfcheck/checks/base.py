@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mfcheck.experiment import Experiment
+from mfcheck.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference
 from mfcheck.results import ClaimResult
 from mfcheck.sgd import InitSampler, Update, iid_init, mean_field_step
@@ -24,14 +25,17 @@ __all__ = ["Check", "CheckContext"]
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a check may use. ``update`` and ``init`` are the implementation under test."""
+    """What a check may use. ``update``, ``init`` and ``noisy_update`` are the implementation
+    under test: the noiseless rule, the sampler of θ^0, and a factory ``(λ, β) -> noisy rule``
+    (None: :func:`mfcheck.noisy.langevin_step` around ``update`` with c = 4)."""
 
     experiment: Experiment
     tier: Tier
-    reference: Reference
+    reference: Reference | None
     update: Update = mean_field_step
     init: InitSampler = iid_init
     progress: bool = False
+    noisy_update: NoisyFactory | None = None
 
 
 @dataclass(frozen=True)

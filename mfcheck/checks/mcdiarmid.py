@@ -41,30 +41,36 @@ so the choice does not depend on the data tested. Frequencies of every f are in 
 the claim each p-value is super-uniform; ``mfcheck.results.decide`` applies Holm over all
 tests of all claims decided together: family-wise false-alarm rate ≤ α.
 
-**How loose the bound is, and the measured power** (default experiment, N = 32, f =
-tanh(1.5 θ_1) whose sd under ρ_t is 0.54, 0.49, 0.42 at t = 0, 0.5, 1, i.e. K_f²/sd² ≈ 3.4–5.7).
-McDiarmid uses sup|f| where the CLT uses the variance, and 2e^{−s²/2} where the normal tail is
-2Φ̄(s K_f/sd): for the correct sampler the observed exceedance frequency is 0 in every cell at
-smoke (512 replicates) and at ci (4096 replicates), against bounds of 0.088 … 0.00067; the CLT
-predicts 1e-5 … 1e-13 there, i.e. the bound is loose by a factor 10³ (at s = 2.5) to 10⁹ (at s = 4).
-A sampler with N/m distinct draws each repeated m times (:func:`clustered_init`) inflates the
-variance of X by m, so it can only exceed the bound once m ≳ K_f²/sd² times a tail factor:
+**How loose the bound is, and the measured power** (default experiment, N = 32, the selected
+f is tanh(1.5 θ_1), whose sd under ρ_t is 0.53, 0.47, 0.40 · K_f at t = 0, 0.5, 1, so
+K_f²/sd² ≈ 3.5–6.3). McDiarmid uses sup|f| where the CLT uses the sd, and 2e^{−s²/2} where the
+normal tail is 2Φ̄(s K_f/sd). For the correct sampler no replicate exceeds any threshold, at
+smoke (1024 replicates) or ci (8192), against bounds 0.088 … 0.00067; the Clopper–Pearson upper
+limit of the frequency at s = 2.5 is 3.6e-3 (smoke) and 4.5e-4 (ci), i.e. ≥ 24× and ≥ 195× below
+the bound, and the CLT predicts 3e-6 … 1e-23 for these cells, 10⁴ to 10¹⁹ times below the bound.
+A sampler that repeats each of N/m draws m times (:func:`clustered_init`) inflates the variance
+of X by m, and exceeds the bound only once m ≳ K_f²/sd² times a tail factor. Measured (15 tests
+of this check alone, raw p; "rej." = tests rejected by Holm at 0.05 over those 15):
 
-    smallest Holm-relevant raw p (15 tests of this check alone)
-    m      smoke (R=512)          ci (R=4096)
-    1      1 (correct)            1 (correct)
-    2      1                      1
-    4      1   (freq ≤ bound)     0.59   (freq ≈ bound, not rejected)
-    8      2.5e-05 (rejected)     1.6e-38 (rejected)
-    16     2.0e-68 (rejected)     < 1e-300 (rejected)
-    32     < 1e-300 (rejected)    < 1e-300 (rejected)
+    m (N = 32)   smoke, R = 1024          ci, R = 8192
+    1 (i.i.d.)   min p = 1      0 rej.    min p = 1        0 rej.
+    2            min p = 1      0 rej.    min p = 1        0 rej.
+    4            min p = 1      0 rej.    min p = 0.996    0 rej.   (frequency < bound everywhere)
+    8            min p = 7.5e-4 1 rej.    min p = 1.1e-34  8 rej.   (at smoke: Holm p 0.011, marginal)
+    16           min p = 1e-90  11 rej.   min p < 1e-300  12 rej.
+    32 (= N)     min p < 1e-300 14 rej.   min p < 1e-300  14 rej.
 
-So only strong correlation (m ≥ 8 of N = 32: four distinct draws) is detectable, and no
-number of replicates will detect m ≤ 4, for which the clustered average still satisfies the
-McDiarmid bound at these u: a sampler bug can pass this claim while breaking the CLT scale.
-The uniform-in-time tests have less power still (union bound over J = 17 times): they reject
-only full correlation (m = N). Timings on the 2-core machine: smoke ≈ 3 s, ci ≈ 25 s
-(coupling R·N particles dominates). See the table printed in the report for the exact numbers.
+So only strong correlation is detectable: m = 16 (two distinct draws per replicate) robustly,
+m = 8 (four) at ci and only marginally at smoke (with the Holm correction over the whole suite
+it may not be rejected there), and no number of replicates can detect m ≤ 4 here, whose
+clustered average still satisfies the McDiarmid bound at these u (measured frequency/bound ≤ 0.23):
+a sampler bug can pass this claim while breaking the CLT scale by a factor sqrt(m). The
+uniform-in-time tests have less power still (union bound over J = 17 times): they reject only
+full correlation m = N (p = 9.6e-4 at smoke, 1e-31 at ci, z = 1.5), not m = 16 (p = 1).
+The reference error δ_f is 5e-5 (smoke, 2^13 nodes) to 3e-5 (ci) for this f, four orders below
+the tested u ≈ 0.44–0.71; counts at u − δ_f exceed those at u + δ_f by at most two (none for
+the correct sampler).
+Timings on the shared 2-core machine: smoke 1.4–8 s, ci 11–21 s (coupling R·N particles).
 """
 
 from __future__ import annotations
@@ -106,7 +112,7 @@ PILOT = 2048
 """Particles of the pilot that picks the test function (sd of f under ρ_t)."""
 RESOLUTION_RATIO = 0.1
 """A tested u is judged only if the reference error δ_f ≤ RESOLUTION_RATIO · u."""
-_CHUNK_PARTICLES = 4096
+_CHUNK_PARTICLES = 1024
 
 
 @dataclass(frozen=True)
@@ -118,9 +124,9 @@ class Sizes:
 
 
 SIZES = {
-    "smoke": Sizes(N=32, replicates=512),
-    "ci": Sizes(N=32, replicates=4096),
-    "full": Sizes(N=32, replicates=16384),
+    "smoke": Sizes(N=32, replicates=1024),
+    "ci": Sizes(N=32, replicates=8192),
+    "full": Sizes(N=32, replicates=65536),
 }
 
 
@@ -163,10 +169,10 @@ def exceedance_test(count: int, n: int, bound: float) -> dict:
     if bound > 1:
         raise InvalidArgument(f"`bound` must be a probability in [0, 1], got {bound}.")
     count = int(count)
-    res = stats.binomtest(count, n, p=bound, alternative="greater")
-    ci = res.proportion_ci(confidence_level=0.95, method="exact")
+    p_value = stats.binomtest(count, n, p=bound, alternative="greater").pvalue
+    ci = stats.binomtest(count, n).proportion_ci(confidence_level=0.95, method="exact")  # two-sided Clopper–Pearson
     return {"count": count, "n": n, "frequency": count / n, "ci": [float(ci.low), float(ci.high)], "bound": bound,
-            "p_value": float(res.pvalue)}
+            "p_value": float(p_value)}
 
 
 def nonlinear_f_means(context: CheckContext, N: int, replicates: int, streams: Streams, init: InitSampler) -> np.ndarray:
@@ -241,10 +247,12 @@ def _init_name(init) -> str:
 # --------------------------------------------------------------------------- the check
 
 
-def measure(context: CheckContext, N: int, replicates: int) -> ClaimResult:
-    """Run the check with ``N`` particles and ``replicates`` replicates (``run`` takes them from ``SIZES``)."""
+def measure(context: CheckContext, N: int, replicates: int, pilot: int = PILOT) -> ClaimResult:
+    """Run the check with ``N`` particles and ``replicates`` replicates (``run`` takes them from ``SIZES``);
+    ``pilot`` i.i.d. particles pick the test function."""
     N = check_positive_int(N, "N")
     R = check_positive_int(replicates, "replicates")
+    pilot = check_positive_int(pilot, "pilot")
     exp, ref = context.experiment, context.reference
     flow = ref.flow
     tfs = exp.test_functions
@@ -253,7 +261,7 @@ def measure(context: CheckContext, N: int, replicates: int) -> ClaimResult:
     times = np.asarray(flow.times)
     J = len(times)
     tidx = _time_indices(times, exp.T)
-    spread = pilot_spread(context)
+    spread = pilot_spread(context, pilot)
     fi = select_test_function(spread, tidx)
     tf = tfs[fi]
     K = tf.sup_norm
@@ -273,10 +281,10 @@ def measure(context: CheckContext, N: int, replicates: int) -> ClaimResult:
             bound = float(mcdiarmid_tail(N, u, K))
             row = exceedance_test(int(np.sum(dev[:, j, fi] >= u + delta)), R, bound)
             row.update({"t": float(times[j]), "s": s, "u": u, "count_at_u_minus_delta": int(np.sum(dev[:, j, fi] >= u - delta)),
-                        "clt_iid": _clt_tail(u, N, sd), "resolved": bool(delta <= RESOLUTION_RATIO * u)})
+                        "clt_iid": _clt_tail(u, N, sd), "sd_pilot": sd, "resolved": bool(delta <= RESOLUTION_RATIO * u)})
             per_time.append(row)
             if row["resolved"]:
-                tests.append(Test(f"t={times[j]:.4g}, u={u:.4g} (s={s}): P(|X-∫f dρ_t| ≥ u) ≤ {bound:.3g}", row["p_value"]))
+                tests.append(Test(f"t={times[j]:.4g}, u={u:.4g} (s={s}): P(dev_t ≥ u) ≤ {bound:.3g}", row["p_value"]))
             else:
                 unresolved.append(f"t={times[j]:.4g}, u={u:.4g}")
 
@@ -290,7 +298,7 @@ def measure(context: CheckContext, N: int, replicates: int) -> ClaimResult:
                     "resolved": bool(delta <= RESOLUTION_RATIO * thr)})
         uniform.append(row)
         if row["resolved"]:
-            tests.append(Test(f"uniform over J={J} times, z={z}: P(sup_j dev ≥ {thr:.4g}) ≤ e^(-z²) = {bound:.3g}", row["p_value"]))
+            tests.append(Test(f"uniform over J={J} times, z={z}: P(sup_j dev_j ≥ {thr:.4g}) ≤ e^(-z²) = {bound:.3g}", row["p_value"]))
         else:
             unresolved.append(f"uniform z={z}")
 
@@ -309,18 +317,20 @@ def measure(context: CheckContext, N: int, replicates: int) -> ClaimResult:
     ratios = [r["frequency"] / r["bound"] if r["bound"] > 0 else math.inf for r in cells]
     worst = int(np.argmax(ratios))
     w = cells[worst]
+    # interval for the max of the ratios: [max of the lower limits, max of the upper limits] (per-cell 95 % CP)
     estimates["max frequency / bound"] = {
-        "estimate": float(ratios[worst]), "ci": [w["ci"][0] / w["bound"], w["ci"][1] / w["bound"]],
+        "estimate": float(ratios[worst]),
+        "ci": [max(r["ci"][0] / r["bound"] for r in cells if r["bound"] > 0), max(r["ci"][1] / r["bound"] for r in cells if r["bound"] > 0)],
         "cell": f"t={w['t']:.4g}, s={w['s']}" if "t" in w else f"uniform z={w['z']}",
     }
     for j in tidx:
-        estimates[f"sd(f)/K_f at t={times[j]:.4g}"] = {"estimate": float(spread[j, fi]), "ci": _sd_ci(spread[j, fi], PILOT),
-                                                        "note": f"pilot of {PILOT} i.i.d. particles"}
+        estimates[f"sd(f)/K_f at t={times[j]:.4g}"] = {"estimate": float(spread[j, fi]), "ci": _sd_ci(spread[j, fi], pilot),
+                                                        "note": f"pilot of {pilot} i.i.d. particles"}
     for r in per_time:
-        estimates[f"P(|X-∫f| ≥ u) at t={r['t']:.4g}, u={r['u']:.4g}"] = {"estimate": r["frequency"], "ci": r["ci"], "bound": r["bound"],
+        estimates[f"P(dev_t ≥ u) at t={r['t']:.4g}, u={r['u']:.4g}"] = {"estimate": r["frequency"], "ci": r["ci"], "bound": r["bound"],
                                                                          "clt_iid": r["clt_iid"]}
     for r in uniform:
-        estimates[f"P(sup_j dev ≥ thr) at z={r['z']}"] = {"estimate": r["frequency"], "ci": r["ci"], "bound": r["bound"]}
+        estimates[f"P(sup_j dev_j ≥ thr) at z={r['z']}"] = {"estimate": r["frequency"], "ci": r["ci"], "bound": r["bound"]}
 
     msg = ""
     if unresolved:
@@ -334,7 +344,7 @@ def measure(context: CheckContext, N: int, replicates: int) -> ClaimResult:
         "test_function_spread": [{"f": repr(t), "sd_over_K": [float(v) for v in spread[tidx, k]]} for k, t in enumerate(tfs)],
         "tested_times": [float(times[j]) for j in tidx],
         "per_time": per_time, "uniform": uniform, "all_test_functions": all_f,
-        "s_grid": list(S_GRID), "z_grid": list(Z_GRID), "pilot": PILOT,
+        "s_grid": list(S_GRID), "z_grid": list(Z_GRID), "pilot": pilot,
         "reference_error_relative": ref_err_rel,
     }
     seeds = {
@@ -371,6 +381,11 @@ def _fmt_ci(ci) -> str:
     return f"[{ci[0]:.3g}, {ci[1]:.3g}]"
 
 
+def _md(text: str) -> str:
+    """Escape the pipes of a Markdown table cell."""
+    return str(text).replace("|", "\\|")
+
+
 def _plot(result: ClaimResult, path: Path) -> None:
     import matplotlib
 
@@ -387,9 +402,11 @@ def _plot(result: ClaimResult, path: Path) -> None:
         u = np.array([r["u"] for r in rows])
         uu = np.linspace(0.0, u.max() * 1.1, 200)
         ax.plot(uu, np.minimum(1.0, 2 * np.exp(-N * uu**2 / (2 * K**2))), color="tab:orange", label="bound 2exp(−Nu²/2K²)")
-        clt = np.array([r["clt_iid"] for r in rows])
-        sd = next(v for k, v in result.estimates.items() if k.startswith("sd(f)/K_f") and k.endswith(f"t={t:.4g}"))["estimate"] * K
-        ax.plot(uu, np.maximum(2 * stats.norm.sf(uu * math.sqrt(N) / sd), 1e-300), ":", color="tab:gray", label="CLT, i.i.d. (pilot sd)")
+        sd = rows[0]["sd_pilot"]
+        if sd > 0:
+            clt = 2 * stats.norm.sf(uu * math.sqrt(N) / sd)
+            keep = clt >= floor
+            ax.plot(uu[keep], clt[keep], ":", color="tab:gray", label="CLT, i.i.d. (pilot sd)")
         f = np.array([r["frequency"] for r in rows])
         lo = np.array([r["ci"][0] for r in rows])
         hi = np.array([r["ci"][1] for r in rows])
@@ -407,14 +424,13 @@ def _plot(result: ClaimResult, path: Path) -> None:
         ax.set_ylabel("P(|X_t − ∫f dρ_t| ≥ u)")
         ax.set_title(f"t = {t:.3g}, N = {N}, R = {R}")
         ax.legend(fontsize=6, loc="lower left")
-        del clt
     ax = axes[0][-1]
     z = np.array([r["z"] for r in d["uniform"]])
     f = np.array([r["frequency"] for r in d["uniform"]])
     lo = np.array([r["ci"][0] for r in d["uniform"]])
     hi = np.array([r["ci"][1] for r in d["uniform"]])
     zz = np.linspace(0.0, z.max() * 1.1, 100)
-    ax.plot(zz, np.exp(-zz**2), color="tab:orange", label="bound e^{−z²}")
+    ax.plot(zz, np.exp(-zz**2), color="tab:orange", label="bound e^(−z²)")
     pos = f > 0
     if np.any(pos):
         ax.errorbar(z[pos], f[pos], yerr=[f[pos] - np.maximum(lo[pos], floor), hi[pos] - f[pos]], fmt="o", color="tab:green",
@@ -425,7 +441,7 @@ def _plot(result: ClaimResult, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylim(floor, 1.5)
     ax.set_xlabel("z")
-    ax.set_ylabel("P(sup_j |X_j − ∫f dρ_j| ≥ K√(2/N)(√log 2J + z))")
+    ax.set_ylabel("P(sup_j |X_j − ∫f dρ_j| ≥ threshold(z))")
     ax.set_title(f"uniform over J = {d['J']} times")
     ax.legend(fontsize=6, loc="lower left")
     fig.suptitle(f"{TITLE} — f = {d['test_function']['name']}, init = {d['init']}", fontsize=9)
@@ -447,7 +463,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
           "For i.i.d. θ̄_i^t ~ ρ_t and |f| ≤ K_f, X_t = (1/N) Σ_i f(θ̄_i^t) satisfies",
           "`P(|X_t − ∫f dρ_t| ≥ u) ≤ 2 exp(−N u² / (2 K_f²))` at each t, and",
           "`P(sup_j |X_{t_j} − ∫f dρ_{t_j}| ≥ K_f sqrt(2/N) (sqrt(log(2J)) + z)) ≤ e^{−z²}` over the J record times.",
-          "", "The bound uses sup|f| where the central limit theorem uses sd(f): it is loose by orders of magnitude "
+          "", "Below, dev_t = |X_t − ∫f dρ_t|. The bound uses sup|f| where the central limit theorem uses sd(f): it is loose by orders of magnitude "
           "for a correct sampler, and a correlated sampler is rejected only when its variance inflation beats that slack.", ""]
     L += ["## Setting", "",
           f"- N = {d['N']} particles, {d['replicates']} replicates, initial sampler `{d['init']}`; J = {d['J']} record times "
@@ -461,7 +477,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
     for k, v in result.estimates.items():
         b = f"{v['bound']:.3g}" if "bound" in v else ""
         c = f"{v['clt_iid']:.2g}" if "clt_iid" in v else ""
-        L.append(f"| {k} | {v['estimate']:.4g} | {_fmt_ci(v['ci'])} | {b} | {c} |")
+        L.append(f"| {_md(k)} | {v['estimate']:.4g} | {_fmt_ci(v['ci'])} | {b} | {c} |")
     L += ["", "![exceedance frequencies](exceedance.png)", "", "## Per-time exceedances", "",
           "| t | s | u | bound | count ≥ u+δ / n | frequency | 95 % CI (Clopper–Pearson) | count ≥ u−δ | CLT i.i.d. | p (binomial, one-sided) |",
           "|---|---|---|---|---|---|---|---|---|---|"]
@@ -476,7 +492,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
                  f"{_fmt_ci(r['ci'])} | {r['count_at_threshold_minus_delta']} | {r['p_value']:.3g} |")
     L += ["", "## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
     for t in result.tests:
-        L.append(f"| {t.name} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
+        L.append(f"| {_md(t.name)} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
     L += ["", "## Reference error", "",
           f"∫f dρ_t comes from the reference flow ({context.experiment.describe()['reference']['nodes']} nodes, RK4 h = "
           f"{context.experiment.h}); its measured error (refinement h/2, 2M nodes) is {d['reference_error_relative']:.3g} · K "

@@ -1,0 +1,52 @@
+"""Energy decay (THEORY.md §3) as a regression property: d/dt R(ρ_t) = −4ξ∫||∇Ψ||²dρ_t ≤ 0 holds
+for the project's reference flow and, per unit time, for the correct SGD; it is rejected for a
+reference drift with the wrong factor (−ξ∇Ψ), for an ascent (+2ξ∇Ψ) and for the SGD missing
+the factor 2 (``mfcheck.mutants.no_factor_two_step``).
+
+False-alarm rate: the two reference tests are deterministic (p ∈ {0, 1}; the correct flow sits at
+q = 1.00 of the order-2 Richardson estimate against a threshold of 3); the SGD test is a
+one-sided martingale-CLT z-test at level α; Holm at α = 0.05 over the check's tests. Seeds are
+fixed, so the outcome is deterministic. Measured at smoke: correct p = (1, 1, 0.50); drift ½:
+(1, 0, ·); ascent: (0, 0, ·); no_factor_two: SGD p ≈ 1e-135. The check does not read
+``context.reference`` (it solves its own flows), so none is built here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mfcheck.checks.base import CheckContext
+from mfcheck.checks.energy import CHECK, evaluate
+from mfcheck.experiment import default_experiment
+from mfcheck.mutants import no_factor_two_step
+from mfcheck.results import decide
+from mfcheck.sgd import mean_field_step
+from mfcheck.tiers import get_tier
+
+ALPHA = 0.05
+
+
+@pytest.fixture(scope="module")
+def tier(mfcheck_tier):
+    return get_tier(mfcheck_tier)
+
+
+def _context(tier, update=mean_field_step):
+    return CheckContext(experiment=default_experiment(log2_M=6), tier=tier, reference=None, update=update)
+
+
+def test_correct_flow_and_sgd_pass(tier):
+    [r] = decide([CHECK.run(_context(tier))], ALPHA)
+    assert r.verdict == "pass", r.message
+    assert min(t.p_adjusted for t in r.tests) > ALPHA
+
+
+@pytest.mark.parametrize("broken", ["drift_factor_half", "ascent", "no_factor_two_step"])
+def test_broken_reference_or_sgd_is_rejected(tier, broken):
+    if broken == "no_factor_two_step":
+        result, rejected = CHECK.run(_context(tier, no_factor_two_step)), "SGD"
+    else:
+        result, rejected = evaluate(_context(tier), drift_scale=0.5 if broken == "drift_factor_half" else -1.0), "reference"
+    [r] = decide([result], ALPHA)
+    assert r.verdict == "fail", r.message
+    assert any(t.rejected for t in r.tests if t.name.startswith(rejected))

@@ -1,0 +1,47 @@
+"""The temperature convention of noisy SGD as a regression property (THEORY.md §2, §5).
+
+The claim "noisy SGD with c = 4 has the Gibbs measure at β as stationary law" passes on the
+correct rule and fails on a rule whose noise is sqrt(s/β) g (c = 1, stationary law ρ*_{4β}),
+and on correct noise with a broken drift (the noiseless mutants). Seeds are fixed, so the
+outcome is deterministic; the false-alarm rate and the observed p-values are stated in
+:mod:`mfcheck.checks.temperature`. Run larger with ``pytest --mfcheck-tier=ci``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mfcheck.checks.base import CheckContext
+from mfcheck.checks.temperature import run_with
+from mfcheck.experiment import default_experiment
+from mfcheck.mutants import MUTANTS
+from mfcheck.noisy import NOISY_MUTANTS
+from mfcheck.results import decide
+from mfcheck.tiers import get_tier
+
+ALPHA = 0.05
+
+
+@pytest.fixture(scope="module")
+def context(mfcheck_tier):
+    return CheckContext(experiment=default_experiment(), tier=get_tier(mfcheck_tier), reference=None)
+
+
+def test_correct_noisy_sgd_passes(context):
+    r = decide([run_with(context)], ALPHA)[0]
+    assert r.verdict == "pass", r.message
+    assert r.tests[0].p_value > 0.05
+
+
+@pytest.mark.parametrize("mutant", sorted(NOISY_MUTANTS))
+def test_wrong_noise_scale_is_rejected(context, mutant):
+    r = decide([run_with(context, NOISY_MUTANTS[mutant])], ALPHA)[0]
+    assert r.verdict == "fail", r.message
+    assert r.estimates["β'/β [under test]"]["ci"][0] > 3.5  # noise sqrt(s/β): the Gibbs measure at 4β
+
+
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_broken_drift_is_rejected(context, mutant):
+    ctx = CheckContext(experiment=context.experiment, tier=context.tier, reference=None, update=MUTANTS[mutant])
+    r = decide([run_with(ctx)], ALPHA)[0]
+    assert r.verdict == "fail", r.message

@@ -1,0 +1,259 @@
+"""Unit tests of mfcheck.checks.azuma: the Azuma bound, the SGD loop with its exact compensator,
+the tail and scale statistics, the broken rules, and run/render on a tiny sweep."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mfcheck import functionals as F
+from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.checks import azuma as A
+from mfcheck.checks.base import CheckContext
+from mfcheck.errors import InvalidArgument, OutsideAssumptions
+from mfcheck.experiment import Experiment
+from mfcheck.initial import GaussianInit
+from mfcheck.neurons import AffineNeuron, InnerNeuron
+from mfcheck.problems import teacher_population
+from mfcheck.results import decide
+from mfcheck.seeds import Streams
+from mfcheck.sgd import mean_field_step, run_sgd
+from mfcheck.tiers import get_tier
+
+INNER = InnerNeuron(erf_sigmoid())
+
+
+@pytest.fixture(scope="module")
+def pop():
+    return teacher_population(n=40, d=3, teacher=tanh_sum((1.0,), (2.0,)), seed=5, noise=0.2)
+
+
+@pytest.fixture(scope="module")
+def rho0():
+    return GaussianInit(3, 0.5)
+
+
+def _run(pop, rho0, update=mean_field_step, eps=1 / 16, T=0.5, record_dt=1 / 16, R=3, N=8):
+    return A.run_martingale(pop, INNER, rho0, N=N, eps=eps, T=T, replicates=R, streams=Streams(7).child("t"), record_dt=record_dt, update=update)
+
+
+# -- the bound -------------------------------------------------------------------------------------
+
+
+def test_increment_bound_matches_constants(pop):
+    c = pop.constants(INNER)
+    assert A.azuma_increment_bound(pop, INNER) == pytest.approx((c.y_bound + c.sigma_star_bound) * c.grad_sigma_star_bound)
+
+
+def test_increment_bound_refuses_unbounded_neuron(pop):
+    with pytest.raises(OutsideAssumptions):
+        A.azuma_increment_bound(pop, AffineNeuron(erf_sigmoid()))
+
+
+def test_proxy_is_cumulative_and_sqrt_eps_t():
+    eps, B = 1 / 32, 3.0
+    prox = A.azuma_proxy(np.full(64, eps), B)
+    k = np.arange(65)
+    assert prox[0] == 0.0
+    np.testing.assert_allclose(prox, 2 * B * np.sqrt(eps * (k * eps)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.array([-0.1]), np.array([np.nan]), np.ones((2, 2))])
+def test_proxy_rejects_bad_steps(bad):
+    with pytest.raises(InvalidArgument, match="step_sizes"):
+        A.azuma_proxy(bad, 1.0)
+
+
+def test_tail_values_and_cap():
+    assert A.azuma_tail(0.0) == 1.0
+    assert A.azuma_tail(2.0) == pytest.approx(2 * math.exp(-2.0))
+    assert A.azuma_tail(40.0) == 0.0  # underflow is fine
+    with pytest.raises(InvalidArgument, match="z"):
+        A.azuma_tail(-1.0)
+
+
+# -- the SGD loop -------------------------------------------------------------------------------------
+
+
+def test_particles_equal_run_sgd(pop, rho0):
+    """Same streams, same conventions: the loop reproduces mfcheck.sgd.run_sgd exactly."""
+    m = _run(pop, rho0)
+    ref = run_sgd(pop, INNER, rho0, N=8, eps=1 / 16, T=0.5, replicates=3, streams=Streams(7).child("t"), record_dt=1 / 16)
+    np.testing.assert_array_equal(m.theta, ref.theta)
+    np.testing.assert_array_equal(m.times, ref.times)
+
+
+def test_martingale_increments_are_compensated_and_bounded(pop, rho0):
+    """M^{k+1} − M^k = Δθ^k + 2 s ∇Ψ(θ^k; ρ̂^{N,k}); ||Δθ|| ≤ c = 2sB, so ||ΔM|| ≤ 2c."""
+    eps = 1 / 16
+    m = _run(pop, rho0, eps=eps, record_dt=eps)  # every step recorded
+    B = m.B
+    assert np.all(m.M[:, 0] == 0)
+    for k in range(len(m.steps) - 1):
+        th = m.theta[:, k]
+        dtheta = m.theta[:, k + 1] - th
+        grad = np.stack([F.grad_Psi(pop, INNER, th[r], th[r]) for r in range(th.shape[0])])
+        np.testing.assert_allclose(m.M[:, k + 1] - m.M[:, k], dtheta + 2 * eps * grad, atol=1e-13)
+        assert np.max(np.linalg.norm(dtheta, axis=-1)) <= 2 * eps * B * (1 + 1e-12)
+        assert np.max(np.linalg.norm(m.M[:, k + 1] - m.M[:, k], axis=-1)) <= 4 * eps * B * (1 + 1e-12)
+    np.testing.assert_allclose(m.sum_s2, eps * m.times, rtol=1e-12)
+    np.testing.assert_allclose(m.proxy, 2 * B * np.sqrt(eps * m.times), rtol=1e-12)
+
+
+def test_drift_mismatch_zero_for_correct_and_large_for_sqrt_step(pop, rho0):
+    good = _run(pop, rho0)
+    bad = _run(pop, rho0, update=A.sqrt_step)
+    assert np.nanmax(good.drift_mismatch) < 1e-12
+    assert np.nanmax(bad.drift_mismatch) > 0.01
+    assert np.isnan(good.drift_mismatch[-1])  # no step after the last record
+
+
+def test_run_martingale_rejects_problems_without_exact_grad_psi(rho0):
+    class NoOracle:
+        d = 3
+
+    with pytest.raises(InvalidArgument, match="problem"):
+        A.run_martingale(NoOracle(), INNER, rho0, N=4, eps=0.25, T=0.5, replicates=1, streams=Streams(1), record_dt=0.25)
+
+
+def test_run_martingale_rejects_bad_eps(pop, rho0):
+    with pytest.raises(InvalidArgument, match="eps"):
+        A.run_martingale(pop, INNER, rho0, N=4, eps=0.0, T=0.5, replicates=1, streams=Streams(1), record_dt=0.25)
+
+
+# -- broken rules -----------------------------------------------------------------------------------------
+
+
+def test_sqrt_step_is_the_correct_step_at_sqrt_s(pop, rng):
+    Theta = rng.normal(size=(2, 5, 3))
+    x, y = pop.X[:2], pop.y[:2]
+    np.testing.assert_array_equal(A.sqrt_step(Theta, x, y, 0.01, INNER), mean_field_step(Theta, x, y, 0.1, INNER))
+
+
+def test_extra_noise_is_reproducible_and_unbiased_in_scale(pop, rng):
+    Theta = rng.normal(size=(2000, 2, 3))
+    x, y = pop.X[np.zeros(2000, int)], pop.y[np.zeros(2000, int)]
+    a = A.ExtraNoiseStep(seed=3, tau=0.5)(Theta, x, y, 0.04, INNER)
+    b = A.ExtraNoiseStep(seed=3, tau=0.5)(Theta, x, y, 0.04, INNER)
+    np.testing.assert_array_equal(a, b)
+    noise = a - mean_field_step(Theta, x, y, 0.04, INNER)
+    assert np.std(noise) == pytest.approx(0.5 * 0.2, rel=0.05)  # 12000 draws: sd of the sd ≈ 0.65 %
+    with pytest.raises(InvalidArgument, match="tau"):
+        A.ExtraNoiseStep(tau=0.0)
+
+
+# -- the statistics ------------------------------------------------------------------------------------------
+
+
+def test_tail_observations_are_one_per_replicate(pop, rho0):
+    m = _run(pop, rho0, R=6, N=8)
+    z = A.tail_observations(m, np.array([4, 8]))
+    assert z.shape == (6,)
+    picks = {A._pick(r, 8, 3, 2) for r in range(6)}
+    assert len(picks) == 6
+    with pytest.raises(InvalidArgument, match="time_index"):
+        A.tail_observations(m, np.array([0]))
+
+
+def test_tail_tests_accept_small_and_reject_large(rng):
+    small = A.tail_tests(rng.normal(scale=0.3, size=300))
+    assert all(t["exceedances"] == 0 and t["p_value"] == 1.0 for t in small)
+    large = A.tail_tests(rng.normal(scale=3.0, size=300))
+    assert min(t["p_value"] for t in large) < 1e-6
+    for t in large:
+        assert t["ci"][0] <= t["frequency"] <= t["ci"][1]
+    with pytest.raises(InvalidArgument, match="z_obs"):
+        A.tail_tests([])
+
+
+def _synthetic_table(rng, b_eps, b_t, R=40):
+    rows = {k: [] for k in ("eps", "t", "sum_s2", "replicate", "cluster", "rms", "ms")}
+    for ci, eps in enumerate((1 / 16, 1 / 32, 1 / 64, 1 / 128)):
+        u = rng.normal(scale=0.1, size=R)  # a replicate effect shared by its times
+        for t in (0.25, 0.5, 1.0):
+            rms = eps**b_eps * t**b_t * np.exp(u + rng.normal(scale=0.1, size=R))
+            rows["eps"].append(np.full(R, eps))
+            rows["t"].append(np.full(R, t))
+            rows["sum_s2"].append(np.full(R, eps * t))
+            rows["replicate"].append(np.arange(R))
+            rows["cluster"].append(ci * 1000 + np.arange(R))
+            rows["rms"].append(rms)
+            rows["ms"].append(rms**2)
+    return {k: np.concatenate(v) for k, v in rows.items()}
+
+
+def test_fit_scale_recovers_half(rng):
+    fits = A.fit_scale(_synthetic_table(rng, 0.5, 0.5))
+    b = fits["pooled"]["coef"]["exponent"]
+    assert b["ci"][0] < 0.5 < b["ci"][1]
+    assert fits["pooled"]["p_value"] > 0.01 and fits["split"]["p_value_eps"] > 0.01
+    assert fits["pooled"]["df"] == 4 * 40 - 1
+
+
+def test_fit_scale_detects_growth(rng):
+    flat_eps = A.fit_scale(_synthetic_table(rng, 0.0, 0.5))  # noise not shrinking with ε
+    assert flat_eps["split"]["p_value_eps"] < 1e-6
+    fast = A.fit_scale(_synthetic_table(rng, 0.8, 0.8))  # grows faster than sqrt(εT)
+    assert fast["pooled"]["p_value"] < 1e-6
+
+
+def test_fit_scale_rejects_degenerate_input(rng):
+    table = _synthetic_table(rng, 0.5, 0.5)
+    table["rms"][0] = 0.0
+    with pytest.raises(InvalidArgument, match="rms"):
+        A.fit_scale(table)
+
+
+def test_subgaussian_scales(pop, rho0):
+    m = _run(pop, rho0, R=4)
+    out = A.subgaussian_scales([m], np.array([4, 8]))
+    assert len(out) == 2
+    for s in out:
+        assert s["ci"][0] <= s["sigma_hat"] <= s["ci"][1]
+        assert s["looseness"] > 1  # Azuma's proxy is an upper bound of the scale
+
+
+# -- run and render ------------------------------------------------------------------------------------------
+
+
+def test_run_and_render_tiny(monkeypatch, tmp_path, pop, rho0):
+    monkeypatch.setitem(A.SIZES, "smoke", {"N": 6, "replicates": 12, "eps": (1 / 16, 1 / 32), "times": (0.25, 0.5)})
+    exp = Experiment(problem=pop, neuron=INNER, rho0=rho0, T=0.5, seed=11)
+    ctx = CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None)  # the check needs no reference flow
+    r1 = A.run(ctx)
+    r2 = A.run(ctx)
+    assert [t.p_value for t in r1.tests] == [t.p_value for t in r2.tests]  # fixed seeds
+    assert len(r1.tests) == len(A.Z_GRID) + 2
+    assert all(0 <= t.p_value <= 1 for t in r1.tests)
+    assert "pooled exponent (εT)" in r1.estimates and "exponent in ε" in r1.estimates
+    assert r1.details["drift_mismatch_max"] < 1e-12
+    decided = decide([r1], 0.05)[0]
+    A.render(decided, tmp_path, ctx)
+    text = (tmp_path / "report.md").read_text()
+    assert "Verdict" in text and "Holm-adjusted" in text and "Reference error" in text
+    assert (tmp_path / "scale.png").stat().st_size > 0 and (tmp_path / "tail.png").stat().st_size > 0
+    import json
+
+    json.dumps(decided.to_dict())  # JSON-able details
+
+
+def test_run_rejects_unknown_tier(pop, rho0):
+    from mfcheck.tiers import Tier
+
+    exp = Experiment(problem=pop, neuron=INNER, rho0=rho0, T=0.5)
+    ctx = CheckContext(experiment=exp, tier=Tier("weird", (4,), (0.1,), 2, 2, 8), reference=None)
+    with pytest.raises(InvalidArgument, match="tier"):
+        A.run(ctx)
+
+
+def test_run_rejects_times_beyond_T(monkeypatch, pop, rho0):
+    monkeypatch.setitem(A.SIZES, "smoke", {"N": 4, "replicates": 2, "eps": (1 / 16, 1 / 32), "times": (0.25, 1.0)})
+    exp = Experiment(problem=pop, neuron=INNER, rho0=rho0, T=0.5)
+    with pytest.raises(InvalidArgument, match="T"):
+        A.run(CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None))
+
+
+def test_check_object():
+    assert A.CHECK.name == "azuma" and callable(A.CHECK.run) and callable(A.CHECK.render)
