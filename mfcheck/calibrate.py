@@ -25,7 +25,7 @@ from mfcheck._validation import check_positive_int, check_real
 from mfcheck.claims import CLAIMS, get_claim
 from mfcheck.errors import InvalidArgument
 from mfcheck.experiment import Experiment, default_experiment
-from mfcheck.fit import Z_GRID, fit_claim
+from mfcheck.fit import fit_claim
 from mfcheck.reference.refinement import build_reference
 from mfcheck.results import DEFAULT_ALPHA
 from mfcheck.sweep import run_sweep
@@ -35,8 +35,10 @@ __all__ = ["power", "replicates_for_power", "Calibration", "calibrate", "family_
 
 
 def family_size() -> int:
-    """m: the number of tests of the rate claims in one verify run (2 growth tests + one tail test per z)."""
-    return len(CLAIMS) * (2 + len(Z_GRID))
+    """m: the number of tests of one ``mfcheck verify`` run (Holm's worst case is α/m)."""
+    from mfcheck.checks import tests_in_family
+
+    return tests_in_family()
 
 
 def power(deficit: float, se_pilot: float, pilot_replicates: int, replicates: int, level: float) -> float:
@@ -78,7 +80,13 @@ def calibrate(
     progress: bool = True,
 ) -> Calibration:
     """Run a pilot of ``pilot_replicates`` per cell of ``tier`` and recommend replicates for ``claim``."""
-    c = get_claim(claim)
+    from mfcheck.checks.theorem2 import CLAIMS2
+
+    if claim not in CLAIMS and claim not in CLAIMS2:
+        raise InvalidArgument(
+            f"`claim` must be a rate claim, one of {sorted(CLAIMS) + sorted(CLAIMS2)}, got {claim!r}; the other checks "
+            "state in their reports the power measured on their broken implementation.")
+    c = CLAIMS[claim] if claim in CLAIMS else CLAIMS2[claim]
     pilot_replicates = check_positive_int(pilot_replicates, "pilot_replicates")
     if pilot_replicates < 4:
         raise InvalidArgument(f"`pilot_replicates` must be >= 4 (an even/odd split and a slope need them), got {pilot_replicates}.")
@@ -88,10 +96,21 @@ def calibrate(
     if not (target_power < 1 and alpha < 1):
         raise InvalidArgument(f"`target_power` and `alpha` must be in (0, 1), got {target_power} and {alpha}.")
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
-    pilot = replace(tier, replicates=pilot_replicates)
     with threadpool_limits(limits=1, user_api="blas"):
-        sweep = run_sweep(experiment, pilot, reference=build_reference(experiment), progress=progress)
-    result = fit_claim(c, sweep.table, D=experiment.D, T=experiment.T, reference_error=sweep.reference.error[c.statistic], alpha=alpha)
+        if claim in CLAIMS:
+            pilot = replace(tier, replicates=pilot_replicates)
+            sweep = run_sweep(experiment, pilot, reference=build_reference(experiment), progress=progress)
+            ref_err = sweep.reference.error[c.statistic]
+            tier_replicates = tier.replicates
+        else:  # Theorem 2: its own D = 1 sweep on the cells of its tier of the same name
+            from mfcheck.checks.base import CheckContext
+            from mfcheck.checks.theorem2 import TIERS as TIERS2
+            from mfcheck.checks.theorem2 import noisy_sweep
+
+            sweep, errors = noisy_sweep(CheckContext(experiment=experiment, tier=tier, reference=None, progress=progress), pilot_replicates)
+            ref_err = errors[c.statistic]
+            tier_replicates = TIERS2[tier.name].replicates
+    result = fit_claim(c, sweep.table, D=sweep.experiment.D, T=sweep.experiment.T, reference_error=ref_err, alpha=alpha)
     if len(result.exponents) < 2:
         raise InvalidArgument(f"The pilot could not fit {claim!r}: {result.message}")
     level = alpha / family_size()
@@ -100,8 +119,8 @@ def calibrate(
         se = math.sqrt(e.cov[1][1])
         rows.append({
             "path": path, "se_pilot": se, "exponent_pilot": e.estimate,
-            "power_at_tier_replicates": power(deficit, se, pilot_replicates, tier.replicates, level),
-            "tier_replicates": tier.replicates,
+            "power_at_tier_replicates": power(deficit, se, pilot_replicates, tier_replicates, level),
+            "tier_replicates": tier_replicates,
             "recommended_replicates": replicates_for_power(deficit, se, pilot_replicates, target_power, level),
         })
     return Calibration(claim=claim, tier=tier.name, pilot_replicates=pilot_replicates, deficit=deficit,

@@ -41,3 +41,4 @@ def test_calibrate_bad_input(kwargs):
 def test_cli_unknown_claim_exits_2(capsys):
     assert main(["calibrate", "theorem9", "--tier", "smoke", "--quiet"]) == 2
     assert "claim" in capsys.readouterr().err
+

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mfcheck.calibrate import family_size
 from mfcheck.cli import main
 
 
@@ -30,6 +31,8 @@ def test_verify_writes_every_report(smoke_reports):
         for e in s["exponents"].values():
             assert {"estimate", "ci"} <= set(e) and e["ci"][0] <= e["estimate"] <= e["ci"][1]
         assert f"{claim}/report.md" in index
+        # the worst-case Holm level of the power statement counts every test the run decided
+        assert s["power"]["tests_in_family"] == family_size()
         report = (folder / "report.md").read_text()
         assert "Verdict: PASS" in report and f"{s['exponents']['N']['estimate']:.3f}" in report
 

@@ -20,4 +20,29 @@ CHECKS: dict[str, Check] = {
     for check in (*_THEOREM2.values(), _MCDIARMID, _AZUMA, _GRONWALL, _ENERGY, _FIXED_POINTS, _FREE_ENERGY, _TEMPERATURE)
 }
 
-__all__ = ["Check", "CheckContext", "CHECKS"]
+
+def tests_in_family() -> int:
+    """m: the number of tests in one ``mfcheck verify`` run of every claim (Holm's worst-case level is α/m).
+
+    Each check's count follows from its design: McDiarmid tests every (time, u) pair and every z
+    of the uniform bound; Azuma its tail z's and two exponents; the rate claims (Theorem 1 and 2)
+    two growth tests and one tail test per z.
+    """
+    from mfcheck.checks import azuma, mcdiarmid
+    from mfcheck.claims import CLAIMS
+    from mfcheck.fit import Z_GRID
+
+    per_check = {
+        "mcdiarmid": len(mcdiarmid.TIME_FRACTIONS) * len(mcdiarmid.S_GRID) + len(mcdiarmid.Z_GRID),
+        "azuma": len(azuma.Z_GRID) + 2,
+        "gronwall": 2,  # rate ≤ K_drift, no curvature
+        "energy_decay": 3,  # monotone, identity on the reference, identity on SGD
+        "fixed_points": 3,  # long-time residual, contraction of the reference, contraction of SGD
+        "free_energy": 2,  # monotone, identity
+        "temperature": 1,  # c = 4 against ρ*_β
+    }
+    rate = (len(CLAIMS) + len(_THEOREM2)) * (2 + len(Z_GRID))
+    return rate + sum(per_check[name] for name in CHECKS if name not in _THEOREM2)
+
+
+__all__ = ["Check", "CheckContext", "CHECKS", "tests_in_family"]

@@ -116,13 +116,16 @@ CLAIMS2 = {
 _CACHE: dict = {}
 
 
-def noisy_sweep(context: CheckContext) -> tuple[SweepResult, dict]:
-    """Run (once per context) the noisy sweep; return it and the per-cell reference errors."""
-    key = id(context)
+def noisy_sweep(context: CheckContext, replicates: int | None = None) -> tuple[SweepResult, dict]:
+    """Run (once per context) the noisy sweep on the cells of ``TIERS[context.tier.name]``
+    (``replicates`` overrides the tier's); return it and the per-cell reference errors."""
+    key = (id(context), replicates)
     if key in _CACHE and _CACHE[key][0] is context:
         return _CACHE[key][1]
     ex = noisy_experiment(context.experiment.seed)
     tier = TIERS[context.tier.name]
+    if replicates is not None:
+        tier = replace(tier, replicates=replicates)
     factory = context.noisy_update or (lambda lam, beta: langevin_step(lam, beta, 4.0, drift=context.update))
     update = factory(ex.lam, ex.beta)
     field_c, field_f, fp_error = refine_fokker_planck(
