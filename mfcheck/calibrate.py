@@ -22,7 +22,7 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from mfcheck._validation import check_positive_int, check_real
-from mfcheck.claims import CLAIMS, get_claim
+from mfcheck.claims import CLAIMS
 from mfcheck.errors import InvalidArgument
 from mfcheck.experiment import Experiment, default_experiment
 from mfcheck.fit import fit_claim

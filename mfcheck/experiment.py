@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.activations import erf_sigmoid, tanh_sum
 from mfcheck.errors import InvalidArgument

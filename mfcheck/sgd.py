@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mfcheck._validation import check_array, check_positive_int, check_real
+from mfcheck._validation import check_positive_int, check_real
 from mfcheck.errors import InvalidArgument
 from mfcheck.functionals import risk
 from mfcheck.initial import GaussianInit

@@ -86,6 +86,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from mfcheck._validation import check_positive_int, check_real
+from mfcheck.checks._render import fmt_ci as _fmt_ci, tests_table
 from mfcheck.checks.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
 from mfcheck.initial import GaussianInit
@@ -537,9 +538,6 @@ def run(context: CheckContext) -> ClaimResult:
 # -- the report -----------------------------------------------------------------------------------------
 
 
-def _fmt_ci(ci) -> str:
-    return f"[{ci[0]:.3g}, {ci[1]:.3g}]"
-
 
 def _plot_scale(result: ClaimResult, path: Path) -> None:
     import matplotlib
@@ -651,9 +649,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
           "| ε | T | σ̂ | 95 % CI | σ̂ / sqrt(εT) | Azuma σ_A | σ_A / σ̂ |", "|---|---|---|---|---|---|---|"]
     for s in d["scales"]:
         L.append(f"| {s['eps']:.6g} | {s['t']:.4g} | {s['sigma_hat']:.4g} | {_fmt_ci(s['ci'])} | {s['normalised']:.4g} | {s['azuma_proxy']:.4g} | {s['looseness']:.3g} |")
-    L += ["", "## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
-    for t in result.tests:
-        L.append(f"| {t.name.replace('|', '/')} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
+    L += ["", *tests_table(result)]
     L += ["", "## What the numbers mean", "",
           f"- Azuma's proxy is σ_A / σ̂ ≈ {min(s['looseness'] for s in d['scales']):.3g}–{max(s['looseness'] for s in d['scales']):.3g} "
           "times the measured scale: it uses the worst case |y − ŷ|·||∇σ*|| ≤ B at every step. The tail test rejects only "

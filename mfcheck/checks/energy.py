@@ -84,6 +84,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from mfcheck._validation import check_array, check_positive_int, check_real
+from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, md_cell as _cell, tests_table
 from mfcheck.checks.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.initial import GaussianInit
@@ -486,15 +487,6 @@ def run(context: CheckContext) -> ClaimResult:
 # --------------------------------------------------------------------------- report
 
 
-def _fmt_ci(ci) -> str:
-    return f"[{ci[0]:.4g}, {ci[1]:.4g}]"
-
-
-def _cell(text) -> str:
-    """A Markdown table cell: numbers to 4 significant digits, pipes escaped."""
-    if isinstance(text, float | int) and not isinstance(text, bool):
-        text = f"{text:.4g}"
-    return str(text).replace("|", "\\|")
 
 
 def _plot(result: ClaimResult, path: Path) -> None:
@@ -530,8 +522,7 @@ def _plot(result: ClaimResult, path: Path) -> None:
     ax.legend(fontsize=7)
     fig.suptitle(TITLE, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
@@ -550,9 +541,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
     L += ["## Estimates", "", "| quantity | estimate | 95 % CI / interval | predicted |", "|---|---|---|---|"]
     for k, v in result.estimates.items():
         L.append(f"| {_cell(k)} | {v['estimate']:.5g} | {_fmt_ci(v['ci'])} | {_cell(v.get('predicted', ''))} |")
-    L += ["", "![energy](energy.png)", "", "## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
-    for t in result.tests:
-        L.append(f"| {_cell(t.name)} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
+    L += ["", "![energy](energy.png)", "", *tests_table(result)]
     L += ["", "## Reference and its error", "",
           f"`solve_flow` on the experiment's problem, {r['nodes']} nodes of ρ_0, T = {r['T']}, RK4 steps h = {r['h']} and "
           f"h/2 = {r['h_fine']} with the record grid equal to the step (drift scale {r['drift_scale']}; 1 is the correct flow). "

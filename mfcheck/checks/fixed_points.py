@@ -92,6 +92,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from mfcheck._validation import check_array, check_positive_int, check_real
+from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, md_cell as _cell, tests_table
 from mfcheck.checks.base import Check, CheckContext
 from mfcheck.checks.energy import flow_with_positions
 from mfcheck.errors import InvalidArgument
@@ -534,15 +535,6 @@ def run(context: CheckContext) -> ClaimResult:
 # --------------------------------------------------------------------------- report
 
 
-def _fmt_ci(ci) -> str:
-    return f"[{ci[0]:.4g}, {ci[1]:.4g}]"
-
-
-def _cell(text) -> str:
-    """A Markdown table cell: numbers to 4 significant digits, pipes escaped."""
-    if isinstance(text, float | int) and not isinstance(text, bool):
-        text = f"{text:.4g}"
-    return str(text).replace("|", "\\|")
 
 
 def _plot(result: ClaimResult, path: Path) -> None:
@@ -597,8 +589,7 @@ def _plot(result: ClaimResult, path: Path) -> None:
         ax.legend(fontsize=6)
     fig.suptitle(TITLE, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
@@ -624,9 +615,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
     L += ["## Estimates", "", "| quantity | estimate | 95 % CI / interval | predicted |", "|---|---|---|---|"]
     for k, v in result.estimates.items():
         L.append(f"| {_cell(k)} | {v['estimate']:.5g} | {_fmt_ci(v['ci'])} | {_cell(v.get('predicted', ''))} |")
-    L += ["", "![fixed points](fixed_points.png)", "", "## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
-    for t in result.tests:
-        L.append(f"| {_cell(t.name)} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
+    L += ["", "![fixed points](fixed_points.png)", "", *tests_table(result)]
     L += ["", "## Reference and its error", "",
           f"(a) the experiment's flow on {a['nodes']} nodes of ρ_0 to T = {a['T']}, RK4 h = {a['h']} against h = {a['h_coarse']}: "
           f"largest change of the tested residuals {a['integrator_error']:.2g}.", ""]

@@ -70,13 +70,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mfcheck.checks._render import save_figure, md_cell as _cell, tests_table
 from mfcheck.checks.base import Check, CheckContext
 from mfcheck.checks.temperature import BETA, LAM, setting
 from mfcheck.errors import InvalidArgument
 from mfcheck.gibbs import GibbsSolution, solve_gibbs
 from mfcheck.reference.fokker_planck import FPSolution, default_half_width, max_stable_dt, solve_fokker_planck
 from mfcheck.results import ClaimResult, Test
-from mfcheck.schedules import constant
 from mfcheck.seeds import Streams
 
 __all__ = ["CHECK", "NAME", "TITLE", "SIZES", "Sizes", "FreeEnergyIdentity", "free_energy_identity", "kl_divergence",
@@ -292,11 +292,6 @@ def run(context: CheckContext) -> ClaimResult:
 # --------------------------------------------------------------------------- report
 
 
-def _cell(text) -> str:
-    if isinstance(text, float | int) and not isinstance(text, bool):
-        text = f"{text:.4g}"
-    return str(text).replace("|", "\\|")
-
 
 def _plot(result: ClaimResult, path: Path) -> None:
     import matplotlib
@@ -340,8 +335,7 @@ def _plot(result: ClaimResult, path: Path) -> None:
     ax.set_title("density snapshots")
     fig.suptitle(TITLE, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
@@ -362,9 +356,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
     L += ["## Estimates", "", "| quantity | estimate | interval | predicted |", "|---|---|---|---|"]
     for k, v in result.estimates.items():
         L.append(f"| {_cell(k)} | {v['estimate']:.5g} | [{v['ci'][0]:.4g}, {v['ci'][1]:.4g}] | {_cell(v.get('predicted', ''))} |")
-    L += ["", "![free energy](free_energy.png)", "", "## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
-    for t in result.tests:
-        L.append(f"| {_cell(t.name)} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
+    L += ["", "![free energy](free_energy.png)", "", *tests_table(result)]
     L += ["", "## Reference and its error", "",
           f"Finite volumes (Scharfetter–Gummel flux, Heun) on [−{d['setting']['half_width']:.4g}, {d['setting']['half_width']:.4g}]: "
           f"coarse {lv['coarse']['cells']} cells, dt = {lv['coarse']['dt']:.3g}, record spacing {lv['coarse']['record_dt']:g}; "

@@ -121,6 +121,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from mfcheck._validation import check_array, check_real
+from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, tests_table
 from mfcheck.checks.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.fit import RESOLUTION_RATIO
@@ -437,9 +438,6 @@ def run(context: CheckContext) -> ClaimResult:
 # --------------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------------
-def _fmt_ci(ci) -> str:
-    return f"[{ci[0]:.4g}, {ci[1]:.4g}]"
-
 
 def _plot(result: ClaimResult, path: Path) -> None:
     import matplotlib
@@ -452,8 +450,7 @@ def _plot(result: ClaimResult, path: Path) -> None:
         fig, ax = plt.subplots(figsize=(6, 2.5))
         ax.axis("off")
         ax.text(0.5, 0.5, f"no coupling data: {result.unresolved or 'not run'}"[:200], ha="center", va="center", wrap=True, fontsize=8)
-        fig.savefig(path, dpi=110, metadata={"Software": None})
-        plt.close(fig)
+        save_figure(fig, path)
         return
     t = np.asarray(d["times"])
     S = np.asarray(d["S"])
@@ -507,8 +504,7 @@ def _plot(result: ClaimResult, path: Path) -> None:
     ax.legend(fontsize=7)
     fig.suptitle(TITLE)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
@@ -539,11 +535,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
           f"with t inference on R − 1 = {d['sizes']['replicates'] - 1} df (HC3 would treat them as independent and "
           "understate the error). The curvature c comes from the same fit with a centred quadratic term.", "",
           "![growth](growth.png)", ""]
-    L += ["## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
-    for t in result.tests:
-        L.append(f"| {t.name} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
-    if not result.tests:
-        L.append("| (none: unresolved) | | | |")
+    L += [*tests_table(result)]
     L += ["", "Each test is one-sided with H0 \"the claim holds\" (K ≤ K_drift; c ≤ 0), level α at the boundary of H0 up to "
           "the t approximation; Holm over every test of the verification keeps the family-wise false-alarm rate at α.", ""]
     L += ["## What the numbers mean", ""]

@@ -85,6 +85,7 @@ from tqdm.auto import tqdm
 
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.bounds import mcdiarmid_tail, mcdiarmid_uniform
+from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, md_cell as _md, tests_table
 from mfcheck.checks.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.initial import GaussianInit
@@ -377,13 +378,6 @@ def run(context: CheckContext) -> ClaimResult:
 # --------------------------------------------------------------------------- report
 
 
-def _fmt_ci(ci) -> str:
-    return f"[{ci[0]:.3g}, {ci[1]:.3g}]"
-
-
-def _md(text: str) -> str:
-    """Escape the pipes of a Markdown table cell."""
-    return str(text).replace("|", "\\|")
 
 
 def _plot(result: ClaimResult, path: Path) -> None:
@@ -446,8 +440,7 @@ def _plot(result: ClaimResult, path: Path) -> None:
     ax.legend(fontsize=6, loc="lower left")
     fig.suptitle(f"{TITLE} — f = {d['test_function']['name']}, init = {d['init']}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
@@ -490,9 +483,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
     for r in d["uniform"]:
         L.append(f"| {r['z']} | {r['threshold']:.4g} | {r['bound']:.3g} | {r['count']} / {r['n']} | {r['frequency']:.4g} | "
                  f"{_fmt_ci(r['ci'])} | {r['count_at_threshold_minus_delta']} | {r['p_value']:.3g} |")
-    L += ["", "## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
-    for t in result.tests:
-        L.append(f"| {_md(t.name)} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
+    L += ["", *tests_table(result)]
     L += ["", "## Reference error", "",
           f"∫f dρ_t comes from the reference flow ({context.experiment.describe()['reference']['nodes']} nodes, RK4 h = "
           f"{context.experiment.h}); its measured error (refinement h/2, 2M nodes) is {d['reference_error_relative']:.3g} · K "

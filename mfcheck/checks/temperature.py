@@ -82,6 +82,7 @@ import numpy as np
 from scipy import stats
 
 from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, md_cell as _md, tests_table
 from mfcheck.checks.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.gibbs import GibbsSolution, solve_gibbs
@@ -403,13 +404,6 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
 # -- report ---------------------------------------------------------------------------------
 
 
-def _md(text: str) -> str:
-    """Escape the pipes of a table cell."""
-    return text.replace("|", "\\|")
-
-
-def _fmt_ci(ci) -> str:
-    return f"[{ci[0]:.4g}, {ci[1]:.4g}]"
 
 
 def _plots(result: ClaimResult, folder: Path) -> list[str]:
@@ -433,8 +427,7 @@ def _plots(result: ClaimResult, folder: Path) -> list[str]:
         ax.set_title(f"stationary particles, {name}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "histograms.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, folder / "histograms.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
     ax = axes[0]
@@ -458,8 +451,7 @@ def _plots(result: ClaimResult, folder: Path) -> list[str]:
     ax.set_title("equilibration")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "diagnostics.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, folder / "diagnostics.png")
     return ["histograms.png", "diagnostics.png"]
 
 
@@ -491,9 +483,7 @@ def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
         lines.append(f"| {_md(k)} | {v['estimate']:.4g} | {_fmt_ci(v['ci'])} | {'' if pred is None else f'{pred:g}'} |")
     lines += ["", "β'/β: the inverse temperature whose Gibbs fixed point has the particles' variance (replicate t-interval "
               "mapped through β' ↦ Var ρ*_β'); expected 4/c.", ""]
-    lines += ["## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
-    for t in result.tests:
-        lines.append(f"| {_md(t.name)} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
+    lines += [*tests_table(result)]
     lines += ["", "## Equilibration", "", "| run | sup_t \\|F_first half − F_second half\\| | p (sign-flip) |", "|---|---|---|"]
     for name, r in d["runs"].items():
         e = r["equilibration"]

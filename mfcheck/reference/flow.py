@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from mfcheck._validation import check_array, check_positive_int, check_real
+from mfcheck._validation import check_array, check_real
 from mfcheck.errors import InvalidArgument
 from mfcheck.neurons import Neuron
 from mfcheck.observables import TestFunction
