@@ -36,6 +36,10 @@ class TestFunction:
     def __repr__(self):
         return self.name
 
+    def _repr_pretty_(self, printer, cycle) -> None:
+        """How hypothesis (and IPython) print a failing example: the constructor call."""
+        printer.text(repr(self))
+
     def __call__(self, theta):
         return self.fn(np.asarray(theta, dtype=np.float64))
 

@@ -33,6 +33,10 @@ class Schedule:
     def __repr__(self):
         return self.name
 
+    def _repr_pretty_(self, printer, cycle) -> None:
+        """How hypothesis (and IPython) print a failing example: the constructor call."""
+        printer.text(repr(self))
+
     def __call__(self, t):
         return self.fn(np.asarray(t, dtype=np.float64))
 

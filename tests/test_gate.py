@@ -1,0 +1,262 @@
+"""The CI gate's pieces: loader errors, the checking wrapper, exit codes, the catalogue of
+correct variants and mutants, and the baseline round trip (on a synthetic sweep: no reference)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mfcheck import gate as G
+from mfcheck.claims import CLAIMS
+from mfcheck.errors import InvalidArgument
+from mfcheck.experiment import default_experiment
+from mfcheck.fit import fit_claim
+from mfcheck.noisy import langevin_step
+from mfcheck.results import decide
+from mfcheck.sgd import mean_field_step
+from mfcheck.sweep import SweepResult
+from mfcheck.tiers import get_tier
+from mfcheck.verify import Verification
+
+EXPERIMENT = default_experiment(log2_M=8)
+NEURON = EXPERIMENT.neuron
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """A throw-away user package ``usersgd`` with good and bad steps."""
+    (tmp_path / "usersgd.py").write_text(textwrap.dedent("""
+        import numpy as np
+        from mfcheck.gate import reference_step as step
+        NOT_CALLABLE = 3
+        def crash(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+            raise RuntimeError("boom")
+        def wrong_shape(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+            return theta[:, :-1]
+        def nan(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+            return theta * np.nan
+    """))
+    (tmp_path / "broken_import.py").write_text("raise ImportError('missing dependency xyz')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "usersgd"
+
+
+def _inputs(rng, R=4, N=6):
+    D = EXPERIMENT.D
+    return rng.normal(size=(R, N, D)), rng.normal(size=(R, 3)), rng.normal(size=R), rng.normal(size=(R, N, D))
+
+
+# -- loader ---------------------------------------------------------------------------------------
+
+
+def test_load_implementation_finds_the_callable(user_module):
+    assert G.load_implementation(f"{user_module}:step") is G.reference_step
+    assert G.load_implementation("mfcheck.gate:CORRECT_STEPS.get") is not None  # dotted attribute
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("no_colon", "package.module:callable"),
+    ("a:b:c", "package.module:callable"),
+    ("nosuchmodule_xyz:step", "not found"),
+    ("usersgd:missing", "no attribute 'missing'"),
+    ("usersgd:NOT_CALLABLE", "not a callable"),
+    ("broken_import:step", "ImportError"),
+])
+def test_load_implementation_errors_name_the_problem(user_module, spec, words):
+    with pytest.raises(InvalidArgument, match="`impl`") as info:
+        G.load_implementation(spec)
+    assert words in str(info.value)
+
+
+# -- the checking wrapper -------------------------------------------------------------------------
+
+
+def test_checked_passes_a_correct_step_through(rng):
+    theta, x, y, _ = _inputs(rng)
+    out = G.checked(G.reference_step)(theta, x, y, 0.1, NEURON)
+    np.testing.assert_array_equal(out, mean_field_step(theta, x, y, 0.1, NEURON))
+
+
+def test_checked_copies_inputs(rng):
+    theta, x, y, _ = _inputs(rng)
+    before = theta.copy()
+
+    def in_place(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+        theta += 1.0
+        return theta
+
+    G.checked(in_place)(theta, x, y, 0.1, NEURON)
+    np.testing.assert_array_equal(theta, before)
+
+
+@pytest.mark.parametrize("name, words", [("crash", "raised RuntimeError: boom"), ("wrong_shape", "shape"), ("nan", "non-finite")])
+def test_checked_raises_implementation_error(user_module, rng, name, words):
+    theta, x, y, _ = _inputs(rng)
+    step = G.checked(G.load_implementation(f"{user_module}:{name}"))
+    with pytest.raises(G.ImplementationError, match=words):
+        step(theta, x, y, 0.1, NEURON)
+
+
+def test_checked_init_validates_shape():
+    bad = G.checked_init(lambda rho0, rng, N: np.zeros((N + 1, rho0.D)))
+    with pytest.raises(G.ImplementationError, match="shape"):
+        bad(EXPERIMENT.rho0, np.random.default_rng(0), 8)
+    good = G.checked_init(G.correlated_init)(EXPERIMENT.rho0, np.random.default_rng(0), 32)
+    assert good.shape == (32, EXPERIMENT.D) and len(np.unique(good[:, 0])) == 32 // G.CORRELATED_M
+
+
+def test_adapters_pass_noise_and_parameters(rng):
+    theta, x, y, g = _inputs(rng)
+    seen = {}
+
+    def spy(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+        seen.update(noise=noise, lam=lam, beta=beta)
+        return theta
+
+    G.as_update(spy)(theta, x, y, 0.1, NEURON)
+    assert seen == {"noise": None, "lam": 0.0, "beta": None}
+    G.as_noisy_factory(spy)(0.5, 4.0)(theta, x, y, 0.1, NEURON, g)
+    np.testing.assert_array_equal(seen["noise"], g)
+    assert (seen["lam"], seen["beta"]) == (0.5, 4.0)
+
+
+# -- exit codes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["crash", "wrong_shape", "nan"])
+def test_gate_command_exits_2_on_a_broken_implementation(user_module, name, capsys):
+    # azuma needs no reference: the first SGD step calls the implementation
+    assert G.gate_command(f"{user_module}:{name}", "smoke", claims=["azuma"], quiet=True) == 2
+    assert "implementation error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs", [dict(impl="nosuchmodule_xyz:step"), dict(impl="usersgd:step", tier="huge"),
+                                    dict(impl="usersgd:step", alpha=1.5), dict(impl=None),
+                                    dict(impl="usersgd:step", claims=["no_such_claim"])])
+def test_gate_command_exits_2_on_usage_errors(user_module, kwargs, capsys):
+    kwargs = {"tier": "smoke", "quiet": True, **kwargs}
+    assert G.gate_command(kwargs.pop("impl"), kwargs.pop("tier"), **kwargs) == 2
+    assert "mfcheck: error" in capsys.readouterr().err
+
+
+def test_gate_rejects_bad_arguments():
+    tier = get_tier("smoke")
+    with pytest.raises(InvalidArgument, match="`tier`"):
+        G.gate(G.reference_step, "smoke")
+    with pytest.raises(InvalidArgument, match="`alpha`"):
+        G.gate(G.reference_step, tier, alpha=0.0)
+    with pytest.raises(InvalidArgument, match="`claims`"):
+        G.gate(G.reference_step, tier, claims="azuma")
+    with pytest.raises(InvalidArgument, match="`baseline`"):
+        G.gate(G.reference_step, tier, claims=["azuma"], baseline="/nonexistent/baseline.json")
+
+
+# -- the catalogue --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(G.CORRECT_STEPS))
+def test_correct_variants_agree_with_the_builtin_step(name, rng):
+    step = G.CORRECT_STEPS[name]
+    for R, N in ((1, 1), (3, 7), (5, 40)):
+        theta, x, y, g = _inputs(rng, R, N)
+        s = float(rng.uniform(0.001, 0.2))
+        np.testing.assert_allclose(step(theta, x, y, s, NEURON), mean_field_step(theta, x, y, s, NEURON), rtol=0, atol=1e-12)
+        noisy = langevin_step(0.5, 4.0)(theta, x, y, s, NEURON, g)
+        np.testing.assert_allclose(step(theta, x, y, s, NEURON, noise=g, lam=0.5, beta=4.0), noisy, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(G.MUTANT_STEPS))
+def test_each_mutant_differs_from_the_builtin_step(name, rng):
+    step = G.MUTANT_STEPS[name]
+    assert step.__doc__.startswith("Bug")
+    theta, x, y, g = _inputs(rng, 3, 16)
+    noiseless = np.max(np.abs(step(theta, x, y, 0.05, NEURON) - mean_field_step(theta, x, y, 0.05, NEURON)))
+    noisy = np.max(np.abs(step(theta, x, y, 0.05, NEURON, noise=g, lam=0.5, beta=4.0)
+                          - langevin_step(0.5, 4.0)(theta, x, y, 0.05, NEURON, g)))
+    assert noisy > 1e-3
+    if name in ("weak_noise", "wrong_sign_decay"):  # bugs of the noisy terms only
+        assert noiseless == 0.0
+    else:
+        assert noiseless > 1e-3
+
+
+def test_catalogue_has_the_required_entries():
+    assert len(G.MUTANT_STEPS) + len(G.MUTANT_INITS) >= 7 and len(G.CORRECT_STEPS) >= 3
+    assert all(f.__doc__ for f in [*G.MUTANT_STEPS.values(), *G.MUTANT_INITS.values(), *G.CORRECT_STEPS.values()])
+    assert set(G.STEP_CLAIMS[:3]) == set(CLAIMS)
+
+
+# -- table and baseline (synthetic sweep) ---------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _synthetic_verification(extra_N_exponent=0.0, seed=0) -> Verification:
+    """A verification whose rate claims are fitted on S = C · scale · N^{-extra} · lognormal noise."""
+    tier = get_tier("smoke")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for path, N, eps in tier.cells():
+        for r in range(tier.replicates):
+            row = {"path": path, "N": N, "eps": eps, "replicate": r}
+            for c in CLAIMS.values():
+                scale = float(c.scale(N, eps, EXPERIMENT.D, EXPERIMENT.T, 0.0))
+                row[c.statistic] = 0.2 * scale * N ** (-extra_N_exponent if path == "N" else 0.0) * math.exp(0.3 * rng.normal())
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    claims = list(CLAIMS.values())
+    results = decide([fit_claim(c, table, D=EXPERIMENT.D, T=EXPERIMENT.T, reference_error=0.0) for c in claims], 0.05)
+    sweep = SweepResult(table=table, reference=None, experiment=EXPERIMENT, tier=tier)
+    return Verification(results=results, claims=claims, sweep=sweep, alpha=0.05, checks=[], context=None)
+
+
+def test_format_table_lists_every_claim_and_the_exponents():
+    text = G.format_table(_synthetic_verification())
+    for name in CLAIMS:
+        assert name in text
+    assert "exponent 1/N" in text and "exponent ε" in text and "family-wise α = 0.05 after Holm" in text
+
+
+def test_baseline_round_trip(tmp_path):
+    v = _synthetic_verification()
+    doc = G.write_baseline(v, tmp_path / "b.json")
+    stored = json.loads((tmp_path / "b.json").read_text())
+    assert stored == json.loads(json.dumps(doc)) and stored["tier"] == "smoke"
+    for name in CLAIMS:
+        e = stored["claims"][name]
+        assert set(e["exponents"]) == {"N", "eps"} and set(e["constants"]) == {"N", "eps"}
+        for q in [*e["exponents"].values(), *e["constants"].values(), e["C_hat"]]:
+            assert q["ci"][0] <= q["estimate"] <= q["ci"][1]
+    assert G.compare_baseline(v, tmp_path / "b.json") == []
+    assert G.compare_baseline(_synthetic_verification(seed=1), tmp_path / "b.json") == []  # a new seed: CIs overlap
+
+
+def test_baseline_detects_a_moved_exponent(tmp_path):
+    G.write_baseline(_synthetic_verification(), tmp_path / "b.json")
+    diffs = G.compare_baseline(_synthetic_verification(extra_N_exponent=0.4, seed=1), tmp_path / "b.json")
+    assert diffs and all("N-path" in d or "Ĉ" in d for d in diffs)
+    assert any("exponent on the N-path moved" in d for d in diffs)
+
+
+def test_compare_baseline_refuses_other_files(tmp_path):
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(InvalidArgument, match="not an mfcheck baseline"):
+        G.compare_baseline(_synthetic_verification(), tmp_path / "x.json")
+    doc = G.baseline_document(_synthetic_verification())
+    doc["tier"] = "ci"
+    (tmp_path / "ci.json").write_text(json.dumps(doc))
+    with pytest.raises(InvalidArgument, match="tier"):
+        G.compare_baseline(_synthetic_verification(), tmp_path / "ci.json")
+
+
+def test_gate_verification_exit_code_counts_baseline_moves():
+    v = _synthetic_verification()
+    assert v.exit_code == 0
+    gv = G.GateVerification(results=v.results, claims=v.claims, sweep=v.sweep, alpha=v.alpha, checks=[], context=None,
+                            baseline_differences=("moved",))
+    assert gv.exit_code == 1 and "baseline moved: moved" in gv.table()
