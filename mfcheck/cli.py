@@ -3,6 +3,9 @@
 ``mfcheck verify [--tier smoke|ci|full] [--out DIR] [--seed INT] [--alpha A]``: run the claims.
 ``mfcheck calibrate CLAIM [--tier] [--pilot-replicates R] [--power P] [--deficit δ]``: recommend
 the replicates per cell that give a rate claim power P against an exponent short by δ.
+``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: check an SGD
+implementation against every applicable claim (exit 0 hold, 1 violated, 2 usage or a crashing
+implementation, 3 unresolved).
 
 Exit codes: 0 every claim passes, 1 a claim fails, 2 bad usage, 3 no claim fails but one is
 unresolved (its report says which knob to turn).
@@ -37,7 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="reports", help="report folder (default: reports)")
     v.add_argument("--seed", type=int, default=None, help="root entropy of the seed tree (default: the experiment's)")
     v.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
+    v.add_argument("--write-baseline", metavar="FILE", help="also write the fitted exponents and constants to FILE (for `gate --baseline`)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = sub.add_parser("gate", help="check an SGD implementation against every applicable claim")
+    g.add_argument("--impl", metavar="MODULE:CALLABLE", help="the step implementation (protocol: see the README)")
+    g.add_argument("--init", metavar="MODULE:CALLABLE", help="an initial-particle sampler to gate (checked by mcdiarmid)")
+    g.add_argument("--tier", choices=sorted(TIERS), default="ci", help="sweep size (default: ci)")
+    g.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
+    g.add_argument("--claims", nargs="+", default=None, help="restrict to these claims")
+    g.add_argument("--self-test", action="store_true", help="run the built-in mutants and correct variants; print the power")
+    g.add_argument("--baseline", metavar="FILE", help="fail also when exponents or constants move beyond their CIs")
+    g.add_argument("--write-baseline", metavar="FILE", help="write this run's exponents and constants to FILE")
+    g.add_argument("--out", default=None, help="also write reports to this folder")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
     c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power")
     c.add_argument("claim", help="a rate claim: " + ", ".join(sorted(CLAIMS)))
     c.add_argument("--tier", choices=sorted(TIERS), default="ci", help="cells to calibrate for (default: ci)")
@@ -93,6 +108,11 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "gate":
+        from mfcheck.gate import gate_command
+
+        return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init, baseline=args.baseline,
+                            write_baseline_to=args.write_baseline, run_self_test=args.self_test, out=args.out, quiet=args.quiet)
     from mfcheck.experiment import default_experiment
     from mfcheck.fit import DEFAULT_ALPHA
     from mfcheck.verify import verify
@@ -116,6 +136,11 @@ def main(argv=None) -> int:
     verification = verify(tier, experiment=experiment, alpha=alpha, out=args.out, command=command, progress=not args.quiet)
     _print_table(verification)
     print(f"reports written to {args.out}/ in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    if args.write_baseline:
+        from mfcheck.gate import write_baseline
+
+        write_baseline(verification, args.write_baseline)
+        print(f"baseline written to {args.write_baseline}", file=sys.stderr)
     return verification.exit_code
 
 

@@ -288,43 +288,9 @@ class GateVerification(Verification):
 
 
 def _run_verify(tier, *, experiment, alpha, update, init, noisy_update, reference, out, progress, claims, command) -> Verification:
-    """:func:`mfcheck.verify.verify` with the noisy factory under test in the check context.
-
-    ``verify`` builds its own :class:`CheckContext`; until it takes ``noisy_update`` itself,
-    this mirrors it (same order: rate claims, then checks, one Holm decision)."""
-    if "noisy_update" in inspect.signature(verify).parameters:
-        return verify(tier, experiment=experiment, alpha=alpha, update=update, init=init, noisy_update=noisy_update,
-                      reference=reference, out=out, command=command, progress=progress, claims=claims)
-    from threadpoolctl import threadpool_limits
-
-    from mfcheck.checks import CHECKS, CheckContext
-    from mfcheck.claims import CLAIMS
-    from mfcheck.experiment import default_experiment
-    from mfcheck.fit import fit_claim
-    from mfcheck.reference.refinement import build_reference
-    from mfcheck.report import write_reports
-    from mfcheck.results import decide
-    from mfcheck.sweep import run_sweep
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        experiment = experiment or default_experiment(log2_M=tier.log2_M)
-        unknown = [n for n in claims if n not in CLAIMS and n not in CHECKS]
-        if unknown:
-            raise InvalidArgument(f"Unknown claim(s) {unknown}; known: {sorted(CLAIMS) + sorted(CHECKS)}.")
-        rate_claims = [CLAIMS[n] for n in claims if n in CLAIMS]
-        checks = [CHECKS[n] for n in claims if n in CHECKS]
-        if reference is None and any(n in _NEEDS_REFERENCE for n in claims):
-            reference = build_reference(experiment)
-        sweep = run_sweep(experiment, tier, update=update, init=init, reference=reference, progress=progress) if rate_claims else None
-        results = [fit_claim(c, sweep.table, D=experiment.D, T=experiment.T, reference_error=reference.error[c.statistic], alpha=alpha)
-                   for c in rate_claims]
-        context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, init=init, progress=progress,
-                               noisy_update=noisy_update)
-        results += [check.run(context) for check in checks]
-        results = decide(results, alpha)
-        if out is not None:
-            write_reports(results, rate_claims, checks, sweep, context, Path(out), alpha, command)
-    return Verification(results=results, claims=rate_claims, sweep=sweep, alpha=alpha, checks=checks, context=context)
+    """:func:`mfcheck.verify.verify` with the implementation's adapters."""
+    return verify(tier, experiment=experiment, alpha=alpha, update=update, init=init, noisy_update=noisy_update,
+                  reference=reference, out=out, command=command, progress=progress, claims=claims)
 
 
 def _check_alpha(alpha) -> float:

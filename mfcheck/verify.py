@@ -14,6 +14,7 @@ from mfcheck.fit import fit_claim
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
 from mfcheck.results import DEFAULT_ALPHA, ClaimResult, decide
+from mfcheck.noisy import NoisyFactory
 from mfcheck.sgd import InitSampler, Update, iid_init, mean_field_step
 from mfcheck.sweep import SweepResult, run_sweep
 from mfcheck.tiers import Tier
@@ -49,24 +50,30 @@ def verify(
     alpha: float = DEFAULT_ALPHA,
     update: Update = mean_field_step,
     init: InitSampler = iid_init,
+    noisy_update: NoisyFactory | None = None,
     reference: Reference | None = None,
     out: Path | None = None,
     command: str = "mfcheck verify",
     progress: bool = True,
     claims: list[str] | None = None,
 ) -> Verification:
-    """Run the claims at ``tier`` against the SGD given by ``update`` and ``init``; decide them
-    together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
+    """Run the claims at ``tier`` against the SGD given by ``update``, ``init`` and
+    ``noisy_update`` (a factory ``(λ, β) -> noisy rule``; None: Langevin noise around ``update``);
+    decide them together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
 
     ``claims`` selects claims by name (default: all rate claims and all registered checks).
     BLAS runs on one thread: the per-step matrix products are small, and threads inside a
     step lose more to synchronisation than they gain (DESIGN.md, performance notes).
     """
     with threadpool_limits(limits=1, user_api="blas"):
-        return _verify(tier, experiment, alpha, update, init, reference, out, command, progress, claims)
+        return _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims)
 
 
-def _verify(tier, experiment, alpha, update, init, reference, out, command, progress, claims) -> Verification:
+NEEDS_REFERENCE = ("mcdiarmid",)
+"""Checks that read the Theorem 1 reference flow (besides the rate claims of Theorem 1)."""
+
+
+def _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims) -> Verification:
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
     names = list(CLAIMS) + list(CHECKS) if claims is None else list(claims)
     unknown = [n for n in names if n not in CLAIMS and n not in CHECKS]
@@ -74,16 +81,17 @@ def _verify(tier, experiment, alpha, update, init, reference, out, command, prog
         from mfcheck.errors import InvalidArgument
 
         raise InvalidArgument(f"Unknown claim(s) {unknown}; known: {sorted(CLAIMS) + sorted(CHECKS)}.")
-    if reference is None:
-        reference = build_reference(experiment)
     rate_claims = [CLAIMS[n] for n in names if n in CLAIMS]
+    if reference is None and (rate_claims or any(n in NEEDS_REFERENCE for n in names)):
+        reference = build_reference(experiment)
     checks = [CHECKS[n] for n in names if n in CHECKS]
     sweep = run_sweep(experiment, tier, update=update, init=init, reference=reference, progress=progress) if rate_claims else None
     results = [
         fit_claim(c, sweep.table, D=experiment.D, T=experiment.T, reference_error=reference.error[c.statistic], alpha=alpha)
         for c in rate_claims
     ]
-    context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, init=init, progress=progress)
+    context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, init=init, progress=progress,
+                           noisy_update=noisy_update)
     results += [check.run(context) for check in checks]
     results = decide(results, alpha)
     if out is not None:
