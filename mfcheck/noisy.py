@@ -36,7 +36,10 @@ from mfcheck.observables import TestFunction
 from mfcheck.problems.base import Problem
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
-from mfcheck.sgd import _DATA_CHUNK, InitSampler, SGDResult, Update, _observe, iid_init, initial_particles, mean_field_step, record_steps
+from mfcheck.sgd import (
+    _DATA_CHUNK, InitSampler, SGDResult, Update, _observe, check_finite_particles, data_stream, iid_init, initial_particles,
+    mean_field_step, record_steps,
+)
 
 __all__ = [
     "NoisyUpdate",
@@ -157,26 +160,20 @@ def run_noisy_sgd(
 
         bar = tqdm(total=n_steps, desc=f"noisy SGD N={N} ε={eps:g}", leave=False)
     j = 0
-    for start in range(0, n_steps + 1, _DATA_CHUNK):
-        stop = min(start + _DATA_CHUNK, n_steps + 1)
-        batch = [problem.sample(g, stop - start) for g in data_rngs]
-        Xc = np.stack([b[0] for b in batch], axis=1)  # (chunk, R, d)
-        yc = np.stack([b[1] for b in batch], axis=1)  # (chunk, R)
-        for k in range(start, stop):
-            if (k - start) % block == 0:  # draws are chunk-invariant: same g as one long draw per replicate
-                Gb = np.stack([g.standard_normal((min(block, stop - k), N, D)) for g in noise_rngs], axis=1)  # (block, R, N, D)
-            if j < J and k == steps[j]:
-                theta_rec[:, j] = Theta
-                f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
-                j += 1
-                if j == J:
-                    break
-            s = eps * float(schedule(k * eps))
-            Theta = update(Theta, Xc[k - start], yc[k - start], s, neuron, Gb[(k - start) % block])
-        if not np.all(np.isfinite(Theta)):
-            raise FloatingPointError(f"Noisy SGD diverged (non-finite particles) before step {stop} with N={N}, eps={eps}.")
+    for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
+        if k % block == 0:  # sequential draws: the same g as one long draw per replicate
+            Gb = np.stack([g.standard_normal((min(block, n_steps + 1 - k), N, D)) for g in noise_rngs], axis=1)  # (block, R, N, D)
+        if k == steps[j]:
+            check_finite_particles(Theta, k, N, eps)
+            theta_rec[:, j] = Theta
+            f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
+            j += 1
+            if j == J:
+                break
+        s = eps * float(schedule(k * eps))
+        Theta = update(Theta, x, y, s, neuron, Gb[k % block])
         if bar is not None:
-            bar.update(min(stop, n_steps) - bar.n)
+            bar.update(1)
     if bar is not None:
         bar.close()
     return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))

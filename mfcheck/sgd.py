@@ -29,7 +29,7 @@ from mfcheck.problems.base import Problem
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
 
-__all__ = ["mean_field_step", "iid_init", "record_steps", "SGDResult", "initial_particles", "run_sgd"]
+__all__ = ["mean_field_step", "iid_init", "record_steps", "SGDResult", "initial_particles", "data_stream", "check_finite_particles", "run_sgd"]
 
 Update = Callable[[np.ndarray, np.ndarray, np.ndarray, float, Neuron], np.ndarray]
 InitSampler = Callable[[GaussianInit, np.random.Generator, int], np.ndarray]
@@ -91,6 +91,25 @@ def initial_particles(rho0: GaussianInit, streams: Streams, N: int, replicates: 
     return np.stack([init(rho0, g, N) for g in streams.generators("init", replicates)])
 
 
+def data_stream(problem: Problem, data_rngs: Sequence[np.random.Generator], n_samples: int):
+    """Yield (k, x_k (R, d), y_k (R,)) for k < ``n_samples``: replicate r's one-pass samples from
+    ``data_rngs[r]``, drawn in chunks of ``_DATA_CHUNK`` (so a replicate's stream depends neither
+    on R nor on where a run stops). Every SGD loop of the package reads its data from here."""
+    for start in range(0, n_samples, _DATA_CHUNK):
+        stop = min(start + _DATA_CHUNK, n_samples)
+        batch = [problem.sample(g, stop - start) for g in data_rngs]
+        Xc = np.stack([b[0] for b in batch], axis=1)  # (chunk, R, d)
+        yc = np.stack([b[1] for b in batch], axis=1)  # (chunk, R)
+        for k in range(start, stop):
+            yield k, Xc[k - start], yc[k - start]
+
+
+def check_finite_particles(Theta: np.ndarray, k: int, N: int, eps: float) -> None:
+    """Raise ``FloatingPointError`` if SGD has diverged (non-finite particles) by step k."""
+    if not np.all(np.isfinite(Theta)):
+        raise FloatingPointError(f"SGD diverged (non-finite particles) before step {k} with N={N}, eps={eps}.")
+
+
 def _observe(problem, neuron, Theta, test_functions):
     f = np.stack([tf(Theta).mean(axis=-1) for tf in test_functions], axis=-1) if test_functions else np.zeros(Theta.shape[:-2] + (0,))
     return f, risk(problem, neuron, Theta)
@@ -136,20 +155,13 @@ def run_sgd(
     risk_rec = np.empty((R, J))
     n_steps = int(steps[-1])
     j = 0
-    for start in range(0, n_steps + 1, _DATA_CHUNK):
-        stop = min(start + _DATA_CHUNK, n_steps + 1)
-        batch = [problem.sample(g, stop - start) for g in data_rngs]
-        Xc = np.stack([b[0] for b in batch], axis=1)  # (chunk, R, d)
-        yc = np.stack([b[1] for b in batch], axis=1)  # (chunk, R)
-        for k in range(start, stop):
-            if j < J and k == steps[j]:
-                theta_rec[:, j] = Theta
-                f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
-                j += 1
-                if j == J:
-                    break
-            s = eps * float(schedule(k * eps))
-            Theta = update(Theta, Xc[k - start], yc[k - start], s, neuron)
-        if not np.all(np.isfinite(Theta)):
-            raise FloatingPointError(f"SGD diverged (non-finite particles) before step {stop} with N={N}, eps={eps}.")
+    for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
+        if k == steps[j]:
+            check_finite_particles(Theta, k, N, eps)
+            theta_rec[:, j] = Theta
+            f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
+            j += 1
+            if j == J:
+                break
+        Theta = update(Theta, x, y, eps * float(schedule(k * eps)), neuron)
     return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))

@@ -95,7 +95,7 @@ from mfcheck.problems.base import Problem
 from mfcheck.results import ClaimResult, Test
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
-from mfcheck.sgd import _DATA_CHUNK, InitSampler, Update, iid_init, initial_particles, mean_field_step, record_steps
+from mfcheck.sgd import InitSampler, Update, check_finite_particles, data_stream, iid_init, initial_particles, mean_field_step, record_steps
 
 __all__ = [
     "CHECK",
@@ -226,7 +226,7 @@ def run_martingale(
     """Run SGD with ``update`` and accumulate M_i^k on the record grid.
 
     Follows :func:`mfcheck.sgd.run_sgd`'s conventions: θ^0 of replicate r from stream ("init", r)
-    through ``init``, data from ("data", r) drawn in chunks of ``mfcheck.sgd._DATA_CHUNK`` steps,
+    through ``init``, data from ("data", r) through :func:`mfcheck.sgd.data_stream`,
     s_k = ε ξ(kε), T/ε steps. The problem must provide ``predict`` and ``grad_Psi_of_prediction``
     (a :class:`~mfcheck.problems.finite.FinitePopulation`): ∇Ψ is needed exactly at every step.
     """
@@ -257,29 +257,24 @@ def run_martingale(
 
         bar = tqdm(total=n_steps, desc=f"azuma N={N} ε={eps:g}", leave=False)
     j = 0
-    for start in range(0, n_steps + 1, _DATA_CHUNK):
-        stop = min(start + _DATA_CHUNK, n_steps + 1)
-        batch = [problem.sample(g, stop - start) for g in data_rngs]
-        Xc = np.stack([b[0] for b in batch], axis=1)
-        yc = np.stack([b[1] for b in batch], axis=1)
-        for k in range(start, stop):
-            if j < J and k == steps[j]:
-                M_rec[:, j] = M
-                theta_rec[:, j] = Theta
-                if k < n_steps:
-                    mismatch[j] = _drift_mismatch(problem, neuron, update, Theta[0], float(s_all[k]), B)
-                j += 1
-                if j == J:
-                    break
-            s = float(s_all[k])
-            g = _grad_Psi(problem, neuron, Theta)
-            new = update(Theta, Xc[k - start], yc[k - start], s, neuron)
-            M += (new - Theta) + 2.0 * s * g
-            Theta = new
-            if bar is not None:
-                bar.update(1)
-        if not (np.all(np.isfinite(Theta)) and np.all(np.isfinite(M))):
-            raise FloatingPointError(f"SGD diverged (non-finite particles) before step {stop} with N={N}, eps={eps}.")
+    for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
+        if k == steps[j]:
+            check_finite_particles(Theta, k, N, eps)
+            check_finite_particles(M, k, N, eps)
+            M_rec[:, j] = M
+            theta_rec[:, j] = Theta
+            if k < n_steps:
+                mismatch[j] = _drift_mismatch(problem, neuron, update, Theta[0], float(s_all[k]), B)
+            j += 1
+            if j == J:
+                break
+        s = float(s_all[k])
+        g = _grad_Psi(problem, neuron, Theta)
+        new = update(Theta, x, y, s, neuron)
+        M += (new - Theta) + 2.0 * s * g
+        Theta = new
+        if bar is not None:
+            bar.update(1)
     if bar is not None:
         bar.close()
     sum_s2 = cum_s2[steps]
@@ -527,7 +522,7 @@ def run(context: CheckContext) -> ClaimResult:
         "update": getattr(context.update, "__name__", repr(context.update)),
     }
     seeds = {"entropy": int(exp.seed), "streams": {repr(float(e)): list(root.child(size["N"], repr(float(e))).key) for e in size["eps"]},
-             "roles": "θ^0 from ('init', r) through context.init; data from ('data', r) in chunks of mfcheck.sgd._DATA_CHUNK"}
+             "roles": "θ^0 from ('init', r) through context.init; data from ('data', r) through mfcheck.sgd.data_stream"}
     details["seeds"] = seeds
     return ClaimResult(
         claim=NAME, verdict="unresolved", alpha=math.nan, tests=tuple(tests), unresolved=" ".join(notes),

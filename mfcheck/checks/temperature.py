@@ -74,7 +74,6 @@ gives the Gibbs measure at β, c = 2 the one at 2β, as THEORY.md §2 predicts. 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -319,7 +318,6 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
     T = size["burn"] + size["sample"]
     runs, samples = {}, {}
     for name, rule in rules.items():
-        t0 = time.perf_counter()
         res = run_noisy_sgd(problem, neuron, rho0, N=size["N"], eps=size["eps"], T=T, replicates=size["replicates"],
                             streams=streams, record_dt=size["thin"], update=rule, progress=context.progress)
         x = stationary_samples(res, size["burn"])
@@ -334,7 +332,6 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
         runs[name] = {
             "rule": getattr(rule, "__name__", repr(rule)),
             "c": getattr(rule, "c", None),
-            "seconds": time.perf_counter() - t0,
             "samples_per_replicate": int(x[0].size),
             "equilibration": {"statistic": eq.statistic, "p_value": eq.p_value, "resolution": eq.resolution},
             "beta_prime": estimate_beta(var_r, table),
