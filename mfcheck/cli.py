@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default=None, help="also write reports to this folder")
     g.add_argument("--quiet", action="store_true", help="no progress output")
     c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power")
-    c.add_argument("claim", help="a rate claim: " + ", ".join(sorted(CLAIMS)))
+    c.add_argument("claim", help="any claim of `mfcheck verify` (rate claims: fitted pilot; others: pilot on their broken implementation)")
     c.add_argument("--tier", choices=sorted(TIERS), default="ci", help="cells to calibrate for (default: ci)")
     c.add_argument("--pilot-replicates", type=int, default=8, help="replicates per cell of the pilot (default: 8)")
     c.add_argument("--power", type=float, default=0.9, help="target power (default: 0.9)")
@@ -85,10 +85,33 @@ def _print_table(verification) -> None:
             print(f"  {r.claim}: {r.message}")
 
 
-def _calibrate(args) -> int:
-    from mfcheck.calibrate import calibrate
+def _calibrate_check(args) -> int:
+    from mfcheck.calibrate import calibrate_check
     from mfcheck.results import DEFAULT_ALPHA
 
+    try:
+        cal = calibrate_check(args.claim, get_tier(args.tier), pilot_replicates=args.pilot_replicates, target_power=args.power,
+                              alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, progress=not args.quiet)
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{cal.claim}: alternative: {cal.alternative}; per-test level α/m = {cal.level:.2e} (Holm worst case)")
+    if cal.recommended is None:
+        print(f"  {cal.note}" + (f" (pilot p = {cal.p_pilot:.3g})" if cal.p_pilot is not None else ""))
+        return 0
+    print(f"  pilot: {cal.pilot_replicates} replicates, smallest p = {cal.p_pilot:.3g} (z = {cal.z_pilot:.2f}); "
+          f"power at the tier's {cal.tier_replicates} replicates ≈ {cal.power_at_tier_replicates:.3f}")
+    print(f"recommended replicates: {cal.recommended} (power {args.power:.0%}, assuming z grows like √R)")
+    return 0
+
+
+def _calibrate(args) -> int:
+    from mfcheck.calibrate import calibrate
+    from mfcheck.checks.theorem2 import CLAIMS2
+    from mfcheck.results import DEFAULT_ALPHA
+
+    if args.claim not in CLAIMS and args.claim not in CLAIMS2:
+        return _calibrate_check(args)
     try:
         cal = calibrate(args.claim, get_tier(args.tier), pilot_replicates=args.pilot_replicates, target_power=args.power,
                         deficit=args.deficit, alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, progress=not args.quiet)

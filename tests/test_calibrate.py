@@ -42,3 +42,27 @@ def test_cli_unknown_claim_exits_2(capsys):
     assert main(["calibrate", "theorem9", "--tier", "smoke", "--quiet"]) == 2
     assert "claim" in capsys.readouterr().err
 
+
+
+def test_calibrate_check_against_its_alternative():
+    from mfcheck.calibrate import calibrate_check
+    from mfcheck.tiers import get_tier
+
+    cal = calibrate_check("azuma", get_tier("smoke"), pilot_replicates=4, progress=False)
+    assert cal.alternative and cal.p_pilot < 1e-3 and cal.recommended >= 2
+    assert 0 <= cal.power_at_tier_replicates <= 1
+
+
+def test_calibrate_check_deterministic_and_unknown():
+    from mfcheck.calibrate import calibrate_check
+    from mfcheck.tiers import get_tier
+
+    cal = calibrate_check("free_energy", get_tier("smoke"))
+    assert cal.recommended is None and "deterministic" in cal.note
+    with pytest.raises(InvalidArgument, match="claim"):
+        calibrate_check("theorem9", get_tier("smoke"))
+
+
+def test_cli_calibrate_a_check(capsys):
+    assert main(["calibrate", "free_energy", "--tier", "smoke", "--quiet"]) == 0
+    assert "deterministic" in capsys.readouterr().out

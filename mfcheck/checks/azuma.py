@@ -87,7 +87,7 @@ from scipy import stats
 
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.checks._render import fmt_ci as _fmt_ci, tests_table
-from mfcheck.checks.base import Check, CheckContext
+from mfcheck.checks.base import Check, CheckContext, sizes_for
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
 from mfcheck.initial import GaussianInit
 from mfcheck.neurons import Neuron
@@ -443,16 +443,11 @@ AZUMA_MUTANTS = {"sqrt_step": lambda: sqrt_step, "extra_noise": lambda: ExtraNoi
 # -- the check ----------------------------------------------------------------------------------------
 
 
-def _sizes(tier_name: str) -> dict:
-    if tier_name not in SIZES:
-        raise InvalidArgument(f"`tier` must be one of {sorted(SIZES)}, got {tier_name!r}.")
-    return SIZES[tier_name]
-
 
 def run(context: CheckContext) -> ClaimResult:
     """Run the SGD under test on the ε grid of the tier, accumulate M, and test (a) and (b)."""
     exp = context.experiment
-    size = _sizes(context.tier.name)
+    size = sizes_for(context, SIZES, NAME)
     T = exp.T
     times = tuple(float(t) for t in size["times"])
     if any(t > T + 1e-12 for t in times):

@@ -10,9 +10,10 @@ claim's folder, beside the ``summary.json`` it writes itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass, replace
 from pathlib import Path
 
+from mfcheck.errors import InvalidArgument
 from mfcheck.experiment import Experiment
 from mfcheck.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference
@@ -20,7 +21,7 @@ from mfcheck.results import ClaimResult
 from mfcheck.sgd import InitSampler, Update, iid_init, mean_field_step
 from mfcheck.tiers import Tier
 
-__all__ = ["Check", "CheckContext"]
+__all__ = ["Check", "CheckContext", "sizes_for"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class CheckContext:
     init: InitSampler = iid_init
     progress: bool = False
     noisy_update: NoisyFactory | None = None
+    replicates: int | None = None
+    """Overrides the replicates of the check's sizes at this tier (``mfcheck calibrate``)."""
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,20 @@ class Check:
     title: str
     run: Callable[[CheckContext], ClaimResult]
     render: Callable[[ClaimResult, Path, CheckContext], None]
+
+
+def sizes_for(context: CheckContext, sizes: dict, check: str):
+    """The sizes of ``check`` at the context's tier (a dict or a dataclass with ``replicates``),
+    with ``context.replicates`` applied when it is set."""
+    name = context.tier.name
+    if name not in sizes:
+        raise InvalidArgument(f"`tier` must be one of {sorted(sizes)} for the {check} check, got {name!r}.")
+    size = sizes[name]
+    if context.replicates is None:
+        return size
+    has = hasattr(size, "replicates") if is_dataclass(size) else "replicates" in size
+    if not has:
+        raise InvalidArgument(f"The {check} check has no replicates to set: its tests are deterministic.")
+    if is_dataclass(size):
+        return replace(size, replicates=context.replicates)
+    return {**size, "replicates": context.replicates}

@@ -85,7 +85,7 @@ from tqdm.auto import tqdm
 
 from mfcheck._validation import check_array, check_positive_int, check_real
 from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, md_cell as _cell, tests_table
-from mfcheck.checks.base import Check, CheckContext
+from mfcheck.checks.base import Check, CheckContext, sizes_for
 from mfcheck.errors import InvalidArgument
 from mfcheck.initial import GaussianInit
 from mfcheck.neurons import Neuron
@@ -408,17 +408,11 @@ def sgd_identity(problem: FinitePopulation, neuron: Neuron, rho0: GaussianInit, 
 # --------------------------------------------------------------------------- the check
 
 
-def _sizes(context: CheckContext) -> Sizes:
-    name = context.tier.name
-    if name not in SIZES:
-        raise InvalidArgument(f"`tier` must be one of {sorted(SIZES)} for the {NAME} check, got {name!r}.")
-    return SIZES[name]
-
 
 def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | None = None) -> ClaimResult:
     """The check; ``drift_scale`` ≠ 1 judges a broken reference drift instead of :func:`solve_flow`'s."""
     exp = context.experiment
-    size = sizes or _sizes(context)
+    size = sizes or sizes_for(context, SIZES, NAME)
     problem = require_finite_population(exp.problem)
     streams = Streams(exp.seed).child(NAME)
     nodes, weights = exp.rho0.sobol(size.log2_M, streams.seed_sequence("reference", 0))

@@ -93,7 +93,7 @@ from tqdm.auto import tqdm
 
 from mfcheck._validation import check_array, check_positive_int, check_real
 from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, md_cell as _cell, tests_table
-from mfcheck.checks.base import Check, CheckContext
+from mfcheck.checks.base import Check, CheckContext, sizes_for
 from mfcheck.checks.energy import flow_with_positions
 from mfcheck.errors import InvalidArgument
 from mfcheck.initial import GaussianInit
@@ -405,12 +405,6 @@ def sgd_spread(fp: FixedPoint, neuron: Neuron, update: Update, *, kappa: float, 
 # --------------------------------------------------------------------------- the check
 
 
-def _sizes(context: CheckContext) -> Sizes:
-    name = context.tier.name
-    if name not in SIZES:
-        raise InvalidArgument(f"`tier` must be one of {sorted(SIZES)} for the {NAME} check, got {name!r}.")
-    return SIZES[name]
-
 
 def _part_a(context: CheckContext, size: Sizes, streams: Streams, drift_scale: float) -> tuple[Test, dict, dict]:
     exp = context.experiment
@@ -442,7 +436,7 @@ def _part_a(context: CheckContext, size: Sizes, streams: Streams, drift_scale: f
 def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | None = None) -> ClaimResult:
     """The check; ``drift_scale`` ≠ 1 judges a broken reference drift (tests 1–2) instead of the correct one."""
     exp = context.experiment
-    size = sizes or _sizes(context)
+    size = sizes or sizes_for(context, SIZES, NAME)
     streams = Streams(exp.seed).child(NAME)
     test_a, estimates, details_a = _part_a(context, size, streams, drift_scale)
     tests = [test_a]

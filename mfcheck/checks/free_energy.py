@@ -71,7 +71,7 @@ from pathlib import Path
 import numpy as np
 
 from mfcheck.checks._render import save_figure, md_cell as _cell, tests_table
-from mfcheck.checks.base import Check, CheckContext
+from mfcheck.checks.base import Check, CheckContext, sizes_for
 from mfcheck.checks.temperature import BETA, LAM, setting
 from mfcheck.errors import InvalidArgument
 from mfcheck.gibbs import GibbsSolution, solve_gibbs
@@ -217,17 +217,11 @@ def free_energy_identity(problem, neuron, rho0, *, lam: float, beta: float, cell
     )
 
 
-def _sizes(context: CheckContext) -> Sizes:
-    name = context.tier.name
-    if name not in SIZES:
-        raise InvalidArgument(f"`tier` must be one of {sorted(SIZES)} for the {NAME} check, got {name!r}.")
-    return SIZES[name]
-
 
 def evaluate(context: CheckContext, diffusion_scale: float = 1.0, sizes: Sizes | None = None) -> ClaimResult:
     """The check; ``diffusion_scale`` ≠ 1 judges a broken reference (diffusion diffusion_scale·β⁻¹)."""
     exp = context.experiment
-    size = sizes or _sizes(context)
+    size = sizes or sizes_for(context, SIZES, NAME)
     problem, neuron, rho0 = setting(int(exp.seed))
     ident = free_energy_identity(problem, neuron, rho0, lam=LAM, beta=BETA, cells=size.cells, T=size.T, record_dt=size.record_dt,
                                  diffusion_scale=diffusion_scale)

@@ -122,7 +122,7 @@ from scipy import stats
 
 from mfcheck._validation import check_array, check_real
 from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, tests_table
-from mfcheck.checks.base import Check, CheckContext
+from mfcheck.checks.base import Check, CheckContext, sizes_for
 from mfcheck.errors import InvalidArgument
 from mfcheck.fit import RESOLUTION_RATIO
 from mfcheck.neurons import InnerNeuron, Neuron
@@ -316,12 +316,6 @@ def fit_growth(times, S, K_drift: float) -> dict:
 # --------------------------------------------------------------------------------------------
 # the check
 # --------------------------------------------------------------------------------------------
-def _sizes(context: CheckContext) -> dict:
-    name = context.tier.name
-    if name not in SIZES:
-        raise InvalidArgument(f"`tier` must be one of {sorted(SIZES)} for the {NAME} check, got {name!r}.")
-    return dict(SIZES[name])
-
 
 def _median_ci(values) -> list[float]:
     """Distribution-free 95 % CI of the median from binomial order statistics (as :mod:`mfcheck.fit`)."""
@@ -341,7 +335,7 @@ def run(context: CheckContext) -> ClaimResult:
     from tqdm.auto import tqdm
 
     ex = context.experiment
-    size = _sizes(context)
+    size = dict(sizes_for(context, SIZES, NAME))
     N, eps, R, T_max = size["N"], size["eps"], size["replicates"], size["T_max"]
     h = size["h"]
     per = ex.record_dt / h

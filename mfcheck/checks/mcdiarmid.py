@@ -86,7 +86,7 @@ from tqdm.auto import tqdm
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.bounds import mcdiarmid_tail, mcdiarmid_uniform
 from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, md_cell as _md, tests_table
-from mfcheck.checks.base import Check, CheckContext
+from mfcheck.checks.base import Check, CheckContext, sizes_for
 from mfcheck.errors import InvalidArgument
 from mfcheck.initial import GaussianInit
 from mfcheck.reference.coupled import couple
@@ -368,10 +368,7 @@ def _sd_ci(sd_over_K: float, n: int) -> list[float]:
 
 def run(context: CheckContext) -> ClaimResult:
     """The check at ``context.tier`` (sizes from :data:`SIZES`)."""
-    name = context.tier.name
-    if name not in SIZES:
-        raise InvalidArgument(f"`tier` must be one of {sorted(SIZES)} for the {NAME} check, got {name!r}.")
-    size = SIZES[name]
+    size = sizes_for(context, SIZES, NAME)
     return measure(context, size.N, size.replicates)
 
 

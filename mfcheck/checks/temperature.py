@@ -82,7 +82,7 @@ from scipy import stats
 
 from mfcheck.activations import erf_sigmoid, tanh_sum
 from mfcheck.checks._render import save_figure, fmt_ci as _fmt_ci, md_cell as _md, tests_table
-from mfcheck.checks.base import Check, CheckContext
+from mfcheck.checks.base import Check, CheckContext, sizes_for
 from mfcheck.errors import InvalidArgument
 from mfcheck.gibbs import GibbsSolution, solve_gibbs
 from mfcheck.initial import GaussianInit
@@ -301,9 +301,7 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
     """The check with an explicit noisy rule under test: ``noisy_factory(lam, beta) -> update``
     (None: ``langevin_step(lam, beta, 4.0, drift=context.update)``)."""
     tier = context.tier.name
-    if tier not in SIZES:
-        raise InvalidArgument(f"`tier` must be one of {sorted(SIZES)}, got {tier!r}.")
-    size = SIZES[tier]
+    size = sizes_for(context, SIZES, NAME)
     seed = context.experiment.seed
     problem, neuron, rho0 = setting(seed)
     streams = Streams(seed).child(NAME, tier)
