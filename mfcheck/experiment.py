@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.activations import erf_sigmoid, tanh_sum
-from mfcheck.errors import InvalidArgument
 from mfcheck.initial import GaussianInit
 from mfcheck.neurons import InnerNeuron, Neuron
 from mfcheck.observables import TestFunction, default_test_functions
 from mfcheck.problems.base import Problem
 from mfcheck.problems.finite import teacher_population
 from mfcheck.schedules import Schedule, constant
+from mfcheck.sgd import check_dimensions
 
 __all__ = ["Experiment", "default_experiment"]
 
@@ -49,9 +49,7 @@ class Experiment:
         object.__setattr__(self, "record_dt", check_real(self.record_dt, "record_dt", positive=True))
         object.__setattr__(self, "h", check_real(self.h, "h", positive=True))
         check_positive_int(self.log2_M, "log2_M")
-        D = self.neuron.dim(self.problem.d)
-        if self.rho0.D != D:
-            raise InvalidArgument(f"Shape mismatch: `rho0` has D={self.rho0.D} but {self.neuron!r} on d={self.problem.d} needs D={D}.")
+        D = check_dimensions(self.problem, self.neuron, self.rho0)
         if not self.test_functions:
             object.__setattr__(self, "test_functions", default_test_functions(D))
 

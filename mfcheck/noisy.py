@@ -37,7 +37,7 @@ from mfcheck.problems.base import Problem
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
 from mfcheck.sgd import (
-    _DATA_CHUNK, InitSampler, SGDResult, Update, _observe, check_finite_particles, data_stream, iid_init, initial_particles,
+    _DATA_CHUNK, InitSampler, SGDResult, Update, _observe, check_dimensions, check_finite_particles, data_stream, iid_init, initial_particles,
     mean_field_step, record_steps,
 )
 
@@ -142,9 +142,7 @@ def run_noisy_sgd(
     if not callable(update):
         raise InvalidArgument(f"`update` must be a noisy update rule (callable), got {update!r}.")
     steps = record_steps(T, eps, record_dt)
-    D = neuron.dim(problem.d)
-    if rho0.D != D:
-        raise InvalidArgument(f"Shape mismatch: `rho0` has D={rho0.D} but {neuron!r} on d={problem.d} needs D={D}.")
+    D = check_dimensions(problem, neuron, rho0)
     Theta = initial_particles(rho0, streams, N, R, init)
     data_rngs = streams.generators("data", R)
     noise_rngs = streams.generators("noise", R)

@@ -29,7 +29,7 @@ from mfcheck.problems.base import Problem
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
 
-__all__ = ["mean_field_step", "iid_init", "record_steps", "SGDResult", "initial_particles", "data_stream", "check_finite_particles", "run_sgd"]
+__all__ = ["mean_field_step", "iid_init", "record_steps", "SGDResult", "initial_particles", "check_dimensions", "data_stream", "check_finite_particles", "run_sgd"]
 
 Update = Callable[[np.ndarray, np.ndarray, np.ndarray, float, Neuron], np.ndarray]
 InitSampler = Callable[[GaussianInit, np.random.Generator, int], np.ndarray]
@@ -91,6 +91,14 @@ def initial_particles(rho0: GaussianInit, streams: Streams, N: int, replicates: 
     return np.stack([init(rho0, g, N) for g in streams.generators("init", replicates)])
 
 
+def check_dimensions(problem: Problem, neuron: Neuron, rho0: GaussianInit) -> int:
+    """D = neuron.dim(problem.d), after checking that ρ_0 lives in R^D."""
+    D = neuron.dim(problem.d)
+    if rho0.D != D:
+        raise InvalidArgument(f"Shape mismatch: `rho0` has D={rho0.D} but {neuron!r} on d={problem.d} needs D={D}.")
+    return D
+
+
 def data_stream(problem: Problem, data_rngs: Sequence[np.random.Generator], n_samples: int):
     """Yield (k, x_k (R, d), y_k (R,)) for k < ``n_samples``: replicate r's one-pass samples from
     ``data_rngs[r]``, drawn in chunks of ``_DATA_CHUNK`` (so a replicate's stream depends neither
@@ -145,8 +153,7 @@ def run_sgd(
     N = check_positive_int(N, "N")
     R = check_positive_int(replicates, "replicates")
     steps = record_steps(T, eps, record_dt)
-    if rho0.D != neuron.dim(problem.d):
-        raise InvalidArgument(f"Shape mismatch: `rho0` has D={rho0.D} but {neuron!r} on d={problem.d} needs D={neuron.dim(problem.d)}.")
+    check_dimensions(problem, neuron, rho0)
     Theta = initial_particles(rho0, streams, N, R, init)
     data_rngs = streams.generators("data", R)
     J = len(steps)

@@ -95,7 +95,7 @@ from mfcheck.problems.base import Problem
 from mfcheck.results import ClaimResult, Test
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
-from mfcheck.sgd import InitSampler, Update, check_finite_particles, data_stream, iid_init, initial_particles, mean_field_step, record_steps
+from mfcheck.sgd import InitSampler, Update, check_dimensions, check_finite_particles, data_stream, iid_init, initial_particles, mean_field_step, record_steps
 
 __all__ = [
     "CHECK",
@@ -235,8 +235,7 @@ def run_martingale(
     eps = check_real(eps, "eps", positive=True)
     if not (hasattr(problem, "predict") and hasattr(problem, "grad_Psi_of_prediction")):
         raise InvalidArgument(f"`problem` must give ∇Ψ exactly (predict and grad_Psi_of_prediction, e.g. a FinitePopulation); got {problem!r}.")
-    if rho0.D != neuron.dim(problem.d):
-        raise InvalidArgument(f"Shape mismatch: `rho0` has D={rho0.D} but {neuron!r} on d={problem.d} needs D={neuron.dim(problem.d)}.")
+    check_dimensions(problem, neuron, rho0)
     B = azuma_increment_bound(problem, neuron)
     steps = record_steps(T, eps, record_dt)
     n_steps = int(steps[-1])
