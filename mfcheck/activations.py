@@ -49,6 +49,9 @@ class Activation:
       where it does not exist as a function).
     - ``sup_norm``, ``lipschitz``, ``sup_prime``, ``lipschitz_prime``: the constants
       above; non-negative, ``math.inf`` allowed and meaning "none exists".
+    - ``family``, ``params``: the constructor's name and its arguments as a flat tuple of
+      floats (``None`` and ``()`` for a hand-built activation). Closed-form oracles and compiled
+      kernels dispatch on them; an activation without a family takes the generic path.
     """
 
     name: str
@@ -59,6 +62,8 @@ class Activation:
     lipschitz: float
     sup_prime: float
     lipschitz_prime: float
+    family: str | None = None
+    params: tuple[float, ...] = ()
 
     def __post_init__(self):
         for attr in ("sup_norm", "lipschitz", "sup_prime", "lipschitz_prime"):
@@ -155,6 +160,7 @@ def tanh_sum(amplitudes=(1.0,), slopes=(1.0,), shifts=None) -> Activation:
         fn=fn, prime=prime, second=second,
         sup_norm=float(np.sum(np.abs(A))), lipschitz=lip, sup_prime=lip,
         lipschitz_prime=float(np.sum(np.abs(A) * B**2)) * _MAX_TANH_SECOND,
+        family="tanh_sum", params=a + b + c,
     )
 
 
@@ -175,6 +181,7 @@ def erf_sigmoid(amplitude: float = 1.0, slope: float = 1.0) -> Activation:
         second=lambda t: -2.0 * a * b**3 * k * np.asarray(t, dtype=float) * np.exp(-((b * np.asarray(t, dtype=float)) ** 2)),
         sup_norm=abs(a), lipschitz=lip, sup_prime=lip,
         lipschitz_prime=abs(a) * b**2 * k * math.sqrt(2.0) * math.exp(-0.5),
+        family="erf_sigmoid", params=(a, b),
     )
 
 
@@ -189,6 +196,7 @@ def bounded_sine(amplitude: float = 1.0, frequency: float = 1.0, phase: float = 
         prime=lambda t: a * b * np.cos(b * np.asarray(t, dtype=float) + c),
         second=lambda t: -a * b**2 * np.sin(b * np.asarray(t, dtype=float) + c),
         sup_norm=abs(a), lipschitz=abs(a) * b, sup_prime=abs(a) * b, lipschitz_prime=abs(a) * b**2,
+        family="bounded_sine", params=(a, b, c),
     )
 
 
@@ -217,6 +225,7 @@ def piecewise_linear(t1: float = 0.5, t2: float = 1.5, s1: float = -2.5, s2: flo
         name=f"piecewise_linear(t1={t1}, t2={t2}, s1={s1}, s2={s2})",
         fn=fn, prime=prime, second=lambda t: np.zeros_like(np.asarray(t, dtype=float)),
         sup_norm=max(abs(s1), abs(s2)), lipschitz=abs(slope), sup_prime=abs(slope), lipschitz_prime=math.inf,
+        family="piecewise_linear", params=(t1, t2, s1, s2),
     )
 
 
@@ -228,6 +237,7 @@ def relu() -> Activation:
         prime=lambda t: (np.asarray(t, dtype=float) > 0).astype(float),
         second=lambda t: np.zeros_like(np.asarray(t, dtype=float)),
         sup_norm=math.inf, lipschitz=1.0, sup_prime=1.0, lipschitz_prime=math.inf,
+        family="relu", params=(),
     )
 
 

@@ -19,6 +19,10 @@ Randomness: replicate r draws θ^0 from stream ("init", r) and its data from ("d
 exactly as :func:`mfcheck.sgd.run_sgd` does (same chunking), and its Gaussians from
 ("noise", r): g^k is the k-th (N, D) block of ``standard_normal`` draws of that stream
 (:func:`noise_increments` rebuilds them).
+
+Backends as in :func:`mfcheck.sgd.run_sgd`: ``backend="auto"`` runs the rule of
+:func:`langevin_step` with the default drift in compiled blocks (:func:`mfcheck.kernels.noisy_block`),
+on the same Gaussians; any other rule (user implementations, mutants) runs in the numpy loop.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from mfcheck.problems.base import Problem
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
 from mfcheck.sgd import (
-    _DATA_CHUNK, InitSampler, SGDResult, Update, _observe, check_dimensions, check_finite_particles, data_stream, iid_init, initial_particles,
-    mean_field_step, record_steps,
+    _DATA_CHUNK, InitSampler, SGDResult, Update, _observe, check_backend, check_dimensions, check_finite_particles, compiled_loop, data_stream,
+    iid_init, initial_particles, mean_field_step, record_steps, step_sizes,
 )
 
 __all__ = [
@@ -94,13 +98,16 @@ def langevin_step(lam, beta, c=DEFAULT_C, drift: Update = mean_field_step) -> No
     update.__name__ = f"langevin_step(lam={lam}, beta={beta}, c={c})"
     update.__qualname__ = update.__name__
     update.lam, update.beta, update.c = lam, beta, c
+    update.compiled_rule = (lam, beta, c) if drift is mean_field_step else None  # what the compiled backend runs
     return update
 
 
 def sqrt_s_over_beta_noise(lam, beta, drift: Update = mean_field_step) -> NoisyUpdate:
     """Bug: the noise is sqrt(s/β) g (c = 1), four times too little variance: the stationary
     law is the Gibbs measure at 4β instead of β."""
-    return langevin_step(lam, beta, 1.0, drift=drift)
+    update = langevin_step(lam, beta, 1.0, drift=drift)
+    update.compiled_rule = None  # a mutant always runs in the numpy loop
+    return update
 
 
 NOISY_MUTANTS: dict[str, Callable[..., NoisyUpdate]] = {"noise_sqrt_s_over_beta": sqrt_s_over_beta_noise}
@@ -112,6 +119,44 @@ def noise_increments(streams: Streams, replicate: int, N: int, D: int, n_steps: 
     D = check_positive_int(D, "D")
     n_steps = check_positive_int(n_steps, "n_steps")
     return streams.generator("noise", replicate).standard_normal((n_steps, N, D))
+
+
+def _compiled_noisy(problem, neuron, Theta, data_rngs, noise_rngs, steps, block, eps, schedule, rule, test_functions,
+                    theta_rec, f_rec, risk_rec, bar) -> None:
+    """The compiled path of :func:`run_noisy_sgd`: Gaussians drawn per replicate in blocks of ``block`` steps
+    (the same sequential draws as the numpy loop), steps run by :func:`mfcheck.kernels.noisy_block`."""
+    from mfcheck.kernels import noisy_block
+
+    R, N, D = Theta.shape
+    lam, beta, c = rule
+    n_steps = int(steps[-1])
+    G = np.empty((R, block, N, D))
+    drawn = [0, 0]  # [first step held in G, steps held]
+
+    def record(j, k):
+        check_finite_particles(Theta, k, N, eps)
+        theta_rec[:, j] = Theta
+        f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
+
+    def advance(start, stop, Xc, yc, offset):
+        k = start
+        while k < stop:
+            if k == drawn[0] + drawn[1]:  # next block of Gaussians, k a multiple of `block`
+                nb = min(block, n_steps + 1 - k)
+                for r, g in enumerate(noise_rngs):
+                    g.standard_normal(out=G[r, :nb])
+                drawn[0], drawn[1] = k, nb
+            b = min(stop, drawn[0] + drawn[1])
+            i0 = k - drawn[0]
+            noisy_block(neuron, Theta, Xc[k - offset:b - offset], yc[k - offset:b - offset], step_sizes(schedule, eps, k, b),
+                        G, lam, beta, c, first=i0)
+            if bar is not None:
+                bar.update(b - k)
+            k = b
+
+    compiled_loop(problem, data_rngs, steps, record, advance)
+    if bar is not None:
+        bar.close()
 
 
 def run_noisy_sgd(
@@ -130,12 +175,15 @@ def run_noisy_sgd(
     schedule: Schedule = constant(1.0),
     init: InitSampler = iid_init,
     progress: bool = False,
+    backend: str = "auto",
 ) -> SGDResult:
     """Run ``replicates`` independent noisy one-pass SGD chains of N particles to time T.
 
     Same arguments and conventions as :func:`mfcheck.sgd.run_sgd`, with ``update`` a noisy rule
     (e.g. ``langevin_step(lam, beta)``) that receives the Gaussians g (R, N, D) of step k from
     the ("noise", r) streams. Records θ, test-function averages and R_N every ``record_dt``.
+    ``backend``: "auto" (compiled when ``update`` is :func:`langevin_step`'s rule with the default
+    drift and the neuron is known to :mod:`mfcheck.kernels`), "numba" or "numpy".
     """
     N = check_positive_int(N, "N")
     R = check_positive_int(replicates, "replicates")
@@ -143,6 +191,8 @@ def run_noisy_sgd(
         raise InvalidArgument(f"`update` must be a noisy update rule (callable), got {update!r}.")
     steps = record_steps(T, eps, record_dt)
     D = check_dimensions(problem, neuron, rho0)
+    rule = getattr(update, "compiled_rule", None)
+    compiled = check_backend(backend, neuron, rule is not None)
     Theta = initial_particles(rho0, streams, N, R, init)
     data_rngs = streams.generators("data", R)
     noise_rngs = streams.generators("noise", R)
@@ -157,6 +207,10 @@ def run_noisy_sgd(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_steps, desc=f"noisy SGD N={N} ε={eps:g}", leave=False)
+    if compiled:
+        _compiled_noisy(problem, neuron, np.ascontiguousarray(Theta, dtype=np.float64), data_rngs, noise_rngs, steps, block, eps, schedule, rule, test_functions,
+                        theta_rec, f_rec, risk_rec, bar)
+        return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))
     j = 0
     for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
         if k % block == 0:  # sequential draws: the same g as one long draw per replicate

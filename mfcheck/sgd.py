@@ -7,6 +7,11 @@ An *update rule* is a function ``update(Theta, x, y, s, neuron) -> Theta_next`` 
 batch of replicates (Theta (R, N, D), x (R, d), y (R,), s a float). :func:`mean_field_step` is
 the correct rule; :mod:`mfcheck.mutants` holds broken ones the claims must reject.
 
+Backends: the numpy loop (one :func:`mean_field_step` call per step) is the readable reference;
+``backend="numba"`` runs the same rule in compiled blocks of steps (:mod:`mfcheck.kernels`), with
+the same data, initial particles and step sizes, so both agree up to floating-point rounding.
+``backend="auto"`` takes the compiled path only for the built-in rule on a neuron the kernels know.
+
 Randomness comes from named streams (:class:`mfcheck.seeds.Streams`): replicate r draws its
 initial particles from stream ("init", r) and its data from ("data", r), so a replicate does
 not depend on how many others run beside it, and the coupled reference can rebuild θ^0.
@@ -29,7 +34,10 @@ from mfcheck.problems.base import Problem
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
 
-__all__ = ["mean_field_step", "iid_init", "record_steps", "SGDResult", "initial_particles", "check_dimensions", "data_stream", "check_finite_particles", "run_sgd"]
+__all__ = [
+    "mean_field_step", "iid_init", "record_steps", "SGDResult", "initial_particles", "check_dimensions", "data_chunks", "data_stream",
+    "check_finite_particles", "step_sizes", "compiled_loop", "BACKENDS", "check_backend", "run_sgd",
+]
 
 Update = Callable[[np.ndarray, np.ndarray, np.ndarray, float, Neuron], np.ndarray]
 InitSampler = Callable[[GaussianInit, np.random.Generator, int], np.ndarray]
@@ -99,17 +107,72 @@ def check_dimensions(problem: Problem, neuron: Neuron, rho0: GaussianInit) -> in
     return D
 
 
-def data_stream(problem: Problem, data_rngs: Sequence[np.random.Generator], n_samples: int):
-    """Yield (k, x_k (R, d), y_k (R,)) for k < ``n_samples``: replicate r's one-pass samples from
-    ``data_rngs[r]``, drawn in chunks of ``_DATA_CHUNK`` (so a replicate's stream depends neither
-    on R nor on where a run stops). Every SGD loop of the package reads its data from here."""
+def data_chunks(problem: Problem, data_rngs: Sequence[np.random.Generator], n_samples: int):
+    """Yield (start, X (chunk, R, d), y (chunk, R)): the samples of steps start .. start+chunk−1, replicate
+    r's drawn from ``data_rngs[r]`` in chunks of ``_DATA_CHUNK`` steps (so a replicate's stream depends
+    neither on R nor on where a run stops)."""
     for start in range(0, n_samples, _DATA_CHUNK):
         stop = min(start + _DATA_CHUNK, n_samples)
         batch = [problem.sample(g, stop - start) for g in data_rngs]
         Xc = np.stack([b[0] for b in batch], axis=1)  # (chunk, R, d)
         yc = np.stack([b[1] for b in batch], axis=1)  # (chunk, R)
-        for k in range(start, stop):
+        yield start, Xc, yc
+
+
+def data_stream(problem: Problem, data_rngs: Sequence[np.random.Generator], n_samples: int):
+    """Yield (k, x_k (R, d), y_k (R,)) for k < ``n_samples``, step by step, from :func:`data_chunks`.
+    Every SGD loop of the package reads its data from one of the two."""
+    for start, Xc, yc in data_chunks(problem, data_rngs, n_samples):
+        for k in range(start, start + len(Xc)):
             yield k, Xc[k - start], yc[k - start]
+
+
+def step_sizes(schedule: Schedule, eps: float, start: int, stop: int) -> np.ndarray:
+    """s_k = ε ξ(kε) for start ≤ k < stop, as a float64 array (the numpy loop's values, elementwise)."""
+    k = np.arange(start, stop)
+    s = eps * np.asarray(schedule(k * eps), dtype=np.float64)
+    if s.shape != k.shape:
+        s = np.array([eps * float(schedule(i * eps)) for i in k.tolist()], dtype=np.float64)
+    return s
+
+
+BACKENDS = ("auto", "numba", "numpy")
+
+
+def check_backend(backend: str, neuron: Neuron, builtin_rule: bool) -> bool:
+    """Whether to take the compiled path: ``backend`` in :data:`BACKENDS`; "numba" needs the built-in
+    rule on a neuron the kernels know (else an error naming why), "auto" takes it when possible."""
+    from mfcheck import kernels
+
+    if backend not in BACKENDS:
+        raise InvalidArgument(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
+    if backend == "numpy":
+        return False
+    possible = builtin_rule and kernels.supports(neuron)
+    if backend == "numba" and not possible:
+        why = "a user or mutant update rule" if not builtin_rule else f"the neuron {neuron!r}"
+        raise InvalidArgument(f"`backend`='numba' has no compiled kernel for {why}; use backend='numpy' or 'auto'.")
+    return possible
+
+
+def compiled_loop(problem: Problem, data_rngs, steps: np.ndarray, record, advance) -> None:
+    """Drive a compiled run: for each data chunk, ``record(j, k)`` at the record steps k = steps[j] and
+    ``advance(start, stop, Xc, yc, offset)`` over the steps in between (whole blocks, no per-step call)."""
+    n_steps = int(steps[-1])
+    J = len(steps)
+    j = 0
+    for offset, Xc, yc in data_chunks(problem, data_rngs, n_steps + 1):
+        k, end = offset, offset + len(Xc)
+        while k < end:
+            if k == steps[j]:
+                record(j, k)
+                j += 1
+                if j == J:
+                    return
+            stop = min(end, int(steps[j]))
+            if stop > k:
+                advance(k, stop, Xc, yc, offset)
+            k = stop
 
 
 def check_finite_particles(Theta: np.ndarray, k: int, N: int, eps: float) -> None:
@@ -138,6 +201,7 @@ def run_sgd(
     schedule: Schedule = constant(1.0),
     update: Update = mean_field_step,
     init: InitSampler = iid_init,
+    backend: str = "auto",
 ) -> SGDResult:
     """Run ``replicates`` independent one-pass SGD chains of N particles to time T.
 
@@ -149,11 +213,14 @@ def run_sgd(
     - ``record_dt``: observables are recorded every ``record_dt`` units of time.
     - ``update``: the update rule (default :func:`mean_field_step`).
     - ``init``: the sampler of θ^0 (default :func:`iid_init`, θ_i^0 ~ ρ_0 i.i.d.).
+    - ``backend``: "auto" (compiled when ``update`` is :func:`mean_field_step` and the neuron is
+      known to :mod:`mfcheck.kernels`), "numba" (compiled, or an error) or "numpy" (the plain loop).
     """
     N = check_positive_int(N, "N")
     R = check_positive_int(replicates, "replicates")
     steps = record_steps(T, eps, record_dt)
     check_dimensions(problem, neuron, rho0)
+    compiled = check_backend(backend, neuron, update is mean_field_step)
     Theta = initial_particles(rho0, streams, N, R, init)
     data_rngs = streams.generators("data", R)
     J = len(steps)
@@ -161,6 +228,21 @@ def run_sgd(
     f_rec = np.empty((R, J, len(test_functions)))
     risk_rec = np.empty((R, J))
     n_steps = int(steps[-1])
+    if compiled:
+        from mfcheck.kernels import sgd_block
+
+        Theta = np.ascontiguousarray(Theta, dtype=np.float64)
+
+        def record(j, k):
+            check_finite_particles(Theta, k, N, eps)
+            theta_rec[:, j] = Theta
+            f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
+
+        def advance(start, stop, Xc, yc, offset):
+            sgd_block(neuron, Theta, Xc[start - offset:stop - offset], yc[start - offset:stop - offset], step_sizes(schedule, eps, start, stop))
+
+        compiled_loop(problem, data_rngs, steps, record, advance)
+        return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))
     j = 0
     for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
         if k == steps[j]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
 from mfcheck.errors import InvalidArgument
 from mfcheck.experiment import Experiment
 from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
+from mfcheck.neurons import AffineNeuron, InnerNeuron
+from mfcheck.observables import default_test_functions
 from mfcheck.problems import FinitePopulation, teacher_population
 from mfcheck.reference import build_reference, couple, solve_flow
+from mfcheck.schedules import exponential_decay
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,44 @@ def test_refinement_measures_a_small_error(small):
 def test_population_only():
     with pytest.raises(InvalidArgument):
         FinitePopulation(np.zeros((0, 2)), np.zeros(0))
+
+
+# -- the fast stage evaluation (BLAS products + compiled activation) against the numpy oracle ----------
+
+_FAMILIES = [tanh_sum((1.0, -0.5), (1.0, 2.0), (0.0, 0.3)), erf_sigmoid(1.3, 0.7), bounded_sine(1.0, 2.0, 0.3), piecewise_linear(), relu()]
+
+
+@pytest.mark.parametrize("activation", _FAMILIES, ids=lambda a: a.family)
+@pytest.mark.parametrize("neuron_type", [InnerNeuron, AffineNeuron], ids=lambda t: t.__name__)
+def test_fast_flow_equals_numpy_flow(small, activation, neuron_type):
+    """Same ŷ at every RK4 stage, risk and test-function integrals, to rounding (1e-12)."""
+    problem = small[0]
+    neuron = neuron_type(activation)
+    rho0 = GaussianInit(neuron.dim(problem.d), 0.6)
+    nodes, weights = rho0.sobol(7, np.random.SeedSequence(4))
+    kw = dict(T=0.5, h=1 / 16, record_dt=0.25, schedule=exponential_decay(1.0, 0.7), test_functions=default_test_functions(neuron.dim(problem.d)))
+    a = solve_flow(problem, neuron, nodes, weights, backend="numpy", **kw)
+    b = solve_flow(problem, neuron, nodes, weights, backend="fast", **kw)
+    for field in ("stage_yhat", "yhat", "risk", "f_integrals"):
+        np.testing.assert_allclose(getattr(b, field), getattr(a, field), rtol=0, atol=1e-12)
+    assert np.max(np.abs(a.yhat[-1] - a.yhat[0])) > 1e-3  # the flow moved
+
+
+def test_fast_flow_comparison_sees_a_broken_drift(small):
+    """Companion: a flow with the drift doubled (a subclass, which the fast path never takes) differs."""
+    from mfcheck.reference.flow import StageField
+
+    class DoubledDrift(FinitePopulation):
+        def grad_Psi_of_prediction(self, neuron, Theta, yhat):
+            return 2.0 * super().grad_Psi_of_prediction(neuron, Theta, yhat)
+
+    problem, neuron, _, nodes, weights = small
+    broken = DoubledDrift(problem.X, problem.y)
+    assert not StageField.applies(broken, neuron) and StageField.applies(problem, neuron)
+    a = solve_flow(problem, neuron, nodes, weights, T=0.5, h=1 / 16, record_dt=0.25, backend="fast")
+    b = solve_flow(broken, neuron, nodes, weights, T=0.5, h=1 / 16, record_dt=0.25)
+    assert np.max(np.abs(a.stage_yhat - b.stage_yhat)) > 1e-6
+    with pytest.raises(InvalidArgument, match="backend"):
+        solve_flow(broken, neuron, nodes, weights, T=0.5, h=1 / 16, record_dt=0.25, backend="fast")
+    with pytest.raises(InvalidArgument, match="backend"):
+        solve_flow(problem, neuron, nodes, weights, T=0.5, h=1 / 16, record_dt=0.25, backend="gpu")

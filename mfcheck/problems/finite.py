@@ -22,6 +22,8 @@ from mfcheck.problems.base import Problem, TheoremConstants
 
 __all__ = ["FinitePopulation", "teacher_population"]
 
+_PREDICT_BLOCK = 1 << 18  # entries of σ*(x_j; θ_m) held at once by `predict` (2 MiB); larger sums run in blocks
+
 
 class FinitePopulation(Problem):
     """P = (1/n) Σ_j δ_{(x_j, y_j)}.
@@ -58,10 +60,21 @@ class FinitePopulation(Problem):
 
         ``Theta`` may carry leading replicate axes (..., M, D); the result is (..., n).
         """
-        S = neuron.value(self.X, Theta)
-        if weights is None:
-            return S.mean(axis=-1)
-        return S @ np.asarray(weights, dtype=np.float64)
+        Theta = np.asarray(Theta, dtype=np.float64)
+        M = Theta.shape[-2] if Theta.ndim >= 2 else 0
+        lead = int(np.prod(Theta.shape[:-2], dtype=np.int64))
+        if self.n * M * lead <= _PREDICT_BLOCK:
+            S = neuron.value(self.X, Theta)
+            if weights is None:
+                return S.mean(axis=-1)
+            return S @ np.asarray(weights, dtype=np.float64)
+        # many particles: the same sum over blocks of particles, so the (n, M) matrix is never held at once
+        w = np.full(M, 1.0 / M) if weights is None else np.asarray(weights, dtype=np.float64)
+        step = max(1, _PREDICT_BLOCK // (self.n * max(lead, 1)))
+        out = np.zeros(Theta.shape[:-2] + (self.n,))
+        for start in range(0, M, step):
+            out += neuron.value(self.X, Theta[..., start:start + step, :]) @ w[start:start + step]
+        return out
 
     def risk_of_prediction(self, yhat) -> np.ndarray:
         """R = (1/n) Σ_j (y_j - ŷ_j)², over the last axis."""

@@ -1,0 +1,194 @@
+"""mfcheck.kernels: the compiled SGD blocks and activation pass against the numpy reference.
+
+Every comparison is deterministic (fixed seeds, no statistics): the compiled path must give the
+numpy loop's numbers up to floating-point rounding (1e-12 relative), for every activation family,
+both neurons, noiseless and noisy, with a non-constant schedule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mfcheck import kernels
+from mfcheck import noisy as noisy_module
+from mfcheck.activations import Activation, bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
+from mfcheck.errors import InvalidArgument
+from mfcheck.initial import GaussianInit
+from mfcheck.mutants import no_factor_two_step
+from mfcheck.neurons import AffineNeuron, InnerNeuron
+from mfcheck.noisy import langevin_step, run_noisy_sgd, sqrt_s_over_beta_noise
+from mfcheck.observables import default_test_functions
+from mfcheck.problems import teacher_population
+from mfcheck.schedules import exponential_decay
+from mfcheck.seeds import Streams
+from mfcheck.sgd import mean_field_step, run_sgd
+
+ACTIVATIONS = [
+    tanh_sum((1.0, -0.5), (1.0, 2.0), (0.0, 0.3)),
+    erf_sigmoid(1.3, 0.7),
+    bounded_sine(1.0, 2.0, 0.3),
+    piecewise_linear(),
+    relu(),
+]
+NEURONS = [InnerNeuron, AffineNeuron]
+RTOL = 1e-12  # rounding only: the kernels reorder sums and fuse multiply-adds
+
+
+def close(a, b, rtol=RTOL):
+    if a.shape != b.shape:
+        return False
+    if a.size == 0:
+        return True
+    scale = max(1.0, float(np.max(np.abs(a))))
+    return float(np.max(np.abs(a - b))) <= rtol * scale
+
+
+@pytest.fixture(scope="module")
+def pop():
+    return teacher_population(n=40, d=3, teacher=tanh_sum((2.0,), (1.5,)), seed=1, noise=0.1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled():
+    kernels.warm_up()
+
+
+def _runs(run, pop, neuron, **extra):
+    rho0 = GaussianInit(neuron.dim(pop.d), 0.5)
+    kw = dict(N=9, eps=1 / 128, T=0.5, replicates=2, streams=Streams(5), record_dt=0.125, schedule=exponential_decay(1.0, 0.7),
+              test_functions=default_test_functions(neuron.dim(pop.d))[:2], **extra)
+    return run(pop, neuron, rho0, backend="numpy", **kw), run(pop, neuron, rho0, backend="numba", **kw)
+
+
+def _same_result(a, b):
+    assert np.array_equal(a.steps, b.steps) and np.array_equal(a.times, b.times)
+    np.testing.assert_array_equal(a.theta[:, 0], b.theta[:, 0])  # same θ^0
+    assert close(a.theta, b.theta) and close(a.risk, b.risk) and close(a.f_means, b.f_means)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.family)
+@pytest.mark.parametrize("neuron_type", NEURONS, ids=lambda t: t.__name__)
+def test_noiseless_backends_agree(pop, activation, neuron_type):
+    a, b = _runs(run_sgd, pop, neuron_type(activation))
+    _same_result(a, b)
+    assert not np.allclose(a.theta[:, -1], a.theta[:, 0])  # the particles moved
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.family)
+@pytest.mark.parametrize("neuron_type", NEURONS, ids=lambda t: t.__name__)
+def test_noisy_backends_agree(pop, activation, neuron_type):
+    a, b = _runs(run_noisy_sgd, pop, neuron_type(activation), update=langevin_step(0.1, 5.0, c=2.0))
+    _same_result(a, b)
+
+
+def test_backends_agree_across_data_chunks_and_noise_blocks(pop, monkeypatch):
+    """3072 steps cross the 2048-step data chunk inside a record interval; Gaussian blocks of 7 steps
+    cross record points and chunk edges."""
+    neuron = InnerNeuron(erf_sigmoid())
+    rho0 = GaussianInit(3, 0.5)
+    kw = dict(N=5, eps=1 / 4096, T=0.75, replicates=2, streams=Streams(8), record_dt=0.375, schedule=exponential_decay(1.0, 0.5))
+    _same_result(run_sgd(pop, neuron, rho0, backend="numpy", **kw), run_sgd(pop, neuron, rho0, backend="numba", **kw))
+    monkeypatch.setattr(noisy_module, "_NOISE_FLOATS", 2 * 5 * 3 * 7)
+    kw["update"] = langevin_step(0.05, 10.0)
+    _same_result(run_noisy_sgd(pop, neuron, rho0, backend="numpy", **kw), run_noisy_sgd(pop, neuron, rho0, backend="numba", **kw))
+
+
+def test_a_broken_kernel_would_be_caught(pop):
+    """Companion: the comparison above sees a one-step difference (the numpy loop with a mutant rule)."""
+    neuron = InnerNeuron(erf_sigmoid())
+    rho0 = GaussianInit(3, 0.5)
+    kw = dict(N=9, eps=1 / 128, T=0.5, replicates=2, streams=Streams(5), record_dt=0.125)
+    good = run_sgd(pop, neuron, rho0, backend="numba", **kw)
+    bad = run_sgd(pop, neuron, rho0, update=no_factor_two_step, **kw)
+    assert not close(good.theta, bad.theta)
+
+
+def test_auto_uses_numpy_for_user_rules_and_mutants(pop):
+    neuron = InnerNeuron(erf_sigmoid())
+    rho0 = GaussianInit(3, 0.5)
+    kw = dict(N=9, eps=1 / 64, T=0.25, replicates=1, streams=Streams(2), record_dt=0.125)
+    for update in (no_factor_two_step, lambda *a: mean_field_step(*a)):
+        a = run_sgd(pop, neuron, rho0, update=update, backend="numpy", **kw)
+        np.testing.assert_array_equal(run_sgd(pop, neuron, rho0, update=update, **kw).theta, a.theta)
+        with pytest.raises(InvalidArgument, match="backend"):
+            run_sgd(pop, neuron, rho0, update=update, backend="numba", **kw)
+    mutant = sqrt_s_over_beta_noise(0.1, 5.0)
+    assert mutant.compiled_rule is None and langevin_step(0.1, 5.0).compiled_rule == (0.1, 5.0, 4.0)
+    assert langevin_step(0.1, 5.0, drift=no_factor_two_step).compiled_rule is None
+    with pytest.raises(InvalidArgument, match="backend"):
+        run_noisy_sgd(pop, neuron, rho0, update=mutant, backend="numba", **kw)
+    with pytest.raises(InvalidArgument, match="backend"):
+        run_sgd(pop, neuron, rho0, backend="fortran", **kw)
+
+
+def test_supports_only_known_neurons_and_families():
+    assert kernels.supports(InnerNeuron(erf_sigmoid())) and kernels.supports(AffineNeuron(relu()))
+    hand = Activation("hand", fn=np.tanh, prime=lambda t: 1 - np.tanh(t) ** 2, second=None,
+                      sup_norm=1.0, lipschitz=1.0, sup_prime=1.0, lipschitz_prime=1.0)
+    assert not kernels.supports(InnerNeuron(hand))
+
+    class Scaled(InnerNeuron):
+        pass
+
+    assert not kernels.supports(Scaled(erf_sigmoid()))
+    with pytest.raises(InvalidArgument, match="neuron"):
+        kernels.sgd_block(InnerNeuron(hand), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), np.zeros((1, 1)), np.zeros(1))
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.family)
+def test_activation_pass_matches_numpy(activation):
+    Z = np.linspace(-30.0, 30.0, 2 * 401).reshape(2, 401)
+    S, P = kernels.activate(activation, Z)
+    np.testing.assert_allclose(S, activation.fn(Z), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(P, activation.prime(Z), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("neuron_type", NEURONS, ids=lambda t: t.__name__)
+def test_one_block_equals_the_numpy_rules_and_parallel_equals_serial(neuron_type):
+    neuron = neuron_type(tanh_sum((1.0, 0.5), (1.0, 2.0)))
+    rng = np.random.default_rng(np.random.SeedSequence(11))
+    R, N, d, K = 3, 20, 4, 6
+    D = neuron.dim(d)
+    Theta0 = rng.standard_normal((R, N, D))
+    X, Y, S = rng.standard_normal((K, R, d)), rng.standard_normal((K, R)), 0.01 * (1.0 + rng.random(K))
+    G = rng.standard_normal((R, K + 2, N, D))
+    rule = langevin_step(0.2, 3.0)
+    plain, noisy = Theta0.copy(), Theta0.copy()
+    for k in range(K):
+        plain = mean_field_step(plain, X[k], Y[k], S[k], neuron)
+        noisy = rule(noisy, X[k], Y[k], S[k], neuron, G[:, 2 + k])
+    a = Theta0.copy()
+    kernels.sgd_block(neuron, a, X, Y, S)
+    b = Theta0.copy()
+    kernels.noisy_block(neuron, b, X, Y, S, G, 0.2, 3.0, 4.0, first=2)
+    assert close(plain, a) and close(noisy, b)
+    kind, code, p = kernels._require(neuron)
+    c = Theta0.copy()
+    kernels._block_parallel(kind, c, X, Y, S, G, 2, code, p, 0.2, 3.0, 4.0, True)
+    assert close(b, c)
+    with pytest.raises(InvalidArgument, match="G"):
+        kernels.noisy_block(neuron, Theta0.copy(), X, Y, S, G, 0.2, 3.0, 4.0, first=3)
+
+
+def test_set_threads_validates():
+    n = kernels.get_threads()
+    kernels.set_threads(1)
+    assert kernels.get_threads() == 1
+    kernels.set_threads(n)
+    for bad in (0, 10**6, 1.5, True):
+        with pytest.raises(InvalidArgument, match="`n`"):
+            kernels.set_threads(bad)
+
+
+def test_blocks_check_shapes_before_running():
+    """The kernels index without bounds checks, so every shape is checked first."""
+    neuron = AffineNeuron(erf_sigmoid())
+    Theta = np.zeros((2, 3, 5))  # D = 5: d = 3 for the affine neuron
+    good = (np.zeros((4, 2, 3)), np.zeros((4, 2)), np.zeros(4))
+    kernels.sgd_block(neuron, Theta, *good)
+    for X, Y, S in [(np.zeros((4, 2, 5)), good[1], good[2]), (good[0], np.zeros((4, 3)), good[2]), (good[0], good[1], np.zeros(3))]:
+        with pytest.raises(InvalidArgument, match="Shape mismatch"):
+            kernels.sgd_block(neuron, Theta, X, Y, S)
+    with pytest.raises(InvalidArgument, match="Theta"):
+        kernels.sgd_block(neuron, np.zeros((2, 5, 3)).transpose(0, 2, 1), *good)
