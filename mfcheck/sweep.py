@@ -3,16 +3,19 @@
 The reference flow is deterministic given ρ_0, so it is solved once per sweep (with its
 refinement) and every cell's coupled particles θ̄_i are integrated in its stored field.
 Each cell (path, N, ε) has its own seed subtree ``Streams(seed).child("cell", N, ε)``, so its
-numbers do not depend on the order or the set of cells run beside it.
+numbers do not depend on the order or the set of cells run beside it, nor on the executor that
+runs it: cells go through :func:`mfcheck.executors.map_cells` (serial, joblib processes or
+dask; cached by content when the execution has a cache).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import pandas as pd
-from tqdm.auto import tqdm
 
+from mfcheck.executors import Execution, map_cells
 from mfcheck.experiment import Experiment
 from mfcheck.reference.coupled import couple
 from mfcheck.reference.refinement import Reference, build_reference
@@ -21,7 +24,7 @@ from mfcheck.sgd import InitSampler, Update, iid_init, mean_field_step, run_sgd
 from mfcheck.statistics import theorem1_statistics
 from mfcheck.tiers import Tier
 
-__all__ = ["SweepResult", "cell_streams", "run_cell", "run_sweep"]
+__all__ = ["SweepResult", "cell_streams", "run_cell", "run_sweep", "sweep_cell"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ def run_cell(
     return theorem1_statistics(sgd, reference.flow, theta_bar, experiment.test_functions)
 
 
+def sweep_cell(experiment: Experiment, reference: Reference, replicates: int, update: Update, init: InitSampler,
+               cell: tuple[str, int, float]) -> dict:
+    """:func:`run_cell` on ``cell`` = (path, N, ε): the cell function of :func:`run_sweep`
+    (module level, so that a ``functools.partial`` of it can be sent to worker processes)."""
+    _, N, eps = cell
+    return run_cell(experiment, reference, N, eps, replicates, update, init)
+
+
 def run_sweep(
     experiment: Experiment,
     tier: Tier,
@@ -62,16 +73,28 @@ def run_sweep(
     init: InitSampler = iid_init,
     reference: Reference | None = None,
     progress: bool = True,
+    execution: Execution | None = None,
 ) -> SweepResult:
-    """Run every cell of ``tier``; pass ``reference`` to reuse a solved one (same experiment)."""
+    """Run every cell of ``tier``; return the table in cell order.
+
+    **Arguments:**
+
+    - ``experiment``, ``tier``: the fixed part and the cells (path, N, ε) with their replicates.
+    - ``update``, ``init``: the SGD rule and the sampler of θ^0 under test (picklable for the
+      parallel executors: module-level functions or closures cloudpickle can carry).
+    - ``reference``: a solved reference of the same experiment to reuse (None: solved here).
+    - ``progress``: a bar counting finished cells.
+    - ``execution``: where cells run and the cache (:class:`mfcheck.executors.Execution`;
+      None: the current one, serial without a cache by default). The table is the same
+      whatever the executor and worker count.
+    """
     if reference is None:
         reference = build_reference(experiment)
     rows = []
     cells = tier.cells()
-    bar = tqdm(cells, desc=f"{tier.name} sweep", unit="cell", disable=not progress, leave=False)
-    for path, N, eps in bar:
-        bar.set_postfix(N=N, eps=f"{eps:.3g}")
-        stats = run_cell(experiment, reference, N, eps, tier.replicates, update, init)
+    fn = functools.partial(sweep_cell, experiment, reference, tier.replicates, update, init)
+    results = map_cells(fn, cells, execution=execution, desc=f"{tier.name} sweep", progress=progress)
+    for (path, N, eps), stats in zip(cells, results):
         for r in range(tier.replicates):
             rows.append({"path": path, "N": N, "eps": eps, "replicate": r, **{k: float(v[r]) for k, v in stats.items()}})
     seeds = {

@@ -9,12 +9,13 @@ from threadpoolctl import threadpool_limits
 
 from mfcheck.checks import CHECKS, Check, CheckContext
 from mfcheck.claims import CLAIMS, Claim
+from mfcheck.executors import Execution, using
 from mfcheck.experiment import Experiment, default_experiment
 from mfcheck.fit import fit_claim
+from mfcheck.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
 from mfcheck.results import DEFAULT_ALPHA, ClaimResult, decide
-from mfcheck.noisy import NoisyFactory
 from mfcheck.sgd import InitSampler, Update, iid_init, mean_field_step
 from mfcheck.sweep import SweepResult, run_sweep
 from mfcheck.tiers import Tier
@@ -56,6 +57,7 @@ def verify(
     command: str = "mfcheck verify",
     progress: bool = True,
     claims: list[str] | None = None,
+    execution: Execution | None = None,
 ) -> Verification:
     """Run the claims at ``tier`` against the SGD given by ``update``, ``init`` and
     ``noisy_update`` (a factory ``(λ, β) -> noisy rule``; None: Langevin noise around ``update``);
@@ -64,8 +66,14 @@ def verify(
     ``claims`` selects claims by name (default: all rate claims and all registered checks).
     BLAS runs on one thread: the per-step matrix products are small, and threads inside a
     step lose more to synchronisation than they gain (DESIGN.md, performance notes).
+
+    ``execution`` (:class:`mfcheck.executors.Execution`) says where the cells of the sweeps run
+    (the Theorem 1 sweep and the Theorem 2 sweep) and which cache they use; None: the current
+    one, serially without a cache unless an enclosing :func:`mfcheck.executors.using` says
+    otherwise (``mfcheck verify`` runs them in parallel processes with a cache). The results
+    and reports do not depend on it.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), using(execution):
         return _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims)
 
 

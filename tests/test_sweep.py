@@ -1,9 +1,14 @@
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from mfcheck.activations import erf_sigmoid, tanh_sum
-from mfcheck.experiment import Experiment, default_experiment
+from mfcheck.cache import Cache
 from mfcheck.errors import InvalidArgument
+from mfcheck.executors import Execution, started
+from mfcheck.experiment import Experiment, default_experiment
 from mfcheck.initial import GaussianInit
 from mfcheck.neurons import InnerNeuron
 from mfcheck.problems import teacher_population
@@ -55,3 +60,45 @@ def test_experiment_refuses_mismatched_rho0():
     problem = teacher_population(16, 2, tanh_sum(), seed=5)
     with pytest.raises(InvalidArgument, match="rho0"):
         Experiment(problem=problem, neuron=InnerNeuron(erf_sigmoid()), rho0=GaussianInit(3, 0.5))
+
+
+def test_same_table_whatever_the_executor(setting, tmp_path):
+    """Cells draw from their own seed subtrees: serial, 2 joblib processes and a dask cluster give
+    the same numbers (bit for bit), and so does a re-run read back from the cache."""
+    from distributed import LocalCluster
+
+    ex, ref = setting
+    serial = run_sweep(ex, TIER, reference=ref, progress=False).table
+    tables = {"joblib(2)": run_sweep(ex, TIER, reference=ref, progress=False, execution=Execution("joblib", workers=2)).table}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        tables["dask(address)"] = run_sweep(ex, TIER, reference=ref, progress=False,
+                                            execution=Execution(address=cluster.scheduler_address)).table
+    cache = Cache(tmp_path)
+    tables["cache write"] = run_sweep(ex, TIER, reference=ref, progress=False, execution=Execution(cache=cache)).table
+    tables["cache read"] = run_sweep(ex, TIER, reference=ref, progress=False, execution=Execution("joblib", workers=2, cache=cache)).table
+    for name, table in tables.items():
+        pd.testing.assert_frame_equal(table, serial, check_exact=True, obj=name)
+
+
+def test_dask_local_cluster_of_processes(setting):
+    """``--executor dask`` without an address: a LocalCluster of worker processes on 127.0.0.1,
+    started once for several sweeps (one worker here: the cells travel to another process all
+    the same, at half the start-up)."""
+    ex, ref = setting
+    serial = run_sweep(ex, TIER, reference=ref, progress=False).table
+    with started(Execution("dask", workers=1)) as running:
+        assert running.executor == "dask" and running.address is not None and not isinstance(running.address, str)
+        for _ in range(2):
+            table = run_sweep(ex, TIER, reference=ref, progress=False, execution=running).table
+            pd.testing.assert_frame_equal(table, serial, check_exact=True)
+
+
+def test_a_different_seed_is_a_different_table(setting):
+    """The companion of the identity above: the comparison sees a change of one seed."""
+    ex, ref = setting
+    other = dataclasses.replace(ex, seed=ex.seed + 1)
+    a = run_sweep(ex, TIER, reference=ref, progress=False).table
+    b = run_sweep(other, TIER, reference=ref, progress=False).table
+    with pytest.raises(AssertionError):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)

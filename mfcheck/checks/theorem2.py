@@ -22,17 +22,18 @@ is noisy SGD with the noise sqrt(s/β) g (c = 1, :func:`mfcheck.noisy.sqrt_s_ove
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from mfcheck.checks.base import Check, CheckContext
 from mfcheck.checks.temperature import BETA, LAM, setting
 from mfcheck.claims import CLAIMS, Claim
+from mfcheck.executors import Execution, map_cells
 from mfcheck.fit import fit_claim
 from mfcheck.noisy import langevin_step, noise_increments, run_noisy_sgd
 from mfcheck.observables import default_test_functions
@@ -116,9 +117,13 @@ CLAIMS2 = {
 _CACHE: dict = {}
 
 
-def noisy_sweep(context: CheckContext, replicates: int | None = None) -> tuple[SweepResult, dict]:
+def noisy_sweep(context: CheckContext, replicates: int | None = None, execution: Execution | None = None) -> tuple[SweepResult, dict]:
     """Run (once per context) the noisy sweep on the cells of ``TIERS[context.tier.name]``
-    (``replicates`` overrides the tier's); return it and the per-cell reference errors."""
+    (``replicates`` overrides the tier's); return it and the per-cell reference errors.
+
+    The Fokker–Planck field is solved here once; the cells run through
+    :func:`mfcheck.executors.map_cells` with ``execution`` (None: the current one, which
+    :func:`mfcheck.verify.verify` sets), each from its own seed subtree, cached by content."""
     key = (id(context), replicates)
     if key in _CACHE and _CACHE[key][0] is context:
         return _CACHE[key][1]
@@ -133,24 +138,14 @@ def noisy_sweep(context: CheckContext, replicates: int | None = None) -> tuple[S
         test_functions=ex.test_functions)
     K = np.array([f.K for f in ex.test_functions])
     f_err = float(np.max(np.abs(field_c.f_integrals - field_f.f_integrals) / K))
-    root = Streams(ex.seed).child("theorem2")
+    cells = tier.cells()
+    fn = functools.partial(_noisy_cell, ex, update, context.init, field_c, field_f, tier.replicates)
+    results = map_cells(fn, cells, execution=execution, desc="theorem 2 sweep", progress=context.progress)
     rows, ref_err = [], {"test_functions": {}, "risk": {}, "coupling": {}}
-    for path, N, eps in tqdm(tier.cells(), desc="theorem 2 sweep", unit="cell", disable=not context.progress, leave=False):
-        streams = root.child("cell", N, repr(float(eps)))
-        R = tier.replicates
-        sgd = run_noisy_sgd(ex.problem, ex.neuron, ex.rho0, N=N, eps=eps, T=ex.T, replicates=R, streams=streams,
-                            record_dt=ex.record_dt, update=update, test_functions=ex.test_functions, init=context.init)
-        n_steps = int(sgd.steps[-1])
-        m = max(1, int(round(eps / ex.substep_dt)))
-        g = np.stack([noise_increments(streams, r, N, ex.D, n_steps) for r in range(R)])
-        coarse, fine = couple_noisy(field_c, ex.problem, ex.neuron, sgd.theta[:, 0], g, eps=eps, lam=ex.lam, beta=ex.beta,
-                                    record_steps=sgd.steps, bridge_rngs=streams.generators("reference", R), substeps=m)
-        _, in_fine_field = couple_noisy(field_f, ex.problem, ex.neuron, sgd.theta[:1, 0], g[:1], eps=eps, lam=ex.lam, beta=ex.beta,
-                                        record_steps=sgd.steps, bridge_rngs=streams.generators("reference", 1), substeps=m)
-        coupling_err = float(np.max(np.linalg.norm(coarse - fine, axis=-1)) + np.max(np.linalg.norm(in_fine_field - fine[:1], axis=-1)))
-        flow_like = _FieldRecord(times=field_c.record_times, f_integrals=field_c.f_integrals, risk=field_c.risk)
-        stats = theorem1_statistics(sgd, flow_like, fine, ex.test_functions)
-        for r in range(R):
+    for (path, N, eps), stats in zip(cells, results):
+        stats = dict(stats)
+        coupling_err = float(stats.pop("coupling_error"))
+        for r in range(tier.replicates):
             rows.append({"path": path, "N": N, "eps": eps, "replicate": r, **{k: float(v[r]) for k, v in stats.items()}})
         ref_err["coupling"][(N, float(eps))] = coupling_err
         ref_err["test_functions"][(N, float(eps))] = f_err
@@ -171,6 +166,28 @@ class _FieldRecord:
     times: np.ndarray
     f_integrals: np.ndarray
     risk: np.ndarray
+
+
+def _noisy_cell(ex: NoisyExperiment, update, init, field_c, field_f, replicates: int, cell: tuple[str, int, float]) -> dict:
+    """One cell (path, N, ε) of the Theorem 2 sweep: the statistics of its ``replicates`` noisy
+    SGD runs against their coupled twins, and ``coupling_error``, the measured error of the
+    twins (sub-step halving plus one replicate re-coupled in the refined field)."""
+    _, N, eps = cell
+    streams = Streams(ex.seed).child("theorem2").child("cell", N, repr(float(eps)))
+    R = replicates
+    sgd = run_noisy_sgd(ex.problem, ex.neuron, ex.rho0, N=N, eps=eps, T=ex.T, replicates=R, streams=streams,
+                        record_dt=ex.record_dt, update=update, test_functions=ex.test_functions, init=init)
+    n_steps = int(sgd.steps[-1])
+    m = max(1, int(round(eps / ex.substep_dt)))
+    g = np.stack([noise_increments(streams, r, N, ex.D, n_steps) for r in range(R)])
+    coarse, fine = couple_noisy(field_c, ex.problem, ex.neuron, sgd.theta[:, 0], g, eps=eps, lam=ex.lam, beta=ex.beta,
+                                record_steps=sgd.steps, bridge_rngs=streams.generators("reference", R), substeps=m)
+    _, in_fine_field = couple_noisy(field_f, ex.problem, ex.neuron, sgd.theta[:1, 0], g[:1], eps=eps, lam=ex.lam, beta=ex.beta,
+                                    record_steps=sgd.steps, bridge_rngs=streams.generators("reference", 1), substeps=m)
+    coupling_err = float(np.max(np.linalg.norm(coarse - fine, axis=-1)) + np.max(np.linalg.norm(in_fine_field - fine[:1], axis=-1)))
+    flow_like = _FieldRecord(times=field_c.record_times, f_integrals=field_c.f_integrals, risk=field_c.risk)
+    stats = theorem1_statistics(sgd, flow_like, fine, ex.test_functions)
+    return {**stats, "coupling_error": coupling_err}
 
 
 def _make_check(name: str) -> Check:

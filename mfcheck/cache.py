@@ -1,0 +1,305 @@
+"""Results cached by content: a cell computed once is read back, whoever asks and however it ran.
+
+The key of a cell is
+
+    key = sha256(code version, environment, fingerprint(fn), fingerprint(cell)),
+
+where the *code version* is the sha256 of every source file of the installed ``mfcheck``
+package, the *environment* names Python, numpy and scipy versions, ``fn`` is the cell function
+with everything it is bound to (a ``functools.partial`` of a module-level function over the
+experiment, the reference, the replicates, the update rule and the initial sampler; the
+seed is a field of the experiment) and ``cell`` is (path, N, ε). :func:`fingerprint` walks
+these objects by content: numbers by their exact ``repr``, arrays by their bytes,
+dataclasses and plain objects by their fields, functions by module, qualified name, source
+text, the source file of their module, defaults and closure, so that a rule defined outside
+mfcheck is keyed by its own code. An object whose content cannot be established (a random
+generator, an open file, a function without source) raises :class:`Unidentifiable`, and the
+caller computes the cell without the cache rather than risk a stale result.
+
+A result is a flat dict of numeric arrays or numbers, stored as ``<folder>/<key[:2]>/<key>.npz``
+and written atomically (a temporary file in the same folder, then ``os.replace``), so an
+interrupted sweep leaves only whole files and a re-run computes only the missing cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib
+import inspect
+import io
+import json
+import os
+import sys
+import tempfile
+import types
+import zipfile
+from collections.abc import Callable
+from pathlib import Path, PurePath
+
+import numpy as np
+
+from mfcheck.errors import InvalidArgument
+
+__all__ = ["DEFAULT_CACHE_DIR", "Cache", "Unidentifiable", "code_version", "fingerprint"]
+
+DEFAULT_CACHE_DIR = ".mfcheck-cache"
+"""The folder ``mfcheck verify`` and ``mfcheck gate`` cache cells in (relative to the working directory)."""
+
+_MAX_DEPTH = 64
+_PACKAGE = "mfcheck"
+
+
+class Unidentifiable(Exception):
+    """The content of an object cannot be established: the cell it feeds is not cached."""
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """sha256 over the relative path and bytes of every ``.py`` file of the installed mfcheck package."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        h.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> str:
+    import scipy
+
+    return json.dumps({"python": list(sys.version_info[:2]), "numpy": np.__version__, "scipy": scipy.__version__,
+                       "byteorder": sys.byteorder})
+
+
+@functools.lru_cache(maxsize=256)
+def _module_digest(name: str) -> str:
+    """sha256 of a module's source file (``.py``); its version string when it has no source file."""
+    module = sys.modules.get(name)
+    if module is None:
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:
+            raise Unidentifiable(f"module {name!r} cannot be imported: {exc}") from exc
+    file = getattr(module, "__file__", None)
+    if file and file.endswith(".py") and os.path.isfile(file):
+        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    version = getattr(module, "__version__", None)
+    top = name.split(".")[0]
+    if version is None and top != name:
+        version = getattr(sys.modules.get(top), "__version__", None)
+    if version is None and name != "builtins":
+        raise Unidentifiable(f"module {name!r} has neither a source file nor a version")
+    return f"{name}=={version or sys.version}"
+
+
+class _Hasher:
+    """Feeds tagged, length-prefixed tokens of an object graph into one sha256."""
+
+    def __init__(self):
+        self.h = hashlib.sha256()
+        self.stack: set[int] = set()
+
+    def token(self, tag: str, payload: bytes | str = b"") -> None:
+        if isinstance(payload, str):
+            payload = payload.encode()
+        self.h.update(tag.encode() + b":" + str(len(payload)).encode() + b":" + payload)
+
+    def feed(self, obj, depth: int = 0) -> None:
+        if depth > _MAX_DEPTH:
+            raise Unidentifiable(f"object graph deeper than {_MAX_DEPTH} levels at {type(obj).__qualname__}")
+        if obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
+            self.token(type(obj).__name__, repr(obj))
+            return
+        if isinstance(obj, np.generic):
+            self.token("npscalar", obj.dtype.str.encode() + np.asarray(obj).tobytes())
+            return
+        if isinstance(obj, np.ndarray):
+            if obj.dtype.kind == "O":
+                self.token("objarray", repr(obj.shape))
+                self._items(obj.ravel().tolist(), depth)
+                return
+            self.token("ndarray", f"{obj.dtype.str}{obj.shape}".encode() + np.ascontiguousarray(obj).tobytes())
+            return
+        if isinstance(obj, np.dtype):
+            self.token("dtype", repr(obj))
+            return
+        if isinstance(obj, PurePath):
+            self.token(type(obj).__name__, str(obj))
+            return
+        if isinstance(obj, types.ModuleType):
+            self.token("module", obj.__name__)
+            return
+        if isinstance(obj, type):
+            self._class(obj)
+            return
+        key = id(obj)
+        if key in self.stack:
+            raise Unidentifiable(f"a reference cycle through {type(obj).__qualname__}")
+        self.stack.add(key)
+        try:
+            self._compound(obj, depth)
+        finally:
+            self.stack.discard(key)
+
+    def _items(self, items, depth):
+        self.token("len", str(len(items)))
+        for item in items:
+            self.feed(item, depth + 1)
+
+    def _class(self, cls: type) -> None:
+        module = getattr(cls, "__module__", None)
+        if module is None:
+            raise Unidentifiable(f"class {cls!r} has no module")
+        self.token("class", f"{module}:{cls.__qualname__}:{_module_digest(module)}")
+
+    def _compound(self, obj, depth: int) -> None:
+        if isinstance(obj, tuple | list):
+            self.token(type(obj).__name__)
+            self._items(list(obj), depth)
+        elif isinstance(obj, dict):
+            self.token("dict", str(len(obj)))
+            for k in sorted(obj, key=fingerprint):
+                self.feed(k, depth + 1)
+                self.feed(obj[k], depth + 1)
+        elif isinstance(obj, set | frozenset):
+            self.token("set", ",".join(sorted(fingerprint(x) for x in obj)))
+        elif isinstance(obj, functools.partial):
+            self.token("partial")
+            self.feed(obj.func, depth + 1)
+            self.feed(obj.args, depth + 1)
+            self.feed(obj.keywords, depth + 1)
+        elif isinstance(obj, types.MethodType):
+            self.token("method")
+            self.feed(obj.__func__, depth + 1)
+            self.feed(obj.__self__, depth + 1)
+        elif isinstance(obj, types.FunctionType):
+            self._function(obj, depth)
+        elif isinstance(obj, np.ufunc):
+            self.token("ufunc", f"numpy.{obj.__name__}")
+        elif isinstance(obj, types.BuiltinFunctionType):
+            owner = obj.__self__
+            if owner is not None and not isinstance(owner, types.ModuleType):
+                raise Unidentifiable(f"builtin method {obj.__qualname__} bound to a {type(owner).__qualname__}")
+            module = getattr(obj, "__module__", None) or getattr(owner, "__name__", "builtins")
+            self.token("builtin", f"{module}:{obj.__qualname__}:{_module_digest(module)}")
+        elif dataclasses.is_dataclass(obj):
+            self._class(type(obj))
+            for f in dataclasses.fields(obj):
+                self.token("field", f.name)
+                self.feed(getattr(obj, f.name), depth + 1)
+        elif hasattr(obj, "__dict__") and type(obj).__module__ not in ("builtins",):
+            self._class(type(obj))
+            slots = [s for c in type(obj).__mro__ for s in getattr(c, "__slots__", ()) if s not in ("__dict__", "__weakref__")]
+            state = dict(vars(obj))
+            for s in slots:
+                if hasattr(obj, s):
+                    state[s] = getattr(obj, s)
+            self.feed(state, depth + 1)
+        else:
+            raise Unidentifiable(f"cannot establish the content of a {type(obj).__module__}.{type(obj).__qualname__}")
+
+    def _function(self, fn: types.FunctionType, depth: int) -> None:
+        module = fn.__module__
+        if module is None:
+            raise Unidentifiable(f"function {fn.__qualname__} has no module")
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError) as exc:
+            raise Unidentifiable(f"no source for function {module}.{fn.__qualname__}") from exc
+        self.token("function", f"{module}:{fn.__qualname__}:{_module_digest(module)}")
+        self.token("source", source)
+        self.feed(fn.__defaults__, depth + 1)
+        self.feed(fn.__kwdefaults__, depth + 1)
+        cells = []
+        for cell in fn.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:  # an empty cell (a name assigned after the function was made)
+                cells.append(None)
+        self.feed(tuple(cells), depth + 1)
+        self.feed(dict(vars(fn)), depth + 1)
+
+
+def fingerprint(obj) -> str:
+    """The sha256 (hex) of ``obj``'s content; raises :class:`Unidentifiable` when it cannot be established."""
+    h = _Hasher()
+    h.feed(obj)
+    return h.h.hexdigest()
+
+
+def _check_result(result) -> dict:
+    if not isinstance(result, dict) or not all(isinstance(k, str) and k and not k.startswith("__") for k in result):
+        raise InvalidArgument(f"A cached cell result must be a dict with str keys, got {type(result).__name__}.")
+    out = {}
+    for k, v in result.items():
+        a = np.asarray(v)
+        if a.dtype.kind not in "biuf":
+            raise InvalidArgument(f"A cached cell result holds numbers only; {k!r} has dtype {a.dtype}.")
+        out[k] = a
+    return out
+
+
+class Cache:
+    """A folder of cell results keyed by content (see the module docstring).
+
+    **Arguments:**
+
+    - ``folder``: where results are stored (created on the first write).
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        if not isinstance(folder, str | os.PathLike) or not str(folder):
+            raise InvalidArgument(f"`folder` (the cache folder) must be a path, got {folder!r}.")
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InvalidArgument(f"`folder` {str(folder)!r} exists and is not a folder.")
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.folder)!r})"
+
+    def keys(self, fn: Callable, cells) -> list[str]:
+        """The key of each cell of ``fn``; raises :class:`Unidentifiable` when ``fn`` or a cell has no content identity."""
+        head = hashlib.sha256()
+        for part in (code_version(), _environment(), fingerprint(fn)):
+            head.update(part.encode() + b"\0")
+        out = []
+        for cell in cells:
+            h = head.copy()
+            h.update(fingerprint(cell).encode())
+            out.append(h.hexdigest())
+        return out
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> dict | None:
+        """The stored result of ``key`` (numbers as Python floats/ints, arrays as arrays), or None
+        when there is none or the file is unreadable (it is then recomputed and rewritten)."""
+        path = self.path(key)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["__key__"]) != key:
+                    return None
+                return {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files if not k.startswith("__")}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None
+
+    def put(self, key: str, result: dict) -> None:
+        """Store ``result`` (a dict of numbers / numeric arrays) under ``key``, atomically."""
+        arrays = _check_result(result)
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, __key__=np.array(key), **arrays)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(buf.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise

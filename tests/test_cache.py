@@ -1,0 +1,123 @@
+"""The content cache: fingerprints follow content, files round-trip exactly and appear atomically."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+
+from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.cache import Cache, Unidentifiable, code_version, fingerprint
+from mfcheck.errors import InvalidArgument
+from mfcheck.experiment import Experiment
+from mfcheck.initial import GaussianInit
+from mfcheck.neurons import InnerNeuron
+from mfcheck.problems import teacher_population
+from mfcheck.sgd import iid_init, mean_field_step
+
+
+def _experiment(seed=5, scale=0.5, a=1.0):
+    problem = teacher_population(8, 2, tanh_sum((1.0,), (2.0,)), seed=seed)
+    return Experiment(problem=problem, neuron=InnerNeuron(erf_sigmoid(slope=a)), rho0=GaussianInit(2, scale), log2_M=6, seed=seed)
+
+
+def _scaled(c, x):
+    return c * x
+
+
+def test_equal_content_built_twice_has_one_fingerprint():
+    assert fingerprint(_experiment()) == fingerprint(_experiment())
+    assert fingerprint(functools.partial(_scaled, 2.0)) == fingerprint(functools.partial(_scaled, 2.0))
+
+
+@pytest.mark.parametrize("changed", [
+    lambda: _experiment(seed=6),  # the seed (and the data drawn from it)
+    lambda: _experiment(scale=0.25),  # ρ_0
+    lambda: _experiment(a=2.0),  # a constant captured in the activation's closures
+])
+def test_any_changed_ingredient_changes_the_fingerprint(changed):
+    assert fingerprint(changed()) != fingerprint(_experiment())
+
+
+def test_functions_are_keyed_by_code_and_closure():
+    def rule(k):
+        def update(theta):
+            return k * theta
+
+        return update
+
+    assert fingerprint(rule(1.0)) == fingerprint(rule(1.0))
+    assert fingerprint(rule(1.0)) != fingerprint(rule(2.0))
+    assert fingerprint(mean_field_step) != fingerprint(iid_init)
+    assert fingerprint(functools.partial(_scaled, 2.0)) != fingerprint(functools.partial(_scaled, 3.0))
+    a = np.arange(4.0)
+    b = a.copy()
+    b[3] = np.nextafter(3.0, 4.0)  # one ulp
+    assert fingerprint(a) != fingerprint(b)
+    assert fingerprint(1.0) != fingerprint(1) and fingerprint((1, 2)) != fingerprint([1, 2])
+
+
+def test_unidentifiable_content_is_refused():
+    rng = np.random.default_rng(0)
+    with pytest.raises(Unidentifiable):
+        fingerprint(functools.partial(_scaled, rng))  # a generator's state is not content
+    namespace = {"__name__": "generated"}
+    # a function without a source file
+    exec("def no_source(x):\n    return x\n", namespace)  # noqa: S102
+    with pytest.raises(Unidentifiable, match="no source"):
+        fingerprint(namespace["no_source"])
+    loop = []
+    loop.append(loop)
+    with pytest.raises(Unidentifiable, match="cycle"):
+        fingerprint(loop)
+
+
+def test_code_version_is_a_stable_sha256():
+    v = code_version()
+    assert len(v) == 64 and int(v, 16) >= 0
+    assert code_version() == v
+
+
+def test_put_get_round_trips_exactly(tmp_path):
+    cache = Cache(tmp_path / "c")
+    [key] = cache.keys(functools.partial(_scaled, 2.0), [("N", 16, 1 / 64)])
+    assert cache.get(key) is None
+    result = {"risk": np.array([0.1, 1 / 3, math.pi]), "coupling_error": 1 / 7, "count": np.int64(3)}
+    cache.put(key, result)
+    back = cache.get(key)
+    assert back["risk"].tobytes() == result["risk"].tobytes()
+    assert back["coupling_error"] == 1 / 7 and back["count"] == 3
+    # written atomically: only the final file is left in the folder
+    assert [p.name for p in cache.path(key).parent.iterdir()] == [f"{key}.npz"]
+
+
+def test_keys_depend_on_function_and_cell(tmp_path):
+    cache = Cache(tmp_path)
+    k1 = cache.keys(functools.partial(_scaled, 2.0), [("N", 16, 0.25), ("N", 16, 0.125)])
+    k2 = cache.keys(functools.partial(_scaled, 3.0), [("N", 16, 0.25)])
+    assert len(set(k1 + k2)) == 3
+    assert cache.keys(functools.partial(_scaled, 2.0), [("N", 16, 0.25)]) == k1[:1]
+
+
+def test_unreadable_or_misplaced_files_count_as_missing(tmp_path):
+    cache = Cache(tmp_path)
+    a, b = cache.keys(functools.partial(_scaled, 2.0), [("N", 8, 0.5), ("N", 16, 0.25)])
+    cache.put(a, {"x": np.ones(2)})
+    cache.path(b).parent.mkdir(parents=True, exist_ok=True)
+    cache.path(b).write_bytes(cache.path(a).read_bytes())  # a file under the wrong name
+    assert cache.get(b) is None
+    cache.path(a).write_bytes(b"truncated")
+    assert cache.get(a) is None
+
+
+def test_bad_results_and_folders_are_refused(tmp_path):
+    cache = Cache(tmp_path)
+    with pytest.raises(InvalidArgument, match="numbers only"):
+        cache.put("ab" * 32, {"name": np.array(["x"])})
+    with pytest.raises(InvalidArgument, match="dict"):
+        cache.put("ab" * 32, [1.0])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InvalidArgument, match="folder"):
+        Cache(tmp_path / "file")

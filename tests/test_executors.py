@@ -1,0 +1,163 @@
+"""Executors: results in cell order whatever runs them; the cache makes a re-run compute only missing cells."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from mfcheck.cache import Cache
+from mfcheck.errors import InvalidArgument
+from mfcheck.executors import Execution, current_execution, map_cells, using
+
+CELLS = [("N", 8, 0.125), ("N", 16, 0.0625), ("eps", 32, 0.0625), ("eps", 64, 0.03125)]
+
+
+def _cell_value(scale, cell):
+    """A cell function: a deterministic array from the cell's own seed subtree."""
+    _, N, eps = cell
+    rng = np.random.default_rng(np.random.SeedSequence(1234, spawn_key=(N, round(1 / eps))))
+    return {"x": scale * rng.standard_normal(3), "eps": eps}
+
+
+def _failing(cell):
+    raise InvalidArgument(f"`cell` {cell} is refused")
+
+
+def _logged(log, scale, cell):
+    """``_cell_value`` that appends its cell to the file ``log`` (works across processes); it
+    raises KeyboardInterrupt, as an interrupted run would, once two cells are logged while a
+    file ``stop`` lies beside the log."""
+    done = log.read_text().splitlines() if log.exists() else []
+    if len(done) >= 2 and (log.parent / "stop").exists():
+        raise KeyboardInterrupt
+    with open(log, "a") as f:
+        f.write(f"{cell}\n")
+    return _cell_value(scale, cell)
+
+
+def _computed(log):
+    return sorted(log.read_text().splitlines()) if log.exists() else []
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(x["x"].tobytes() == y["x"].tobytes() and x["eps"] == y["eps"] for x, y in zip(a, b))
+
+
+def test_serial_results_come_in_cell_order():
+    out = map_cells(functools.partial(_cell_value, 2.0), CELLS, progress=False)
+    assert [r["eps"] for r in out] == [c[2] for c in CELLS]
+    assert out[0]["x"].tobytes() == _cell_value(2.0, CELLS[0])["x"].tobytes()
+
+
+def test_joblib_processes_give_the_serial_numbers():
+    fn = functools.partial(_cell_value, 2.0)
+    serial = map_cells(fn, CELLS, progress=False)
+    assert _same(map_cells(fn, CELLS, execution=Execution("joblib", workers=2), progress=False), serial)
+
+
+def test_worker_errors_keep_their_type():
+    with pytest.raises(InvalidArgument, match="refused"):
+        map_cells(_failing, CELLS, execution=Execution("joblib", workers=2), progress=False)
+
+
+def test_workers_with_other_sources_are_refused(monkeypatch):
+    """A cluster with another mfcheck installed would store its numbers under this code's keys."""
+    import mfcheck.executors
+
+    monkeypatch.setattr(mfcheck.executors, "code_version", lambda: "0" * 64)  # this process "has other sources"
+    with pytest.raises(RuntimeError, match="code version"):
+        map_cells(functools.partial(_cell_value, 2.0), CELLS, execution=Execution("joblib", workers=2), progress=False)
+    assert len(map_cells(functools.partial(_cell_value, 2.0), CELLS, progress=False)) == len(CELLS)  # serial: one process
+
+
+def test_rerun_computes_only_the_missing_cell(tmp_path, capsys):
+    cache, log = Cache(tmp_path / "cache"), tmp_path / "computed.log"
+    fn = functools.partial(_logged, log, 2.0)
+    first = map_cells(fn, CELLS, execution=Execution("joblib", workers=2, cache=cache), progress=False)
+    assert _computed(log) == sorted(map(str, CELLS))
+    cache.path(cache.keys(fn, CELLS)[2]).unlink()  # one cell's file lost
+    log.unlink()
+    again = map_cells(fn, CELLS, execution=Execution("joblib", workers=2, cache=cache), progress=True)
+    assert _computed(log) == [str(CELLS[2])]
+    assert _same(again, first)
+    assert "3 from cache" in capsys.readouterr().err  # the progress bar says so
+
+
+def test_interrupted_sweep_resumes_from_the_cache(tmp_path):
+    cache, log = Cache(tmp_path / "cache"), tmp_path / "computed.log"
+    fn = functools.partial(_logged, log, 3.0)
+    (tmp_path / "stop").touch()
+    with pytest.raises(KeyboardInterrupt):
+        map_cells(fn, CELLS, execution=Execution("serial", cache=cache), progress=False)
+    assert _computed(log) == sorted(map(str, CELLS[:2]))
+    (tmp_path / "stop").unlink()
+    log.unlink()
+    out = map_cells(fn, CELLS, execution=Execution("serial", cache=cache), progress=False)
+    assert _computed(log) == sorted(map(str, CELLS[2:]))
+    assert _same(out, map_cells(functools.partial(_cell_value, 3.0), CELLS, progress=False))
+
+
+def test_an_unidentifiable_function_is_computed_every_time(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def drawing(cell):
+        return {"x": rng.standard_normal(1), "eps": cell[2]}
+
+    cache = Cache(tmp_path)
+    map_cells(drawing, CELLS, execution=Execution("serial", cache=cache), progress=False)
+    assert not any(tmp_path.iterdir())  # nothing stored: the generator's state is not content
+
+
+def test_using_sets_the_execution_of_a_block():
+    ex = Execution("joblib", workers=2)
+    assert current_execution().executor == "serial"
+    with using(ex):
+        assert current_execution() is ex
+    assert current_execution().executor == "serial"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"executor": "threads"}, "executor"),
+    ({"executor": "joblib", "address": "tcp://127.0.0.1:8786"}, "address"),
+    ({"workers": 0}, "workers"),
+    ({"workers": True}, "workers"),
+    ({"cache": "somewhere"}, "cache"),
+    ({"address": 8786}, "address"),
+])
+def test_bad_executions_are_refused(kwargs, match):
+    with pytest.raises(InvalidArgument, match=match):
+        Execution(**kwargs)
+
+
+def test_an_address_means_dask():
+    assert Execution(address="tcp://127.0.0.1:8786").executor == "dask"
+    assert Execution().executor == "serial"
+
+
+def test_gate_runs_its_sweep_through_the_execution(tmp_path):
+    """The gate's adapters (closures around the implementation) travel to worker processes; the
+    table is the serial one, and a mutant is keyed apart from the correct step."""
+    from mfcheck.activations import erf_sigmoid, tanh_sum
+    from mfcheck.experiment import Experiment
+    from mfcheck.gate import gate, ntk_scaling_step, reference_step
+    from mfcheck.initial import GaussianInit
+    from mfcheck.neurons import InnerNeuron
+    from mfcheck.problems import teacher_population
+    from mfcheck.reference import build_reference
+    from mfcheck.tiers import Tier
+
+    problem = teacher_population(16, 2, tanh_sum((1.0,), (2.0,)), seed=5)
+    ex = Experiment(problem=problem, neuron=InnerNeuron(erf_sigmoid()), rho0=GaussianInit(2, 0.5), log2_M=8, h=1 / 16, record_dt=1 / 8)
+    ref = build_reference(ex)
+    tier = Tier("tiny", N_path=(8, 16), eps_path=(1 / 8, 1 / 16), kink=2, replicates=3, log2_M=8)
+    kwargs = {"claims": ["theorem1_risk"], "experiment": ex, "reference": ref}
+    serial = gate(reference_step, tier, **kwargs)
+    cache = Cache(tmp_path)
+    parallel = gate(reference_step, tier, execution=Execution("joblib", workers=2, cache=cache), **kwargs)
+    assert parallel.sweep.table.equals(serial.sweep.table)
+    assert len(list(tmp_path.rglob("*.npz"))) == len(tier.cells())
+    mutant = gate(ntk_scaling_step, tier, execution=Execution("serial", cache=cache), **kwargs)
+    assert len(list(tmp_path.rglob("*.npz"))) == 2 * len(tier.cells())
+    assert not mutant.sweep.table.equals(serial.sweep.table)
