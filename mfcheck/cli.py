@@ -5,7 +5,18 @@
 the replicates per cell that give a rate claim power P against an exponent short by δ.
 ``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: check an SGD
 implementation against every applicable claim (exit 0 hold, 1 violated, 2 usage or a crashing
-implementation, 3 unresolved).
+implementation, 3 unresolved). ``mfcheck gate --false-alarm N [--tier] [--impl]``: run the gate on a
+correct implementation with root seeds 0..N-1 and report its false-alarm rate with a
+Clopper–Pearson interval (exit 1 when the interval lies above α).
+
+``mfcheck reproduce {mmn18,dimension} [--out DIR]``: the MMN18 two-Gaussians experiments, SGD beside
+the radial PDE, and the d-dependence of Theorem 1 (:mod:`mfcheck.reproduce`).
+
+Where cells run (``verify`` and ``gate``): by default in ``os.cpu_count()`` parallel processes
+(joblib); ``--executor dask`` starts a local dask cluster, ``--address tcp://host:8786`` uses a
+running one; ``--executor serial`` runs them in this process; ``--workers`` sets the count.
+Finished cells are cached by content in ``.mfcheck-cache/`` (``--cache DIR``, ``--no-cache``), so
+an interrupted run, run again, computes only the missing cells. Reports do not depend on any of this.
 
 Exit codes: 0 every claim passes, 1 a claim fails, 2 bad usage, 3 no claim fails but one is
 unresolved (its report says which knob to turn).
@@ -22,14 +33,42 @@ Example::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 from mfcheck.claims import CLAIMS
 from mfcheck.errors import InvalidArgument
+from mfcheck.executors import started
 from mfcheck.tiers import TIERS, get_tier
 
 __all__ = ["main"]
+
+
+def _add_execution(p: argparse.ArgumentParser) -> None:
+    from mfcheck.cache import DEFAULT_CACHE_DIR
+    from mfcheck.executors import EXECUTORS
+
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="where cells run: joblib (parallel processes, the default), dask (a local cluster, or the one at "
+                        "--address) or serial (this process)")
+    p.add_argument("--workers", type=int, default=None, help="processes / local dask workers (default: the CPU count)")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="a running dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask)")
+    p.add_argument("--cache", default=DEFAULT_CACHE_DIR, metavar="DIR",
+                   help=f"cache finished cells by content (code version, configuration, seed) in DIR; a re-run computes only "
+                        f"missing cells (default: {DEFAULT_CACHE_DIR})")
+    p.add_argument("--no-cache", action="store_true", help="compute every cell, read and write no cache")
+
+
+def _execution(args):
+    """The :class:`~mfcheck.executors.Execution` of the command line (default: joblib on every CPU, cache on)."""
+    from mfcheck.cache import Cache
+    from mfcheck.executors import Execution
+
+    executor = args.executor or ("dask" if args.address is not None else "joblib")
+    return Execution(executor=executor, workers=args.workers, address=args.address,
+                     cache=None if args.no_cache else Cache(args.cache))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
     v.add_argument("--write-baseline", metavar="FILE", help="also write the fitted exponents and constants to FILE (for `gate --baseline`)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_execution(v)
     g = sub.add_parser("gate", help="check an SGD implementation against every applicable claim")
     g.add_argument("--impl", metavar="MODULE:CALLABLE", help="the step implementation (protocol: see the README)")
     g.add_argument("--init", metavar="MODULE:CALLABLE", help="an initial-particle sampler to gate (checked by mcdiarmid)")
@@ -52,7 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--baseline", metavar="FILE", help="fail also when exponents or constants move beyond their CIs")
     g.add_argument("--write-baseline", metavar="FILE", help="write this run's exponents and constants to FILE")
     g.add_argument("--out", default=None, help="also write reports to this folder")
+    g.add_argument("--false-alarm", type=int, default=None, metavar="N",
+                   help="measure the gate's false-alarm rate: run it on the correct implementation (--impl, default the "
+                        "built-in step) with root seeds 0..N-1 and write the rate with its Clopper-Pearson interval")
+    g.add_argument("--false-alarm-out", default=None, metavar="DIR",
+                   help="folder of the false-alarm report (default: reports/gate_false_alarm_<tier>)")
     g.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_execution(g)
+    sub.add_parser("reproduce", help="the paper's experiments and the d-dependence: `mfcheck reproduce {mmn18,dimension} --help`",
+                   add_help=False)
     c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power")
     c.add_argument("claim", help="any claim of `mfcheck verify` (rate claims: fitted pilot; others: pilot on their broken implementation)")
     c.add_argument("--tier", choices=sorted(TIERS), default="ci", help="cells to calibrate for (default: ci)")
@@ -127,15 +175,78 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _interrupted(execution) -> int:
+    """Ctrl-C: say where the finished cells are; exit 130 (as a shell does on SIGINT)."""
+    where = (f"finished cells are cached in {execution.cache.folder}/: run the same command again to compute only the rest"
+             if execution.cache is not None else "no cache was used (--no-cache): a re-run starts over")
+    print(f"mfcheck: interrupted; {where}.", file=sys.stderr)
+    return 130
+
+
+def _false_alarm(args, execution) -> int:
+    """``mfcheck gate --false-alarm N``: exit 0 unless the interval of the rate lies above α."""
+    from mfcheck.false_alarm import measure_false_alarm, write_report
+    from mfcheck.fit import DEFAULT_ALPHA
+    from mfcheck.gate import ImplementationError, load_implementation
+
+    try:
+        tier = get_tier(args.tier)
+        alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+        impl = load_implementation(args.impl) if args.impl else None
+        if args.false_alarm < 1:
+            raise InvalidArgument(f"`--false-alarm` must be a positive number of seeds, got {args.false_alarm}.")
+    except (InvalidArgument, ImplementationError) as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    folder = args.false_alarm_out or f"reports/gate_false_alarm_{tier.name}"
+    command = f"mfcheck gate --false-alarm {args.false_alarm} --tier {tier.name}" + (f" --impl {args.impl}" if args.impl else "") + (
+        f" --alpha {args.alpha}" if args.alpha is not None else "") + (f" --claims {' '.join(args.claims)}" if args.claims else "")
+    # joblib (the default): seeds in parallel processes, each gate run serial; serial / dask: seeds one by one
+    workers = 1 if execution.executor in ("serial", "dask") else (args.workers or os.cpu_count() or 1)
+    try:
+        with started(execution) as running:
+            result = measure_false_alarm(tier, args.false_alarm, impl=impl, alpha=alpha, claims=args.claims, execution=running,
+                                         seed_workers=workers, progress=not args.quiet,
+                                         echo=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
+                                         on_run=lambda partial: write_report(partial, folder, command, planned=args.false_alarm))
+    except KeyboardInterrupt:
+        print(f"mfcheck: interrupted; the runs finished so far are in {folder}/.", file=sys.stderr)
+        return 130
+    path = write_report(result, folder, command)
+    lo, hi = result.ci
+    print(f"false alarms: {result.alarms}/{len(result.judged)} judged runs (rate {result.rate:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]) "
+          f"at family-wise alpha {result.alpha}; report: {path}")
+    return 0 if result.compatible else 1
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["reproduce"]:  # its own parser: mfcheck.reproduce.cli
+        from mfcheck.reproduce import main as reproduce_main
+
+        return reproduce_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "calibrate":
         return _calibrate(args)
     if args.command == "gate":
         from mfcheck.gate import gate_command
 
-        return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init, baseline=args.baseline,
-                            write_baseline_to=args.write_baseline, run_self_test=args.self_test, out=args.out, quiet=args.quiet)
+        try:
+            execution = _execution(args)
+        except InvalidArgument as exc:
+            print(f"mfcheck: error: {exc}", file=sys.stderr)
+            return 2
+        if not args.quiet:
+            print(f"mfcheck gate: {execution.describe()}", file=sys.stderr)
+        if args.false_alarm is not None:
+            return _false_alarm(args, execution)
+        try:
+            with started(execution) as running:
+                return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init,
+                                    baseline=args.baseline, write_baseline_to=args.write_baseline, run_self_test=args.self_test,
+                                    out=args.out, quiet=args.quiet, execution=running)
+        except KeyboardInterrupt:
+            return _interrupted(execution)
     from mfcheck.experiment import default_experiment
     from mfcheck.fit import DEFAULT_ALPHA
     from mfcheck.verify import verify
@@ -149,14 +260,21 @@ def main(argv=None) -> int:
         if args.seed is not None and args.seed < 0:
             raise InvalidArgument(f"`--seed` must be a non-negative int, got {args.seed}.")
         experiment = default_experiment(log2_M=tier.log2_M, **kwargs)
+        execution = _execution(args)
     except InvalidArgument as exc:
         print(f"mfcheck: error: {exc}", file=sys.stderr)
         return 2
     command = f"mfcheck verify --tier {tier.name} --out {args.out}" + (f" --seed {args.seed}" if args.seed is not None else "") + (
         f" --alpha {args.alpha}" if args.alpha is not None else "")
     start = time.perf_counter()
-    print(f"mfcheck verify: tier {tier.name}, {len(tier.cells())} cells x {tier.replicates} replicates; solving the reference ...", file=sys.stderr)
-    verification = verify(tier, experiment=experiment, alpha=alpha, out=args.out, command=command, progress=not args.quiet)
+    print(f"mfcheck verify: tier {tier.name}, {len(tier.cells())} cells x {tier.replicates} replicates; {execution.describe()}; "
+          f"solving the reference ...", file=sys.stderr)
+    try:
+        with started(execution) as running:
+            verification = verify(tier, experiment=experiment, alpha=alpha, out=args.out, command=command,
+                                  progress=not args.quiet, execution=running)
+    except KeyboardInterrupt:
+        return _interrupted(execution)
     _print_table(verification)
     print(f"reports written to {args.out}/ in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     if args.write_baseline:

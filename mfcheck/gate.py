@@ -287,10 +287,11 @@ class GateVerification(Verification):
         return format_table(self)
 
 
-def _run_verify(tier, *, experiment, alpha, update, init, noisy_update, reference, out, progress, claims, command) -> Verification:
+def _run_verify(tier, *, experiment, alpha, update, init, noisy_update, reference, out, progress, claims, command,
+                execution=None) -> Verification:
     """:func:`mfcheck.verify.verify` with the implementation's adapters."""
     return verify(tier, experiment=experiment, alpha=alpha, update=update, init=init, noisy_update=noisy_update,
-                  reference=reference, out=out, command=command, progress=progress, claims=claims)
+                  reference=reference, out=out, command=command, progress=progress, claims=claims, execution=execution)
 
 
 def _check_alpha(alpha) -> float:
@@ -312,6 +313,7 @@ def gate(
     out: str | Path | None = None,
     progress: bool = False,
     command: str = "mfcheck gate",
+    execution=None,
 ) -> GateVerification:
     """Verify the protocol step ``impl`` (a callable or a ``"module:callable"`` spec; None: the
     built-in :func:`reference_step`) and/or the initial sampler ``init`` at ``tier``.
@@ -321,6 +323,9 @@ def gate(
     - ``baseline``: a JSON file from :func:`write_baseline`; the rate-claim estimates must not
       move beyond their CIs (:func:`compare_baseline`).
     - ``experiment``, ``reference``: share a solved reference across calls (as :func:`self_test` does).
+    - ``execution``: where the sweep cells run and their cache (:class:`mfcheck.executors.Execution`;
+      None: serial, no cache). The implementation must then be picklable by cloudpickle (a
+      module-level function is).
 
     Raises :class:`ImplementationError` when the implementation crashes or returns a wrong
     shape / non-finite values; :class:`~mfcheck.errors.InvalidArgument` on bad arguments.
@@ -346,7 +351,7 @@ def gate(
     start = time.perf_counter()
     v = _run_verify(tier, experiment=experiment, alpha=alpha, update=as_update(step), init=iid_init if init is None else checked_init(init),
                     noisy_update=as_noisy_factory(step), reference=reference, out=None if out is None else Path(out),
-                    progress=progress, claims=list(claims), command=command)
+                    progress=progress, claims=list(claims), command=command, execution=execution)
     diffs = tuple(compare_baseline(v, baseline)) if baseline is not None else ()
     return GateVerification(results=v.results, claims=v.claims, sweep=v.sweep, alpha=v.alpha, checks=v.checks, context=v.context,
                             implementation=_name(step), init_name=_name(init) if init is not None else "iid_init",
@@ -608,13 +613,14 @@ class SelfTest:
 
 
 def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] | None = None, claims: Sequence[str] | None = None,
-              progress: bool = False, experiment=None, reference=None, echo: Callable[[str], None] | None = None) -> SelfTest:
+              progress: bool = False, experiment=None, reference=None, echo: Callable[[str], None] | None = None,
+              execution=None) -> SelfTest:
     """Run the gate on every built-in mutant and correct variant (``names`` restricts them).
 
     Step mutants and correct variants run on ``claims`` (default :data:`STEP_CLAIMS`); initial
     sampler mutants on :data:`INIT_CLAIMS`. One reference is solved and shared. A mutant whose
     run raises :class:`ImplementationError` counts as rejected (the gate exits 2 on it).
-    ``echo`` receives one line per finished implementation."""
+    ``echo`` receives one line per finished implementation; ``execution`` is passed to :func:`gate`."""
     from mfcheck.experiment import default_experiment
     from mfcheck.reference.refinement import build_reference
 
@@ -638,7 +644,8 @@ def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] 
                "claims_run": len(run_claims), "failed_claims": [], "min_p_adjusted": {}, "error": None}
         try:
             kwargs = {"init": obj, "impl": None} if target == "init" else {"impl": obj}
-            v = gate(tier=tier, alpha=alpha, claims=list(run_claims), experiment=experiment, reference=reference, progress=progress, **kwargs)
+            v = gate(tier=tier, alpha=alpha, claims=list(run_claims), experiment=experiment, reference=reference, progress=progress,
+                     execution=execution, **kwargs)
             row["failed_claims"] = [r.claim for r in v.results if r.verdict == "fail"]
             row["min_p_adjusted"] = {r.claim: min((t.p_adjusted for t in r.tests), default=math.nan) for r in v.results}
             row["unresolved"] = [r.claim for r in v.results if r.verdict == "unresolved"]
@@ -778,11 +785,14 @@ def compare_baseline(verification: Verification, path: str | Path) -> list[str]:
 
 def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = None, claims: Sequence[str] | None = None,
                  init: str | None = None, baseline: str | None = None, write_baseline_to: str | None = None,
-                 run_self_test: bool = False, out: str | None = None, quiet: bool = False, stdout=None, stderr=None) -> int:
+                 run_self_test: bool = False, out: str | None = None, quiet: bool = False, stdout=None, stderr=None,
+                 execution=None) -> int:
     """``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: print
     the table, return the exit code (0 hold, 1 violated / moved, 2 usage or implementation
     error, 3 unresolved). ``impl`` None with ``run_self_test``: only the self-test. The working
-    directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load."""
+    directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load.
+    ``execution``: where the cells run and their cache (the command line passes joblib processes
+    and ``.mfcheck-cache/`` by default; None: serial, no cache)."""
     from mfcheck.tiers import get_tier
 
     import os
@@ -800,12 +810,13 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
         sampler = load_implementation(init) if init is not None else None
         code = 0
         if run_self_test:
-            st = self_test(tier_obj, alpha, progress=not quiet, echo=None if quiet else (lambda s: print(s, file=stderr)))
+            st = self_test(tier_obj, alpha, progress=not quiet, echo=None if quiet else (lambda s: print(s, file=stderr)),
+                           execution=execution)
             print(st.table(), file=stdout)
             code = st.exit_code
         if step is not None or sampler is not None:
             v = gate(step, tier_obj, alpha, claims=claims, baseline=baseline, init=sampler, out=out, progress=not quiet,
-                     command=f"mfcheck gate --impl {impl} --tier {tier}")
+                     command=f"mfcheck gate --impl {impl} --tier {tier}", execution=execution)
             print(v.table(), file=stdout)
             if write_baseline_to is not None:
                 write_baseline(v, write_baseline_to)

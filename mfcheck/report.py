@@ -258,7 +258,21 @@ def write_index(summaries: list[dict], out: Path, alpha: float) -> None:
         lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {_key_numbers(s)} |")
     if summaries:
         lines += ["", f"Regenerate: `{summaries[0]['command']}`", ""]
+    others = [(name, what) for name, what in OTHER_REPORTS if (Path(out) / name).exists()]
+    if others:
+        lines += ["## Reports written by other commands", ""] + [f"- [{name}]({name}): {what}" for name, what in others] + [""]
     (Path(out) / "README.md").write_text("\n".join(lines))
+
+
+OTHER_REPORTS = (
+    ("mmn18/README.md", "the paper's two-Gaussians experiments, SGD beside the radial PDE (`mfcheck reproduce mmn18`)"),
+    ("dimension/README.md", "how the Theorem 1 error depends on D = d on the two-Gaussians problem (`mfcheck reproduce dimension`)"),
+    ("gate_false_alarm_smoke/README.md", "the gate's measured false-alarm rate at the smoke tier (`mfcheck gate --false-alarm 72 --tier smoke`)"),
+    ("gate_false_alarm_ci/README.md", "the gate's measured false-alarm rate at the ci tier (`mfcheck gate --false-alarm N --tier ci`)"),
+    ("gate_false_alarm_full/README.md", "the gate's measured false-alarm rate at the full tier (`mfcheck gate --false-alarm N --tier full`)"),
+    ("performance.md", "kernels against the numpy loop, the reference flow against its floor, memory, scale (`python -m benchmarks`)"),
+)
+"""Reports that other commands write beside the claims' folders; the index links those present."""
 
 
 def write_reports(results: list[ClaimResult], claims: list[Claim], checks: list, sweep: SweepResult | None, context, out: Path,

@@ -496,11 +496,14 @@ def experiments(
     max_init_scale: float = 1.0,
     T: float = 1.0,
     log2_M: int = 10,
+    data: SearchStrategy | None = None,
 ) -> SearchStrategy[Experiment]:
     r"""Small :class:`~mfcheck.experiment.Experiment` objects inside Theorem 1.
 
     The problem comes from :func:`problems` (``kinds``, default a finite population with
-    ``n`` points in R^d, d ≤ 3), σ* from :func:`neurons`, ρ_0 = N(0, κ² I_d) with
+    ``n`` points in R^d, d ≤ 3), or from ``data`` when given (a strategy of problems, e.g.
+    :func:`finite_populations` with a smaller ``max_label``; ``n``, ``d`` and ``kinds`` are
+    then unused), σ* from :func:`neurons`, ρ_0 = N(0, κ² I_d) with
     κ ∈ [``min_init_scale``, ``max_init_scale``], one to three test functions from
     :func:`test_functions` on R^d, ξ ≡ 1, the horizon ``T``, ``log2_M`` reference nodes
     and a drawn root seed. ``problem.require_theorem_1(neuron)`` succeeds for every draw
@@ -518,15 +521,23 @@ def experiments(
     log2_M = check_positive_int(log2_M, "log2_M")
     if log2_M > 17:
         raise InvalidArgument(f"`log2_M` must be at most 17 (the reference carries 2^log2_M nodes), got log2_M={log2_M}.")
+    if data is not None:
+        _strategy(data, "data")
     return _experiments(
-        n=n, d=d, kinds=kinds, activations=activations, min_init_scale=min_init_scale, max_init_scale=max_init_scale, T=T, log2_M=log2_M
+        n=n, d=d, kinds=kinds, activations=activations, min_init_scale=min_init_scale, max_init_scale=max_init_scale, T=T, log2_M=log2_M,
+        data=data,
     )
 
 
 @_named("experiments")
-def _experiments(draw, *, n, d, kinds, activations, min_init_scale, max_init_scale, T, log2_M):
-    d = _draw_size(draw, d, "d", max_value=3)
-    problem = draw(problems(n=n, d=d, kinds=kinds))
+def _experiments(draw, *, n, d, kinds, activations, min_init_scale, max_init_scale, T, log2_M, data):
+    if data is None:
+        d = _draw_size(draw, d, "d", max_value=3)
+        problem = draw(problems(n=n, d=d, kinds=kinds))
+    else:
+        problem = draw(data)
+        if problem.d > 3:
+            raise InvalidArgument(f"`data` drew {problem!r} with d={problem.d}; experiments() needs d <= 3.")
     neuron = draw(neurons(activations))
     problem.require_theorem_1(neuron)
     rho0 = GaussianInit(problem.d, draw(_floats(min_init_scale, max_init_scale)))

@@ -12,6 +12,7 @@ Run a larger sweep with ``pytest --mfcheck-tier=ci``.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 from mfcheck.checks.azuma import AZUMA_MUTANTS, CHECK
 from mfcheck.checks.base import CheckContext
@@ -19,6 +20,8 @@ from mfcheck.experiment import default_experiment
 from mfcheck.results import decide
 from mfcheck.sgd import mean_field_step
 from mfcheck.tiers import get_tier
+from mfcheck.verify import verify
+from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05
 
@@ -43,3 +46,16 @@ def test_correct_sgd_passes(experiment, mfcheck_tier):
 def test_broken_sgd_is_rejected(experiment, mfcheck_tier, mutant):
     r = _decide(experiment, mfcheck_tier, AZUMA_MUTANTS[mutant]())
     assert r.verdict == "fail", (r.message, [(t.name, t.p_value) for t in r.tests])
+
+
+def test_azuma_holds_on_drawn_experiments(mfcheck_tier):
+    """The martingale part of the correct SGD obeys Azuma and its √ε scale on drawn experiments. α' = 0.05 / examples (see properties/_drawn.py)."""
+    tier = get_tier(mfcheck_tier)
+
+    @drawn_settings(mfcheck_tier)
+    @given(experiment=DRAWN)
+    def holds(experiment):
+        [r] = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), progress=False, claims=["azuma"]).results
+        assert r.verdict == "pass", r.message
+
+    holds()

@@ -14,6 +14,7 @@ fixed, so the outcome is deterministic. Measured at smoke: correct p = (1, 1, 0.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 from mfcheck.checks.base import CheckContext
 from mfcheck.checks.energy import CHECK, evaluate
@@ -22,6 +23,8 @@ from mfcheck.mutants import no_factor_two_step
 from mfcheck.results import decide
 from mfcheck.sgd import mean_field_step
 from mfcheck.tiers import get_tier
+from mfcheck.verify import verify
+from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05
 
@@ -50,3 +53,16 @@ def test_broken_reference_or_sgd_is_rejected(tier, broken):
     [r] = decide([result], ALPHA)
     assert r.verdict == "fail", r.message
     assert any(t.rejected for t in r.tests if t.name.startswith(rejected))
+
+
+def test_energy_holds_on_drawn_experiments(mfcheck_tier):
+    """R(ρ_t) decreases along the reference and the energy identities hold on drawn experiments. α' = 0.05 / examples (see properties/_drawn.py)."""
+    tier = get_tier(mfcheck_tier)
+
+    @drawn_settings(mfcheck_tier)
+    @given(experiment=DRAWN)
+    def holds(experiment):
+        [r] = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), progress=False, claims=["energy_decay"]).results
+        assert r.verdict == "pass", r.message
+
+    holds()

@@ -11,12 +11,15 @@ p = (1, 1); diffusion ×2: (0, 0); diffusion ×½: (1, 0).
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 from mfcheck.checks.base import CheckContext
 from mfcheck.checks.free_energy import CHECK, evaluate
 from mfcheck.experiment import default_experiment
 from mfcheck.results import decide
 from mfcheck.tiers import get_tier
+from mfcheck.verify import verify
+from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05
 
@@ -37,3 +40,16 @@ def test_wrong_diffusion_is_rejected(context, diffusion_scale):
     [r] = decide([evaluate(context, diffusion_scale=diffusion_scale)], ALPHA)
     assert r.verdict == "fail", r.message
     assert r.tests[1].rejected
+
+
+def test_free_energy_holds_on_drawn_experiments(mfcheck_tier):
+    """The free energy decreases along the noisy reference on drawn experiments. α' = 0.05 / examples (see properties/_drawn.py)."""
+    tier = get_tier(mfcheck_tier)
+
+    @drawn_settings(mfcheck_tier)
+    @given(experiment=DRAWN)
+    def holds(experiment):
+        [r] = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), progress=False, claims=["free_energy"]).results
+        assert r.verdict == "pass", r.message
+
+    holds()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
 
 from mfcheck.checks.base import CheckContext
 from mfcheck.checks.gronwall import CHECK, anti_weight_decay_step
@@ -22,6 +23,8 @@ from mfcheck.reference import build_reference
 from mfcheck.results import decide
 from mfcheck.sgd import mean_field_step
 from mfcheck.tiers import get_tier
+from mfcheck.verify import verify
+from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05
 
@@ -51,3 +54,16 @@ def test_anti_weight_decay_is_rejected(setting):
     r = _run(setting, anti_weight_decay_step)
     assert r.verdict == "fail", (r.message, [(t.name, t.p_value) for t in r.tests])
     assert r.tests[0].rejected
+
+
+def test_gronwall_holds_on_drawn_experiments(mfcheck_tier):
+    """The coupling of the correct SGD grows at most at the Gronwall rate on drawn experiments. α' = 0.05 / examples (see properties/_drawn.py)."""
+    tier = get_tier(mfcheck_tier)
+
+    @drawn_settings(mfcheck_tier)
+    @given(experiment=DRAWN)
+    def holds(experiment):
+        [r] = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), progress=False, claims=["gronwall"]).results
+        assert r.verdict == "pass", r.message
+
+    holds()

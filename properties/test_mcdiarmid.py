@@ -12,6 +12,7 @@ below the tested u ≈ 0.5) to keep this file fast; other tiers use the tier's `
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 from mfcheck.checks.base import CheckContext
 from mfcheck.checks.mcdiarmid import CHECK, make_clustered_init
@@ -20,6 +21,8 @@ from mfcheck.reference import build_reference
 from mfcheck.results import decide
 from mfcheck.sgd import iid_init
 from mfcheck.tiers import get_tier
+from mfcheck.verify import verify
+from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05
 BROKEN_M = 16
@@ -50,3 +53,16 @@ def test_correlated_sampler_is_rejected(setting):
     assert r.verdict == "fail", r.message
     # the per-time tests carry the power; the union bound over times is much looser
     assert any(t.rejected for t in r.tests if t.name.startswith("t="))
+
+
+def test_mcdiarmid_holds_on_drawn_experiments(mfcheck_tier):
+    """McDiarmid's bound holds for i.i.d. initial particles on drawn experiments. α' = 0.05 / examples (see properties/_drawn.py)."""
+    tier = get_tier(mfcheck_tier)
+
+    @drawn_settings(mfcheck_tier)
+    @given(experiment=DRAWN)
+    def holds(experiment):
+        [r] = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), progress=False, claims=["mcdiarmid"]).results
+        assert r.verdict == "pass", r.message
+
+    holds()

@@ -10,6 +10,7 @@ outcome is deterministic; the false-alarm rate and the observed p-values are sta
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 from mfcheck.checks.base import CheckContext
 from mfcheck.checks.temperature import run_with
@@ -17,7 +18,9 @@ from mfcheck.experiment import default_experiment
 from mfcheck.mutants import MUTANTS
 from mfcheck.noisy import NOISY_MUTANTS
 from mfcheck.results import decide
+from mfcheck.strategies import seeds
 from mfcheck.tiers import get_tier
+from properties._drawn import drawn_settings, level
 
 ALPHA = 0.05
 
@@ -45,3 +48,17 @@ def test_broken_drift_is_rejected(context, mutant):
     ctx = CheckContext(experiment=context.experiment, tier=context.tier, reference=None, update=MUTANTS[mutant])
     r = decide([run_with(ctx)], ALPHA)[0]
     assert r.verdict == "fail", r.message
+
+
+def test_temperature_convention_holds_for_drawn_seeds(mfcheck_tier):
+    """The temperature problem is fixed; hypothesis draws the root seed of its runs. α' = 0.05 / examples."""
+    tier = get_tier(mfcheck_tier)
+
+    @drawn_settings(mfcheck_tier)
+    @given(seed=seeds())
+    def holds(seed):
+        ctx = CheckContext(experiment=default_experiment(seed=seed), tier=tier, reference=None)
+        r = decide([run_with(ctx)], level(mfcheck_tier))[0]
+        assert r.verdict == "pass", r.message
+
+    holds()

@@ -11,6 +11,7 @@ Run a larger sweep with ``pytest --mfcheck-tier=ci`` or ``--mfcheck-tier=full``.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 from mfcheck.claims import CLAIMS
 from mfcheck.experiment import default_experiment
@@ -19,6 +20,7 @@ from mfcheck.reference import build_reference
 from mfcheck.sgd import mean_field_step
 from mfcheck.tiers import get_tier
 from mfcheck.verify import verify
+from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05
 
@@ -46,3 +48,16 @@ def test_broken_sgd_is_rejected(setting, mutant):
     v = _verify(setting, MUTANTS[mutant])
     assert [r.verdict for r in v.results] == ["fail"] * len(v.results), [(r.claim, r.verdict, r.message) for r in v.results]
     assert v.exit_code == 1
+
+
+def test_rate_claims_hold_on_drawn_experiments(mfcheck_tier):
+    """The three rate claims pass on the correct SGD for drawn (σ, P, ρ_0, f, seed); α' = 0.05 / examples."""
+    tier = get_tier(mfcheck_tier)
+
+    @drawn_settings(mfcheck_tier)
+    @given(experiment=DRAWN)
+    def holds(experiment):
+        v = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), update=mean_field_step, progress=False, claims=list(CLAIMS))
+        assert [r.verdict for r in v.results] == ["pass"] * len(v.results), [(r.claim, r.message) for r in v.results]
+
+    holds()

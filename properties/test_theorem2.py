@@ -5,13 +5,16 @@ three claims' tests); fixed seeds, so the outcome is deterministic."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
 
 from mfcheck.checks.base import CheckContext
 from mfcheck.checks.theorem2 import CHECKS
 from mfcheck.experiment import default_experiment
 from mfcheck.noisy import sqrt_s_over_beta_noise
 from mfcheck.results import decide
+from mfcheck.strategies import seeds
 from mfcheck.tiers import get_tier
+from properties._drawn import drawn_settings, level
 
 
 def _run(tier_name, noisy_update):
@@ -29,3 +32,19 @@ def test_wrong_noise_scale_is_rejected(mfcheck_tier, mutant):
     results = _run(mfcheck_tier, mutant)
     assert "fail" in [r.verdict for r in results]
     assert {r.claim: r.verdict for r in results}["theorem2_coupling"] == "fail"
+
+
+def test_noisy_rate_claims_hold_for_drawn_seeds(mfcheck_tier):
+    """Theorem 2's setting is fixed (D = 1, the temperature problem); hypothesis draws the root seed
+    of its data, initial particles and Brownian increments. α' = 0.05 / examples (the slow count of
+    properties/_drawn.py: each example is three noisy sweeps with their Fokker–Planck reference)."""
+    tier = get_tier(mfcheck_tier)
+
+    @drawn_settings(mfcheck_tier, slow=True)
+    @given(seed=seeds())
+    def holds(seed):
+        ctx = CheckContext(experiment=default_experiment(seed=seed, log2_M=8), tier=tier, reference=None)
+        results = decide([c.run(ctx) for c in CHECKS.values()], level(mfcheck_tier, slow=True))
+        assert [r.verdict for r in results] == ["pass"] * 3, [(r.claim, r.message) for r in results]
+
+    holds()

@@ -134,7 +134,7 @@ def test_evaluate_and_render(tmp_path):
     exp = default_experiment(log2_M=6)
     ctx = CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None)
     result = decide([evaluate(ctx, sizes=TINY)])[0]
-    assert len(result.tests) == 3 and result.verdict == "pass", result.message
+    assert len(result.tests) == 2 and result.verdict == "pass", result.message
     assert result.details["fixed_point"]["source"] == "dedicated"
     CHECK.render(result, tmp_path, ctx)
     text = (tmp_path / "report.md").read_text()

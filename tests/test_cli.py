@@ -12,13 +12,15 @@ from mfcheck.cli import main
 
 @pytest.fixture(scope="module")
 def smoke_reports(tmp_path_factory):
+    """The command-line defaults: cells in parallel processes, cached (here in a temporary folder)."""
     out = tmp_path_factory.mktemp("reports")
-    code = main(["verify", "--tier", "smoke", "--out", str(out), "--quiet"])
-    return code, out
+    cache = tmp_path_factory.mktemp("cache")
+    code = main(["verify", "--tier", "smoke", "--out", str(out), "--quiet", "--cache", str(cache)])
+    return code, out, cache
 
 
 def test_verify_writes_every_report(smoke_reports):
-    code, out = smoke_reports
+    code, out, _ = smoke_reports
     assert code == 0
     index = (out / "README.md").read_text()
     for claim in ("theorem1_test_functions", "theorem1_risk", "coupling_lemma"):
@@ -38,12 +40,39 @@ def test_verify_writes_every_report(smoke_reports):
 
 
 def test_reports_are_reproducible(smoke_reports, tmp_path):
-    _, out = smoke_reports
-    main(["verify", "--tier", "smoke", "--out", str(tmp_path), "--quiet"])
-    a = json.loads((out / "theorem1_risk" / "summary.json").read_text())
-    b = json.loads((tmp_path / "theorem1_risk" / "summary.json").read_text())
-    a.pop("command"), b.pop("command")  # the command names the output folder
-    assert a == b
+    """Serially in this process without a cache, the reports are those of the parallel run."""
+    _, out, _ = smoke_reports
+    main(["verify", "--tier", "smoke", "--out", str(tmp_path), "--quiet", "--executor", "serial", "--no-cache"])
+    for claim in ("theorem1_risk", "theorem2_coupling"):
+        a = json.loads((out / claim / "summary.json").read_text())
+        b = json.loads((tmp_path / claim / "summary.json").read_text())
+        a.pop("command"), b.pop("command")  # the command names the output folder
+        assert a == b
+
+
+def test_every_sweep_cell_is_cached(smoke_reports):
+    from mfcheck.checks.theorem2 import TIERS as TIERS2
+    from mfcheck.tiers import get_tier
+
+    _, _, cache = smoke_reports
+    cells = len(get_tier("smoke").cells()) + len(TIERS2["smoke"].cells())
+    assert len(list(cache.rglob("*.npz"))) == cells
+    assert not list(cache.rglob(".tmp-*"))  # no partial file left
+
+
+@pytest.mark.parametrize("argv, executor, workers, cache", [
+    (["verify"], "joblib", None, ".mfcheck-cache"),
+    (["gate", "--self-test"], "joblib", None, ".mfcheck-cache"),
+    (["verify", "--executor", "dask", "--workers", "3", "--cache", "c"], "dask", 3, "c"),
+    (["verify", "--address", "tcp://127.0.0.1:8786", "--no-cache"], "dask", None, None),
+    (["gate", "--executor", "serial", "--no-cache"], "serial", None, None),
+])
+def test_command_line_execution(argv, executor, workers, cache):
+    from mfcheck.cli import _execution, _parser
+
+    e = _execution(_parser().parse_args(argv))
+    assert (e.executor, e.workers) == (executor, workers)
+    assert (None if e.cache is None else str(e.cache.folder)) == cache
 
 
 @pytest.mark.parametrize("argv", [
@@ -51,6 +80,10 @@ def test_reports_are_reproducible(smoke_reports, tmp_path):
     ["verify", "--alpha", "1.5"],
     ["verify", "--seed", "-3"],
     ["verify", "--seed", "x"],
+    ["verify", "--workers", "0"],
+    ["verify", "--executor", "threads"],
+    ["verify", "--executor", "joblib", "--address", "tcp://127.0.0.1:8786"],
+    ["gate", "--self-test", "--workers", "-1"],
     ["frobnicate"],
     [],
 ])
@@ -61,3 +94,39 @@ def test_bad_usage_exits_2(argv, capsys):
         code = exc.code
     assert code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_says_how_to_resume(monkeypatch, tmp_path, capsys):
+    import mfcheck.verify
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mfcheck.verify, "verify", interrupted)
+    assert main(["verify", "--tier", "smoke", "--quiet", "--cache", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "run the same command again" in err
+
+
+def test_gate_false_alarm_writes_its_report(tmp_path, capsys):
+    out = tmp_path / "fa"
+    code = main(["gate", "--false-alarm", "1", "--tier", "smoke", "--claims", "azuma", "--false-alarm-out", str(out),
+                 "--executor", "serial", "--no-cache", "--quiet"])
+    assert code == 0
+    assert "false alarms: 0/1" in capsys.readouterr().out
+    assert (out / "README.md").is_file() and (out / "summary.json").is_file()
+
+
+def test_gate_false_alarm_refuses_zero_seeds(capsys):
+    assert main(["gate", "--false-alarm", "0", "--executor", "serial", "--no-cache", "--quiet"]) == 2
+    assert "--false-alarm" in capsys.readouterr().err
+
+
+def test_reproduce_is_delegated(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "dimension", "--help"])
+    assert exc.value.code == 0
+    assert "--tier" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "nothing"])
+    assert exc.value.code == 2

@@ -278,6 +278,13 @@ def test_experiment_arguments_are_used(exp):
     assert exp.neuron.activation.name.startswith("bounded_sine(") and exp.log2_M == 6 and exp.T == 0.5
 
 
+@given(mst.experiments(data=mst.finite_populations(n=st.integers(4, 6), d=2, max_label=0.5, max_scale=0.75)))
+def test_experiment_data_strategy_is_used(exp):
+    assert isinstance(exp.problem, FinitePopulation) and exp.problem.d == 2 and 4 <= exp.problem.n <= 6
+    assert exp.problem.y_bound <= 0.5
+    exp.problem.require_theorem_1(exp.neuron)
+
+
 @given(mst.seeds(), mst.seeds())
 def test_seeds_replay(a, b):
     assert 0 <= a <= mst.MAX_SEED
@@ -289,6 +296,7 @@ def test_seeds_replay(a, b):
 
 # -- bad arguments ----------------------------------------------------------------------------
 BAD = [
+    (mst.experiments, {"data": "finite"}, "data"),
     (mst.lipschitz_activations, {"max_sup": 0.0}, "max_sup"),
     (mst.lipschitz_activations, {"max_sup": -1.0}, "max_sup"),
     (mst.lipschitz_activations, {"max_sup": math.inf}, "max_sup"),

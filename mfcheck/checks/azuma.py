@@ -30,8 +30,11 @@ of Δθ/s, bounded by 4B².
 (b) *Scale.* For each replicate and record time, RMS_r(t) = sqrt(mean_{i,a} (M_{i,a}^{t/ε})²).
     OLS (cluster-robust by replicate, t inference with #clusters − 1 df) of log RMS on
     log Σ_{l<k} s_l² (= log εt): predicted exponent 1/2.
-    - *pooled exponent* over the grid ε × t: H1 exponent > 1/2 (M grows faster than sqrt(εt));
-    - *ε exponent* from log RMS = a + b_ε log ε + b_t log(Σ s_l²/ε): H1 b_ε < 1/2, i.e.
+    - *pooled exponent* over the grid ε × t (reported, not tested: E M² = ε ∫ ξ² E v dt grows
+      faster than εt when the gradient noise v rises along the run, which a drawn experiment
+      showed with a correct SGD, p = 0.006; the theorem bounds M by the Azuma proxy, tested in (a));
+    - *ε exponent* from log RMS = a + b_ε log ε + b_t log(Σ s_l²/ε) + c ε (c: the O(ε) weak
+      error of E v, a nuisance; see :func:`fit_scale`): H1 b_ε < 1/2, i.e.
       RMS / sqrt(εt) grows along the limit ε ↓ (DESIGN.md: an upper bound fails when the ratio
       grows along the limit). b_t is reported: for a correct SGD it is ≤ 1/2 when the gradient
       noise v_l decreases along the run (as here), and it is only bounded, not pinned, by theory.
@@ -365,9 +368,14 @@ def _ols(y, X, groups, names) -> dict:
 def fit_scale(table: dict[str, np.ndarray]) -> dict:
     """The two OLS fits of (b), cluster-robust by (ε, replicate).
 
-    - ``pooled``: log rms = a + b log Σs² ; p_value for H1 b > 1/2.
-    - ``split``: log rms = a + b_ε log ε + b_t log(Σs²/ε); p_value_eps for H1 b_ε < 1/2,
-      p_value_t (reported, not a test) for H1 b_t > 1/2.
+    - ``pooled``: log rms = a + b log Σs² ; p_value for H1 b > 1/2 (reported, not a test:
+      E M² = ε ∫ ξ² E v dt grows faster than t when the gradient noise v rises along the run).
+    - ``split``: log rms = a + b_ε log ε + b_t log(Σs²/ε) + c ε; p_value_eps for H1 b_ε < 1/2,
+      p_value_t (reported, not a test) for H1 b_t > 1/2. The nuisance c ε (fitted when there are
+      at least three ε) is the first-order
+      weak error of SGD in E v (log E M² = log ε + log ∫ξ² E v₀ dt + O(ε)); without it a
+      problem whose O(ε) correction is negative made a correct SGD reject (b_ε = 0.45, p = 1e-3,
+      on a drawn nearly linear σ).
     """
     rms = np.asarray(table["rms"], dtype=np.float64)
     if len(rms) < 4 or not np.all(np.isfinite(rms)) or np.any(rms <= 0):
@@ -383,7 +391,11 @@ def fit_scale(table: dict[str, np.ndarray]) -> dict:
     pooled["p_value"] = float(stats.t.sf((b["estimate"] - PREDICTED_EXPONENT) / b["se"], pooled["df"])) if b["se"] > 0 else float(b["estimate"] <= PREDICTED_EXPONENT)
     out = {"pooled": pooled}
     if np.ptp(leps) > 0 and np.ptp(ls2 - leps) > 0:
-        split = _ols(y, np.column_stack([np.ones_like(y), leps, ls2 - leps]), groups, ["const", "eps", "t"])
+        eps = np.asarray(table["eps"], dtype=np.float64)
+        if len(np.unique(eps)) >= 3:  # the correction c ε needs a third ε to be told from log ε
+            split = _ols(y, np.column_stack([np.ones_like(y), leps, ls2 - leps, eps]), groups, ["const", "eps", "t", "correction"])
+        else:
+            split = _ols(y, np.column_stack([np.ones_like(y), leps, ls2 - leps]), groups, ["const", "eps", "t"])
         be, bt = split["coef"]["eps"], split["coef"]["t"]
         split["p_value_eps"] = float(stats.t.cdf((be["estimate"] - PREDICTED_EXPONENT) / be["se"], split["df"])) if be["se"] > 0 else float(be["estimate"] >= PREDICTED_EXPONENT)
         split["p_value_t"] = float(stats.t.sf((bt["estimate"] - PREDICTED_EXPONENT) / bt["se"], split["df"])) if bt["se"] > 0 else float(bt["estimate"] <= PREDICTED_EXPONENT)
@@ -477,7 +489,6 @@ def run(context: CheckContext) -> ClaimResult:
     scales = subgaussian_scales(runs, time_index)
 
     tests = [Test(f"Azuma tail at z={t['z']} (H1: frequency of abs(M) ≥ z σ_A > 2e^(-z²/2))", t["p_value"]) for t in tail]
-    tests.append(Test("pooled exponent of RMS(M) in εT (H1: > 1/2)", fits["pooled"]["p_value"]))
     if "split" in fits:
         tests.append(Test("exponent of RMS(M) in ε at fixed T (H1: < 1/2, RMS/sqrt(εT) grows as ε ↓)", fits["split"]["p_value_eps"]))
 

@@ -38,11 +38,13 @@ weighted curvature positive: θ* has |θ*|≈0.91, eig(A) = (0.128, 0.486, 0.486
 
 **Tests** (H0: the claim holds):
 
-1. *(a) residual decays* (deterministic, p ∈ {0, 1}). The experiment's reference (2^log2_M Sobol
-   nodes of ρ_0, RK4 step ``long_h``, horizon ``long_T``): p = 0 iff r(T) + e ≥ r(T/2) − e, e the
-   largest change of r at those times when the step is halved. The power-law exponent of r over
-   [T/2, T] (OLS of log r on log t) and r(T) are reported. This test has no power against a
-   wrong drift factor (the broken flow still converges); it is there to show the limit.
+1. *(a) residual decays* (a measurement, reported, not a test). The experiment's reference
+   (2^log2_M Sobol nodes of ρ_0, RK4 step ``long_h``, horizon ``long_T``): "settled" iff
+   r(T) + e < r(T/2) − e, e the largest change of r at those times when the step is halved. The
+   power-law exponent of r over [T/2, T] (OLS of log r on log t) and r(T) are reported. It is not
+   a test because r(t) → 0 is a statement about t → ∞: on a drawn experiment the residual of a
+   correct flow rose from 1.3e-5 (T = 10) to 2.1e-5 (T = 20) while passing a saddle. It had no
+   power against a wrong drift factor either (the broken flow still converges).
 2. *(b) reference contraction rate.* Nodes θ* + δ + κ z_m with the tensor Gauss–Hermite rule of
    N(0, I) (3 points per axis, so the weighted covariance is exactly κ² I), flow by RK4 step h to
    the horizon where the predicted second moment has fallen by e^{−contraction}; OLS of the log
@@ -439,7 +441,13 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
     size = sizes or sizes_for(context, SIZES, NAME)
     streams = Streams(exp.seed).child(NAME)
     test_a, estimates, details_a = _part_a(context, size, streams, drift_scale)
-    tests = [test_a]
+    # (a) is a measurement, not a test: r(t) → 0 is a statement about t → ∞, and on a finite horizon
+    # the residual of a correct flow may rise (a drawn experiment: r(20) = 2.1e-5 > r(10) = 1.3e-5
+    # while the flow passed a saddle). Whether it settled is reported; the claim is judged by (b).
+    details_a["settled"] = bool(test_a.p_value == 1.0)
+    estimates["(a) residual settled on [T/2, T]"] = {"estimate": float(details_a["settled"]), "ci": [float(details_a["settled"])] * 2,
+                                                     "note": test_a.name}
+    tests = []
     details = {"a": details_a, "drift_scale": drift_scale, "sizes": {k: getattr(size, k) for k in size.__dataclass_fields__}}
     unresolved = []
     fp, rejected = find_fixed_point(exp.problem, exp.neuron, exp.rho0, exp.seed)

@@ -43,7 +43,13 @@ on the prefixes T ≥ record_dt that the reference resolves (its measured coupli
    same time grid in every replicate the pooled slope equals the mean of the per-replicate
    slopes, and the cluster-robust standard error is their standard error up to a factor
    sqrt((n−1)/(n−2)); the replicate-level t-interval is reported as a cross-check.)
-   H0: K ≤ K_drift, H1: K > K_drift; p = P(t_{R−1} ≥ (K̂ − K_drift)/se).
+   The tested slope is that of log(S(T)/T), not of log S: the prefactor a(T) grows too (E1 ∝ εT,
+   E3 ∝ sqrt(εT)), and a(T)/T is non-increasing for both shapes, so S(T) ≤ a(T) e^{KT} implies
+   that log(S(T)/T) grows at rate at most K. Testing log S itself is valid only when the
+   onset slope of a(T) is negligible beside K_drift, which fails for weak drifts: on drawn
+   experiments with K_drift ≈ 1e-3–0.4 (nearly linear σ of amplitude 1/8) the raw K̂, mostly
+   the √T martingale onset, exceeded K_drift (p = 2e-4) for a correct SGD.
+   H0: K ≤ K_drift, H1: K > K_drift; p = P(t_{R−1} ≥ (slope − K_drift)/se).
 2. *At most exponential.* Pooled OLS of log S(T) = a + b (T − T̄) + c (T − T̄)², same
    cluster-robust errors; H0: c ≤ 0 (log S is linear or concave in T), H1: c > 0 (the local
    growth rate increases: super-exponential growth). p = P(t_{R−1} ≥ ĉ/se). A quadratic term
@@ -55,9 +61,9 @@ on the prefixes T ≥ record_dt that the reference resolves (its measured coupli
 up to the t_{R−1} approximation of the cluster-robust statistic; Holm over all tests of a
 verification keeps the family-wise rate ≤ α = 0.05. Seeds are fixed, so verdicts are
 deterministic. Caveats, both in the direction of *not* failing a correct implementation here:
-(1) test 1 takes log S(T) ≈ log a + K T; a(T) itself grows (the martingale onset
-a ∝ sqrt(T)), which adds the slope of ½ log T on the grid (0.67 on [1/16, 2], reported as
-``onset_slope``), less than 1 % of K_drift; (2) test 2 tests the §7 shape "log-error at most
+(1) test 1 removes the steepest admissible onset (a ∝ T), so for a correct SGD whose onset is
+the martingale's sqrt(T) it errs on the side of passing (the slope of ½ log T on the grid is
+0.67 on [1/16, 2], reported as ``onset_slope``, against 1.34 removed); (2) test 2 tests the §7 shape "log-error at most
 linear in T", which is stronger than the Gronwall inequality (a bound a(T)e^{KT} allows a convex
 log S on a finite horizon, e.g. a flow that crosses an unstable region mid-run); on this
 problem log S is clearly concave (ĉ < 0, p ≈ 1).
@@ -261,10 +267,12 @@ def _cluster_ols(y, X, groups):
 
 
 def fit_growth(times, S, K_drift: float) -> dict:
-    """Fit log S(T) on T (rate) and on T, T² (curvature); test rate ≤ K_drift and curvature ≤ 0.
+    """Fit log S(T) on T (rate) and on T, T² (curvature); test the rate of log(S/T) ≤ K_drift and curvature ≤ 0.
 
     ``times`` (J,) > 0, ``S`` (R, J) > 0 with R ≥ 3 replicates and J ≥ 4 prefixes. Returns
-    plain dicts: ``rate`` (pooled OLS, cluster-robust by replicate, t_{R−1}), ``rate_replicates``
+    plain dicts: ``envelope`` (the tested rate: slope of log(S(T)/T), pooled OLS, cluster-robust
+    by replicate, t_{R−1}, with its p-value against K_drift), ``rate`` (the raw slope K̂ of
+    log S, same inference, reported), ``rate_replicates``
     (mean of per-replicate slopes, t-interval), ``curvature``, ``net_of_onset`` (slope of
     log S − ½ log T) and ``onset_slope`` (OLS slope of ½ log T on the grid).
     """
@@ -308,7 +316,11 @@ def fit_growth(times, S, K_drift: float) -> dict:
     nparams, nbse, _ = _cluster_ols(y - 0.5 * np.log(tv), sm.add_constant(tv), g)
     nb, nse = float(nparams[1]), float(nbse[1])
     onset = float(np.polyfit(t, 0.5 * np.log(t), 1)[0])
-    return {"rate": rate, "rate_replicates": rate_rep, "curvature": curvature,
+    eparams, ebse, _ = _cluster_ols(y - np.log(tv), sm.add_constant(tv), g)
+    eb, ese = float(eparams[1]), float(ebse[1])
+    envelope = {"estimate": eb, "ci": [eb - q * ese, eb + q * ese], "se": ese, "df": df,
+                "p_value": _t_upper(eb, K_drift, ese, df), "bound": K_drift}
+    return {"rate": rate, "rate_replicates": rate_rep, "curvature": curvature, "envelope": envelope,
             "net_of_onset": {"estimate": nb, "ci": [nb - q * nse, nb + q * nse], "se": nse, "df": df},
             "onset_slope": onset}
 
@@ -422,7 +434,7 @@ def run(context: CheckContext) -> ClaimResult:
     first = ("K_hat", "K_hat / K_drift", "curvature c")
     estimates = {**{k: estimates[k] for k in first}, **{k: v for k, v in estimates.items() if k not in first}}
     tests = (
-        Test(f"{NAME}: rate K̂ ≤ K_drift = {K_drift:.4g} (H1 K > K_drift)", fit["rate"]["p_value"]),
+        Test(f"{NAME}: rate of log(S(T)/T) ≤ K_drift = {K_drift:.4g} (H1 K > K_drift)", fit["envelope"]["p_value"]),
         Test(f"{NAME}: log S(T) at most linear in T (H1 curvature c > 0)", fit["curvature"]["p_value"]),
     )
     return ClaimResult(claim=NAME, verdict="unresolved", alpha=math.nan, tests=tests, reference_error=ref_err,
