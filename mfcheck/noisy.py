@@ -41,7 +41,7 @@ from mfcheck.problems.base import Problem
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
 from mfcheck.sgd import (
-    _DATA_CHUNK, InitSampler, SGDResult, Update, _observe, check_backend, check_dimensions, check_finite_particles, compiled_loop, data_stream,
+    _DATA_CHUNK, InitSampler, Recorder, SGDResult, Update, check_backend, check_dimensions, compiled_loop, data_stream,
     iid_init, initial_particles, mean_field_step, record_steps, step_sizes,
 )
 
@@ -121,8 +121,7 @@ def noise_increments(streams: Streams, replicate: int, N: int, D: int, n_steps: 
     return streams.generator("noise", replicate).standard_normal((n_steps, N, D))
 
 
-def _compiled_noisy(problem, neuron, Theta, data_rngs, noise_rngs, steps, block, eps, schedule, rule, test_functions,
-                    theta_rec, f_rec, risk_rec, bar) -> None:
+def _compiled_noisy(problem, neuron, Theta, data_rngs, noise_rngs, steps, block, eps, schedule, rule, rec: Recorder, bar) -> None:
     """The compiled path of :func:`run_noisy_sgd`: Gaussians drawn per replicate in blocks of ``block`` steps
     (the same sequential draws as the numpy loop), steps run by :func:`mfcheck.kernels.noisy_block`."""
     from mfcheck.kernels import noisy_block
@@ -132,11 +131,6 @@ def _compiled_noisy(problem, neuron, Theta, data_rngs, noise_rngs, steps, block,
     n_steps = int(steps[-1])
     G = np.empty((R, block, N, D))
     drawn = [0, 0]  # [first step held in G, steps held]
-
-    def record(j, k):
-        check_finite_particles(Theta, k, N, eps)
-        theta_rec[:, j] = Theta
-        f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
 
     def advance(start, stop, Xc, yc, offset):
         k = start
@@ -154,7 +148,7 @@ def _compiled_noisy(problem, neuron, Theta, data_rngs, noise_rngs, steps, block,
                 bar.update(b - k)
             k = b
 
-    compiled_loop(problem, data_rngs, steps, record, advance)
+    compiled_loop(problem, data_rngs, steps, lambda j, k: rec.record(j, k, Theta), advance)
     if bar is not None:
         bar.close()
 
@@ -197,9 +191,7 @@ def run_noisy_sgd(
     data_rngs = streams.generators("data", R)
     noise_rngs = streams.generators("noise", R)
     J = len(steps)
-    theta_rec = np.empty((R, J) + Theta.shape[1:])
-    f_rec = np.empty((R, J, len(test_functions)))
-    risk_rec = np.empty((R, J))
+    rec = Recorder(problem, neuron, test_functions, steps, eps, Theta.shape)
     n_steps = int(steps[-1])
     block = max(1, min(_DATA_CHUNK, _NOISE_FLOATS // (R * N * D)))
     bar = None
@@ -208,17 +200,15 @@ def run_noisy_sgd(
 
         bar = tqdm(total=n_steps, desc=f"noisy SGD N={N} ε={eps:g}", leave=False)
     if compiled:
-        _compiled_noisy(problem, neuron, np.ascontiguousarray(Theta, dtype=np.float64), data_rngs, noise_rngs, steps, block, eps, schedule, rule, test_functions,
-                        theta_rec, f_rec, risk_rec, bar)
-        return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))
+        _compiled_noisy(problem, neuron, np.ascontiguousarray(Theta, dtype=np.float64), data_rngs, noise_rngs, steps, block, eps, schedule, rule,
+                        rec, bar)
+        return rec.result()
     j = 0
     for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
         if k % block == 0:  # sequential draws: the same g as one long draw per replicate
             Gb = np.stack([g.standard_normal((min(block, n_steps + 1 - k), N, D)) for g in noise_rngs], axis=1)  # (block, R, N, D)
         if k == steps[j]:
-            check_finite_particles(Theta, k, N, eps)
-            theta_rec[:, j] = Theta
-            f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
+            rec.record(j, k, Theta)
             j += 1
             if j == J:
                 break
@@ -228,4 +218,4 @@ def run_noisy_sgd(
             bar.update(1)
     if bar is not None:
         bar.close()
-    return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))
+    return rec.result()

@@ -36,7 +36,7 @@ from mfcheck.seeds import Streams
 
 __all__ = [
     "mean_field_step", "iid_init", "record_steps", "SGDResult", "initial_particles", "check_dimensions", "data_chunks", "data_stream",
-    "check_finite_particles", "step_sizes", "compiled_loop", "BACKENDS", "check_backend", "run_sgd",
+    "check_finite_particles", "Recorder", "step_sizes", "compiled_loop", "BACKENDS", "check_backend", "run_sgd",
 ]
 
 Update = Callable[[np.ndarray, np.ndarray, np.ndarray, float, Neuron], np.ndarray]
@@ -186,6 +186,28 @@ def _observe(problem, neuron, Theta, test_functions):
     return f, risk(problem, neuron, Theta)
 
 
+class Recorder:
+    """What a run records at the steps k_j of its grid: θ^{k_j}, the test-function means and R_N
+    (the arrays of :class:`SGDResult`), after checking that the particles are finite."""
+
+    def __init__(self, problem, neuron, test_functions, steps, eps: float, shape: tuple[int, ...]):
+        self.problem, self.neuron, self.test_functions = problem, neuron, test_functions
+        self.steps, self.eps, self.N = steps, float(eps), shape[1]
+        R, J = shape[0], len(steps)
+        self.theta = np.empty((R, J) + tuple(shape[1:]))
+        self.f_means = np.empty((R, J, len(test_functions)))
+        self.risk = np.empty((R, J))
+
+    def record(self, j: int, k: int, Theta: np.ndarray) -> None:
+        check_finite_particles(Theta, k, self.N, self.eps)
+        self.theta[:, j] = Theta
+        self.f_means[:, j], self.risk[:, j] = _observe(self.problem, self.neuron, Theta, self.test_functions)
+
+    def result(self) -> SGDResult:
+        return SGDResult(times=self.steps * self.eps, steps=self.steps, theta=self.theta, f_means=self.f_means, risk=self.risk,
+                         N=self.N, eps=self.eps)
+
+
 def run_sgd(
     problem: Problem,
     neuron: Neuron,
@@ -224,33 +246,24 @@ def run_sgd(
     Theta = initial_particles(rho0, streams, N, R, init)
     data_rngs = streams.generators("data", R)
     J = len(steps)
-    theta_rec = np.empty((R, J) + Theta.shape[1:])
-    f_rec = np.empty((R, J, len(test_functions)))
-    risk_rec = np.empty((R, J))
+    rec = Recorder(problem, neuron, test_functions, steps, eps, Theta.shape)
     n_steps = int(steps[-1])
     if compiled:
         from mfcheck.kernels import sgd_block
 
         Theta = np.ascontiguousarray(Theta, dtype=np.float64)
 
-        def record(j, k):
-            check_finite_particles(Theta, k, N, eps)
-            theta_rec[:, j] = Theta
-            f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
-
         def advance(start, stop, Xc, yc, offset):
             sgd_block(neuron, Theta, Xc[start - offset:stop - offset], yc[start - offset:stop - offset], step_sizes(schedule, eps, start, stop))
 
-        compiled_loop(problem, data_rngs, steps, record, advance)
-        return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))
+        compiled_loop(problem, data_rngs, steps, lambda j, k: rec.record(j, k, Theta), advance)
+        return rec.result()
     j = 0
     for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
         if k == steps[j]:
-            check_finite_particles(Theta, k, N, eps)
-            theta_rec[:, j] = Theta
-            f_rec[:, j], risk_rec[:, j] = _observe(problem, neuron, Theta, test_functions)
+            rec.record(j, k, Theta)
             j += 1
             if j == J:
                 break
         Theta = update(Theta, x, y, eps * float(schedule(k * eps)), neuron)
-    return SGDResult(times=steps * eps, steps=steps, theta=theta_rec, f_means=f_rec, risk=risk_rec, N=N, eps=float(eps))
+    return rec.result()
