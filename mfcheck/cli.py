@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--false-alarm", type=int, default=None, metavar="N",
                    help="measure the gate's false-alarm rate: run it on the correct implementation (--impl, default the "
                         "built-in step) with root seeds 0..N-1 and write the rate with its Clopper-Pearson interval")
+    g.add_argument("--seed-start", type=int, default=0, metavar="S",
+                   help="with --false-alarm N: root seeds S..S+N-1 (one shard of a measurement split across machines)")
+    g.add_argument("--false-alarm-merge", nargs="+", default=None, metavar="DIR",
+                   help="merge false-alarm reports of disjoint seeds (their summary.json) into --false-alarm-out")
     g.add_argument("--false-alarm-out", default=None, metavar="DIR",
                    help="folder of the false-alarm report (default: reports/gate_false_alarm_<tier>)")
     g.add_argument("--quiet", action="store_true", help="no progress output")
@@ -183,29 +187,57 @@ def _interrupted(execution) -> int:
     return 130
 
 
+def _false_alarm_merge(args) -> int:
+    """``mfcheck gate --false-alarm-merge DIR ... --false-alarm-out DIR``: one report from shards."""
+    from mfcheck.false_alarm import load, merge, write_report
+
+    if not args.false_alarm_out:
+        print("mfcheck: error: --false-alarm-merge needs --false-alarm-out DIR.", file=sys.stderr)
+        return 2
+    try:
+        result = merge([load(d) for d in args.false_alarm_merge])
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    seeds = [r.seed for r in result.runs]
+    contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+    impl = " --impl builtin" if "built-in" in result.implementation else ""
+    command = (f"mfcheck gate --false-alarm {len(seeds)} --tier {result.tier}{impl}" + (f" --seed-start {seeds[0]}" if seeds[0] else "")
+               if contiguous else f"mfcheck gate --false-alarm-merge {' '.join(args.false_alarm_merge)}")
+    path = write_report(result, args.false_alarm_out, command)
+    lo, hi = result.ci
+    print(f"false alarms: {result.alarms}/{len(result.judged)} judged runs (rate {result.rate:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]) "
+          f"at family-wise alpha {result.alpha}; report: {path}")
+    return 0 if result.compatible else 1
+
+
 def _false_alarm(args, execution) -> int:
     """``mfcheck gate --false-alarm N``: exit 0 unless the interval of the rate lies above α."""
-    from mfcheck.false_alarm import measure_false_alarm, write_report
+    from mfcheck.false_alarm import BUILTIN, measure_false_alarm, write_report
     from mfcheck.fit import DEFAULT_ALPHA
     from mfcheck.gate import ImplementationError, load_implementation
 
     try:
         tier = get_tier(args.tier)
         alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
-        impl = load_implementation(args.impl) if args.impl else None
+        impl = BUILTIN if args.impl == BUILTIN else load_implementation(args.impl) if args.impl else None
         if args.false_alarm < 1:
             raise InvalidArgument(f"`--false-alarm` must be a positive number of seeds, got {args.false_alarm}.")
+        if args.seed_start < 0:
+            raise InvalidArgument(f"`--seed-start` must be >= 0, got {args.seed_start}.")
     except (InvalidArgument, ImplementationError) as exc:
         print(f"mfcheck: error: {exc}", file=sys.stderr)
         return 2
+    seeds = list(range(args.seed_start, args.seed_start + args.false_alarm))
     folder = args.false_alarm_out or f"reports/gate_false_alarm_{tier.name}"
     command = f"mfcheck gate --false-alarm {args.false_alarm} --tier {tier.name}" + (f" --impl {args.impl}" if args.impl else "") + (
+        f" --seed-start {args.seed_start}" if args.seed_start else "") + (
         f" --alpha {args.alpha}" if args.alpha is not None else "") + (f" --claims {' '.join(args.claims)}" if args.claims else "")
     # joblib (the default): seeds in parallel processes, each gate run serial; serial / dask: seeds one by one
     workers = 1 if execution.executor in ("serial", "dask") else (args.workers or os.cpu_count() or 1)
     try:
         with started(execution) as running:
-            result = measure_false_alarm(tier, args.false_alarm, impl=impl, alpha=alpha, claims=args.claims, execution=running,
+            result = measure_false_alarm(tier, seeds, impl=impl, alpha=alpha, claims=args.claims, execution=running,
                                          seed_workers=workers, progress=not args.quiet,
                                          echo=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
                                          on_run=lambda partial: write_report(partial, folder, command, planned=args.false_alarm))
@@ -238,6 +270,8 @@ def main(argv=None) -> int:
             return 2
         if not args.quiet:
             print(f"mfcheck gate: {execution.describe()}", file=sys.stderr)
+        if args.false_alarm_merge is not None:
+            return _false_alarm_merge(args)
         if args.false_alarm is not None:
             return _false_alarm(args, execution)
         try:

@@ -30,7 +30,7 @@ from mfcheck.errors import InvalidArgument
 from mfcheck.results import DEFAULT_ALPHA
 from mfcheck.tiers import Tier
 
-__all__ = ["FalseAlarmRun", "FalseAlarm", "clopper_pearson", "measure_false_alarm", "write_report"]
+__all__ = ["BUILTIN", "load", "merge", "FalseAlarmRun", "FalseAlarm", "clopper_pearson", "measure_false_alarm", "write_report"]
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -103,13 +103,25 @@ class FalseAlarm:
                              "unresolved_claims": list(r.unresolved_claims), "min_p_adjusted": r.min_p_adjusted} for r in self.runs]}
 
 
-def _one_seed(tier: Tier, seed: int, step: Callable, alpha: float, claims: tuple[str, ...], execution) -> FalseAlarmRun:
-    """The gate on ``step`` with root seed ``seed`` (module level so that it can run in a worker process)."""
+BUILTIN = "builtin"
+"""``impl`` of :func:`measure_false_alarm` for mfcheck's own rule (compiled where the kernels apply)."""
+
+
+def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims: tuple[str, ...], execution) -> FalseAlarmRun:
+    """The gate on ``step`` with root seed ``seed`` (module level so that it can run in a worker process).
+
+    ``step`` = :data:`BUILTIN`: the gate's decision procedure (the same claims, tiers, tests and Holm
+    family, :func:`mfcheck.verify.verify`) on the built-in rule :func:`mfcheck.sgd.mean_field_step`
+    and its Langevin rule, which run on the compiled kernels."""
     from mfcheck.experiment import default_experiment
     from mfcheck.gate import gate
+    from mfcheck.verify import verify
 
     experiment = default_experiment(seed=seed, log2_M=tier.log2_M)
-    v = gate(step, tier, alpha, claims=list(claims), experiment=experiment, execution=execution)
+    if step == BUILTIN:
+        v = verify(tier, experiment=experiment, alpha=alpha, claims=list(claims), execution=execution, progress=False)
+    else:
+        v = gate(step, tier, alpha, claims=list(claims), experiment=experiment, execution=execution)
     return FalseAlarmRun(
         seed=seed, exit_code=v.exit_code,
         failed_claims=tuple(r.claim for r in v.results if r.verdict == "fail"),
@@ -137,8 +149,11 @@ def measure_false_alarm(
 
     - ``tier``: the gate's tier; ``seeds``: the root seeds, or n for seeds 0 … n−1.
     - ``impl``: the protocol step (default :func:`mfcheck.gate.reference_step`, the built-in
-      correct step); ``alpha``: the gate's family-wise level; ``claims``: default all the
-      gate's step claims.
+      correct step written in the protocol), or :data:`BUILTIN`: the built-in rule itself,
+      which runs compiled (:mod:`mfcheck.kernels`; the same trajectories as ``reference_step``
+      to rounding, so the same verdicts, in a fraction of the time: the protocol step is
+      called once per SGD step from Python); ``alpha``: the gate's family-wise level;
+      ``claims``: default all the gate's step claims.
     - ``execution``: where the sweep cells of one gate run go (:class:`mfcheck.executors.Execution`),
       used when ``seed_workers`` is 1.
     - ``seed_workers``: > 1 runs that many seeds at once in joblib processes (each gate run then
@@ -157,22 +172,55 @@ def measure_false_alarm(
     seed_workers = check_positive_int(seed_workers, "seed_workers")
     step = reference_step if impl is None else impl
     claims = tuple(STEP_CLAIMS if claims is None else claims)
-    name = getattr(step, "__name__", repr(step))
+    name = "mfcheck.sgd.mean_field_step (built-in rule, compiled)" if step == BUILTIN else getattr(step, "__name__", repr(step))
     if seed_workers == 1:
         results = (_one_seed(tier, s, step, float(alpha), claims, execution) for s in seeds)
     else:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=seed_workers, return_as="generator")(
+        results = Parallel(n_jobs=seed_workers, return_as="generator_unordered")(  # a stopped run keeps every finished seed
             delayed(_one_seed)(tier, s, step, float(alpha), claims, None) for s in seeds)
     runs = []
     for run in tqdm(results, total=len(seeds), desc=f"false alarms ({tier.name})", unit="seed", disable=not progress):
         runs.append(run)
+        runs.sort(key=lambda r: r.seed)
         if echo is not None:
             echo(f"seed {run.seed}: exit {run.exit_code}" + (f", failed {', '.join(run.failed_claims)}" if run.failed_claims else ""))
         if on_run is not None:
             on_run(FalseAlarm(tier=tier.name, alpha=float(alpha), implementation=name, claims=claims, runs=tuple(runs)))
     return FalseAlarm(tier=tier.name, alpha=float(alpha), implementation=name, claims=claims, runs=tuple(runs))
+
+
+def load(path: str | Path) -> FalseAlarm:
+    """The measurement stored in a report's ``summary.json`` (``path``: the file or its folder)."""
+    path = Path(path)
+    path = path / "summary.json" if path.is_dir() else path
+    try:
+        s = json.loads(path.read_text())
+        runs = tuple(FalseAlarmRun(seed=int(r["seed"]), exit_code=int(r["exit_code"]), failed_claims=tuple(r["failed_claims"]),
+                                   unresolved_claims=tuple(r["unresolved_claims"]), min_p_adjusted=dict(r["min_p_adjusted"]))
+                     for r in s["per_run"])
+        return FalseAlarm(tier=s["tier"], alpha=float(s["alpha"]), implementation=s["implementation"], claims=tuple(s["claims"]), runs=runs)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgument(f"{str(path)!r} is not a false-alarm summary.json: {exc}") from exc
+
+
+def merge(parts: Sequence[FalseAlarm]) -> FalseAlarm:
+    """One measurement from shards run apart (other seeds, other machines): the same tier, α,
+    implementation and claims, disjoint seeds; the runs in seed order."""
+    parts = list(parts)
+    if not parts:
+        raise InvalidArgument("Nothing to merge.")
+    first = parts[0]
+    for p in parts[1:]:
+        if (p.tier, p.alpha, p.implementation, p.claims) != (first.tier, first.alpha, first.implementation, first.claims):
+            raise InvalidArgument(f"Cannot merge measurements of different settings: {(p.tier, p.alpha, p.implementation, p.claims)} "
+                                  f"vs {(first.tier, first.alpha, first.implementation, first.claims)}.")
+    runs = sorted((r for p in parts for r in p.runs), key=lambda r: r.seed)
+    seeds = [r.seed for r in runs]
+    if len(set(seeds)) != len(seeds):
+        raise InvalidArgument(f"The shards share seeds: {sorted({s for s in seeds if seeds.count(s) > 1})}.")
+    return FalseAlarm(tier=first.tier, alpha=first.alpha, implementation=first.implementation, claims=first.claims, runs=tuple(runs))
 
 
 def _plot(result: FalseAlarm, path: Path) -> None:

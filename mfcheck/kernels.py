@@ -19,8 +19,9 @@ beside it. The activation is computed in a separate vectorised pass per step; ta
 with an inlined polynomial ``exp`` (branch-free, absolute error ≲ 4e-16) because numba has no
 vector tanh or exp (``math.exp`` is a scalar libm call).
 
-Compilation happens once per process and is cached on disk (``cache=True``); :func:`warm_up`
-triggers it (benchmarks call it before timing).
+Compilation happens once per process and is cached on disk (``cache=True``; the cache is dropped
+when this file's content changes, see :func:`_drop_stale_disk_cache`); :func:`warm_up` triggers
+it (benchmarks call it before timing).
 """
 
 from __future__ import annotations
@@ -30,8 +31,44 @@ import math
 import numba
 import numpy as np
 from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 
 from mfcheck.errors import InvalidArgument
+
+
+def _drop_stale_disk_cache() -> None:
+    """Delete this module's numba disk cache when the module's *content* changed since it was written.
+
+    numba invalidates ``cache=True`` entries on the source file's modification time and size only,
+    so a checkout that restores an older file time can load machine code compiled from other
+    source (seen: kernels differing in the last bits). The sha256 of this file is kept beside the
+    cache (``__pycache__/kernels.sha256``); on a mismatch the ``kernels.*.nbi/nbc`` files go. A
+    cache elsewhere (``NUMBA_CACHE_DIR``, or a read-only package) is left to numba."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    source = Path(__file__)
+    cache = source.parent / "__pycache__"
+    try:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        stamp = cache / f"{source.stem}.sha256"
+        if stamp.is_file() and stamp.read_text().strip() == digest:
+            return
+        cache.mkdir(exist_ok=True)
+        for path in cache.glob(f"{source.stem}.*.nb[ic]"):
+            path.unlink(missing_ok=True)
+        tmp = cache / f"{source.stem}.sha256.{os.getpid()}"
+        tmp.write_text(digest + "\n")
+        tmp.replace(stamp)
+    except OSError:  # read-only install: numba falls back to its user cache directory
+        pass
+
+
+_drop_stale_disk_cache()
 
 __all__ = [
     "FAMILY_CODES",
@@ -43,6 +80,9 @@ __all__ = [
     "sgd_block",
     "noisy_block",
     "activate",
+    "activate_reduce",
+    "pullback",
+    "predict",
     "warm_up",
 ]
 
@@ -108,15 +148,24 @@ _LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two (Cody–Waite) so that
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e00
 _EXP_LIMIT = 700.0
-_POW2_OFFSET = 1022
-_POW2 = np.ldexp(1.0, np.arange(-_POW2_OFFSET, _POW2_OFFSET + 1))  # 2^n, n = −1022 .. 1022 (|n| ≤ 1010 is used)
+
+
+@intrinsic
+def _f64_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (an LLVM bitcast; vectorises)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _exp(x):
     """exp(x) for x clamped to [−700, 700], relative error ≲ 3e-16: x = n ln 2 + r, |r| ≤ ln2/2,
-    exp(r) by its Taylor polynomial of degree 13 (remainder < 2e-17), 2^n from a table. Unlike
-    ``math.exp`` (a libm call) it vectorises; a NaN gives NaN and never an out-of-range index."""
+    exp(r) by its Taylor polynomial of degree 13 (remainder < 2e-17), 2^n exactly from its bit
+    pattern (exponent field n + 1023, |n| ≤ 1010). Unlike ``math.exp`` (a libm call) it vectorises;
+    a NaN gives NaN."""
     x = min(max(x, -_EXP_LIMIT), _EXP_LIMIT)
     n = math.floor(x * _INV_LN2 + 0.5)
     r = (x - n * _LN2_HI) - n * _LN2_LO
@@ -134,8 +183,7 @@ def _exp(x):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    i = min(max(int(n) + _POW2_OFFSET, 0), 2 * _POW2_OFFSET)
-    return p * _POW2[i]
+    return p * _f64_from_bits((np.int64(n) + 1023) << 52)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -199,6 +247,45 @@ def _activate(code, p, z, sv, pv, n):
             pv[i] = 1.0 if t > 0.0 else 0.0
 
 
+@njit(cache=True, error_model="numpy")
+def _activate_prime(code, p, z, pv, n):
+    """pv[i] = σ'(z[i]) for i < n, without σ (for erf it skips the scalar ``math.erf``); as :func:`_activate`."""
+    if code == 0:  # tanh_sum: Σ_j a_j b_j (1 − tanh²(b_j t + c_j))
+        J = p.shape[0] // 3
+        for j in range(J):
+            ab = p[j] * p[J + j]
+            b = p[J + j]
+            c = p[2 * J + j]
+            for i in range(n):
+                th = _tanh(b * z[i] + c)
+                if j == 0:
+                    pv[i] = ab * (1.0 - th * th)
+                else:
+                    pv[i] += ab * (1.0 - th * th)
+    elif code == 1:  # erf_sigmoid: a b (2/√π) exp(−(b t)²)
+        b = p[1]
+        abk = p[0] * b * _TWO_OVER_SQRT_PI
+        for i in range(n):
+            u = b * z[i]
+            pv[i] = abk * _exp(-(u * u))
+    elif code == 2:  # bounded_sine: a b cos(b t + c)
+        ab = p[0] * p[1]
+        b = p[1]
+        c = p[2]
+        for i in range(n):
+            pv[i] = ab * math.cos(b * z[i] + c)
+    elif code == 3:  # piecewise_linear(t1, t2, s1, s2)
+        t1 = p[0]
+        t2 = p[1]
+        slope = (p[3] - p[2]) / (t2 - t1)
+        for i in range(n):
+            t = z[i]
+            pv[i] = slope if (t > t1 and t < t2) else 0.0
+    else:  # relu
+        for i in range(n):
+            pv[i] = 1.0 if z[i] > 0.0 else 0.0
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def _activate_matrix(code, p, Z, S, P):
     """S = σ(Z), P = σ'(Z) for a C-contiguous (n, M) matrix, rows in parallel."""
@@ -206,6 +293,93 @@ def _activate_matrix(code, p, Z, S, P):
     M = Z.shape[1]
     for j in prange(n):
         _activate(code, p, Z[j], S[j], P[j], M)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _activate_reduce_row(code, p, z, w, pv, n):
+    """pv[i] = σ'(z[i]) for i < n and return Σ_i w[i] σ(z[i]) (σ never stored); as :func:`_activate`."""
+    acc = 0.0
+    if code == 0:  # tanh_sum: Σ_j a_j tanh(b_j t + c_j)
+        J = p.shape[0] // 3
+        for j in range(J):
+            a = p[j]
+            b = p[J + j]
+            c = p[2 * J + j]
+            ab = a * b
+            if j == 0:
+                for i in range(n):
+                    th = _tanh(b * z[i] + c)
+                    acc += w[i] * (a * th)
+                    pv[i] = ab * (1.0 - th * th)
+            else:
+                for i in range(n):
+                    th = _tanh(b * z[i] + c)
+                    acc += w[i] * (a * th)
+                    pv[i] += ab * (1.0 - th * th)
+    elif code == 1:  # erf_sigmoid: a erf(b t)
+        a = p[0]
+        b = p[1]
+        abk = a * b * _TWO_OVER_SQRT_PI
+        for i in range(n):
+            u = b * z[i]
+            acc += w[i] * (a * math.erf(u))
+            pv[i] = abk * _exp(-(u * u))
+    elif code == 2:  # bounded_sine: a sin(b t + c)
+        a = p[0]
+        b = p[1]
+        c = p[2]
+        ab = a * b
+        for i in range(n):
+            u = b * z[i] + c
+            acc += w[i] * (a * math.sin(u))
+            pv[i] = ab * math.cos(u)
+    elif code == 3:  # piecewise_linear(t1, t2, s1, s2)
+        t1 = p[0]
+        t2 = p[1]
+        s1 = p[2]
+        slope = (p[3] - s1) / (t2 - t1)
+        for i in range(n):
+            t = z[i]
+            acc += w[i] * (s1 + slope * (min(max(t, t1), t2) - t1))
+            pv[i] = slope if (t > t1 and t < t2) else 0.0
+    else:  # relu
+        for i in range(n):
+            t = z[i]
+            acc += w[i] * max(t, 0.0)
+            pv[i] = 1.0 if t > 0.0 else 0.0
+    return acc
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=_FAST)
+def _activate_reduce(code, p, Z, w, yhat, P):
+    """yhat[j] = Σ_m w[m] σ(Z[j, m]) and P[j, m] = σ'(Z[j, m]): one read of Z and one write of P;
+    σ(Z) is reduced in registers, never stored. Serial and without the GIL, so that callers can
+    run column blocks in threads (:class:`mfcheck.reference.flow.StageField`)."""
+    for j in range(Z.shape[0]):
+        yhat[j] = _activate_reduce_row(code, p, Z[j], w, P[j], Z.shape[1])
+
+
+def activate_reduce(activation, Z, w, P=None, yhat=None):
+    """The fused pass of an inner-neuron stage: ŷ = σ(Z) w and P = σ'(Z); returns (ŷ, P).
+
+    ``Z``: an (n, M) array; ``w``: the M weights; ``P``, ``yhat``: optional output buffers. Memory
+    traffic is one read of Z and one write of P, against five n×M passes for :func:`activate`
+    followed by S @ w. Serial; releases the GIL."""
+    code = family_code(activation)
+    if code is None:
+        raise InvalidArgument(f"`activation` {activation!r} has no compiled kernel.")
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    if Z.ndim != 2:
+        raise InvalidArgument(f"`Z` must be 2-D, got shape {Z.shape}.")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if w.shape != (Z.shape[1],):
+        raise InvalidArgument(f"`w` must have shape ({Z.shape[1]},), got {w.shape}.")
+    P = np.empty_like(Z) if P is None else P
+    if not (isinstance(P, np.ndarray) and P.shape == Z.shape and P.dtype == np.float64 and P.flags.c_contiguous):
+        raise InvalidArgument(f"`P` must be a C-contiguous float64 array of Z's shape {Z.shape}.")
+    yhat = np.empty(Z.shape[0]) if yhat is None else yhat
+    _activate_reduce(code, activation_parameters(activation), Z, w, yhat, P)
+    return yhat, P
 
 
 def activate(activation, Z, S=None, P=None):
@@ -372,6 +546,101 @@ def noisy_block(neuron, Theta, X, Y, S, G, lam: float, beta: float, c: float, *,
     _run_block(kind, Theta, X, Y, S, G, int(first), code, p, float(lam), float(beta), float(c), True)
 
 
+# -- the population field at many particles (coupled references, exact martingale parts) ------------
+
+_PARTICLE_CHUNK = 64  # particles per scratch block of the field kernels
+
+
+@njit(cache=True, error_model="numpy", parallel=True, fastmath=_FAST)
+def _pullback_inner(code, p, XT, Theta, C, out):
+    """out[l, m] = Σ_j C[l, j] σ'(<Θ[l, m], x_j>) x_j for Θ (L, M, d), C (L, n), XT = X^T (d, n):
+    per particle one pass over the n points (z, σ', then the weighted sum), chunks of particles in
+    parallel; no (n, M) matrix is formed."""
+    d, n = XT.shape
+    L, M = Theta.shape[0], Theta.shape[1]
+    chunks = (M + _PARTICLE_CHUNK - 1) // _PARTICLE_CHUNK
+    for q in prange(L * chunks):
+        l = q // chunks
+        m0 = (q % chunks) * _PARTICLE_CHUNK
+        z = np.empty(n)
+        pv = np.empty(n)
+        for m in range(m0, min(m0 + _PARTICLE_CHUNK, M)):
+            for j in range(n):
+                z[j] = 0.0
+            for k in range(d):
+                t = Theta[l, m, k]
+                for j in range(n):
+                    z[j] += XT[k, j] * t
+            _activate_prime(code, p, z, pv, n)
+            for j in range(n):
+                pv[j] *= C[l, j]
+            for k in range(d):
+                acc = 0.0
+                for j in range(n):
+                    acc += pv[j] * XT[k, j]
+                out[l, m, k] = acc
+
+
+@njit(cache=True, error_model="numpy", parallel=True, fastmath=_FAST)
+def _predict_inner(code, p, XT, Theta, w, out):
+    """out[l, j] = Σ_m w[m] σ(<Θ[l, m], x_j>) for Θ (L, M, d), XT = X^T (d, n), replicates in parallel."""
+    d, n = XT.shape
+    L, M = Theta.shape[0], Theta.shape[1]
+    for l in prange(L):
+        z = np.empty(n)
+        sv = np.empty(n)
+        pv = np.empty(n)
+        acc = np.zeros(n)
+        for m in range(M):
+            for j in range(n):
+                z[j] = 0.0
+            for k in range(d):
+                t = Theta[l, m, k]
+                for j in range(n):
+                    z[j] += XT[k, j] * t
+            _activate(code, p, z, sv, pv, n)
+            wm = w[m]
+            for j in range(n):
+                acc[j] += wm * sv[j]
+        for j in range(n):
+            out[l, j] = acc[j]
+
+
+def _field_arrays(neuron, X, Theta):
+    if not (supports(neuron) and _neuron_kind(neuron) == 0):
+        raise InvalidArgument(f"The compiled field needs an InnerNeuron on a compiled activation family; got {neuron!r}.")
+    X = np.asarray(X, dtype=np.float64)
+    Theta = np.asarray(Theta, dtype=np.float64)
+    if X.ndim != 2 or Theta.ndim < 2 or Theta.shape[-1] != X.shape[1]:
+        raise InvalidArgument(f"Need X (n, d) and Theta (..., M, d); got {X.shape} and {Theta.shape}.")
+    lead = Theta.shape[:-2]
+    T3 = np.ascontiguousarray(Theta.reshape((-1,) + Theta.shape[-2:]))
+    return np.ascontiguousarray(X.T), T3, lead
+
+
+def pullback(neuron, X, Theta, c) -> np.ndarray:
+    """Σ_j c_j σ'(<θ_m, x_j>) x_j for an inner neuron (``neuron.pullback`` compiled): X (n, d),
+    Theta (..., M, d), c (n,) or (..., n); returns (..., M, d)."""
+    XT, T3, lead = _field_arrays(neuron, X, Theta)
+    C = np.ascontiguousarray(np.broadcast_to(np.asarray(c, dtype=np.float64), lead + (XT.shape[1],)).reshape(T3.shape[0], XT.shape[1]))
+    out = np.empty_like(T3)
+    _pullback_inner(family_code(neuron.activation), activation_parameters(neuron.activation), XT, T3, C, out)
+    return out.reshape(lead + T3.shape[1:])
+
+
+def predict(neuron, X, Theta, weights=None) -> np.ndarray:
+    """ŷ(x_j) = Σ_m w_m σ(<θ_m, x_j>) for an inner neuron (weights 1/M when None): X (n, d),
+    Theta (..., M, d); returns (..., n)."""
+    XT, T3, lead = _field_arrays(neuron, X, Theta)
+    M = T3.shape[1]
+    w = np.full(M, 1.0 / M) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    if w.shape != (M,):
+        raise InvalidArgument(f"`weights` must have shape ({M},), got {w.shape}.")
+    out = np.empty((T3.shape[0], XT.shape[1]))
+    _predict_inner(family_code(neuron.activation), activation_parameters(neuron.activation), XT, T3, w, out)
+    return out.reshape(lead + (XT.shape[1],))
+
+
 def warm_up() -> None:
     """Compile (or load from the disk cache) every kernel signature the package uses, outside any timing."""
     from mfcheck.activations import tanh_sum
@@ -389,3 +658,6 @@ def warm_up() -> None:
             _block_parallel(0 if D == 2 else 1, np.zeros((2, 2, D)), np.zeros((1, 2, 2)), np.zeros((1, 2)), np.zeros(1), G, 0,
                             0, activation_parameters(act), 0.0, 1.0, 4.0, noisy)
     activate(act, np.zeros((2, 2)))
+    activate_reduce(act, np.zeros((2, 2)), np.zeros(2))
+    pullback(InnerNeuron(act), np.zeros((2, 2)), np.zeros((1, 2, 2)), np.zeros(2))
+    predict(InnerNeuron(act), np.zeros((2, 2)), np.zeros((1, 2, 2)))

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from mfcheck.errors import InvalidArgument
-from mfcheck.false_alarm import clopper_pearson, measure_false_alarm, write_report
+from mfcheck.false_alarm import BUILTIN, clopper_pearson, measure_false_alarm, write_report
 from mfcheck.gate import no_factor_two_step, reference_step
 from mfcheck.tiers import get_tier
 
@@ -56,3 +56,57 @@ def test_seed_workers_give_the_same_runs():
     parallel = measure_false_alarm(get_tier("smoke"), [5, 6], claims=["gronwall"], progress=False, seed_workers=2, on_run=seen.append)
     assert serial.runs == parallel.runs
     assert [len(p.runs) for p in seen] == [1, 2]
+
+
+def test_the_builtin_rule_gets_the_verdicts_of_the_protocol_step():
+    """BUILTIN (the built-in rule on the compiled kernels) stands in for reference_step in long
+    measurements: same seed tree, same trajectories to rounding, so the same p-values."""
+    claims = ["azuma", "gronwall"]
+    protocol = measure_false_alarm(get_tier("smoke"), [2], impl=reference_step, claims=claims, progress=False)
+    builtin = measure_false_alarm(get_tier("smoke"), [2], impl=BUILTIN, claims=claims, progress=False)
+    assert "built-in" in builtin.implementation
+    (a,), (b,) = protocol.runs, builtin.runs
+    assert a.exit_code == b.exit_code and a.failed_claims == b.failed_claims
+    assert b.min_p_adjusted == pytest.approx(a.min_p_adjusted, rel=1e-6)
+
+
+def _measurement(seeds, tier="full", alarms=()):
+    from mfcheck.false_alarm import FalseAlarm, FalseAlarmRun
+
+    runs = tuple(FalseAlarmRun(seed=s, exit_code=1 if s in alarms else 0, failed_claims=("azuma",) if s in alarms else (),
+                               unresolved_claims=(), min_p_adjusted={"azuma": 0.01 if s in alarms else 0.5}) for s in seeds)
+    return FalseAlarm(tier=tier, alpha=0.05, implementation="builtin", claims=("azuma",), runs=runs)
+
+
+def test_shards_merge_into_one_measurement(tmp_path):
+    from mfcheck.false_alarm import load, merge
+
+    a, b = _measurement([0, 1, 2], alarms=(1,)), _measurement([3, 4])
+    write_report(a, tmp_path / "a", "shard a")
+    assert load(tmp_path / "a") == a
+    m = merge([b, load(tmp_path / "a")])
+    assert [r.seed for r in m.runs] == [0, 1, 2, 3, 4] and m.alarms == 1 and len(m.judged) == 5
+    with pytest.raises(InvalidArgument, match="share seeds"):
+        merge([a, _measurement([2, 5])])
+    with pytest.raises(InvalidArgument, match="different settings"):
+        merge([a, _measurement([7], tier="ci")])
+    with pytest.raises(InvalidArgument, match="summary.json"):
+        load(tmp_path / "missing")
+
+
+def test_cli_shards_and_merge(tmp_path, capsys):
+    from mfcheck.cli import main
+
+    base = ["gate", "--tier", "smoke", "--claims", "azuma", "--executor", "serial", "--no-cache", "--quiet"]
+    assert main(base + ["--false-alarm", "1", "--seed-start", "3", "--false-alarm-out", str(tmp_path / "s3")]) == 0
+    write_report(_measurement([0, 1, 2], tier="smoke"), tmp_path / "s0", "shard")
+    merged = json.loads((tmp_path / "s3" / "summary.json").read_text())
+    assert merged["seeds"] == [3]
+    # the shards' implementations differ (reference_step vs a stand-in): refused, exit 2
+    assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0"), str(tmp_path / "s3"), "--false-alarm-out", str(tmp_path / "m")]) == 2
+    write_report(_measurement([4], tier="smoke"), tmp_path / "s4", "shard")
+    assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0"), str(tmp_path / "s4"), "--false-alarm-out", str(tmp_path / "m")]) == 0
+    assert json.loads((tmp_path / "m" / "summary.json").read_text())["seeds"] == [0, 1, 2, 4]
+    assert "false-alarm-merge" in (tmp_path / "m" / "README.md").read_text()  # not contiguous: the merge is the recipe
+    assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0")]) == 2
+    capsys.readouterr()

@@ -7,6 +7,8 @@ both neurons, noiseless and noisy, with a non-constant schedule.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -144,6 +146,25 @@ def test_activation_pass_matches_numpy(activation):
     np.testing.assert_allclose(P, activation.prime(Z), rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.family)
+def test_fused_pass_reduces_sigma_and_returns_its_derivative(activation):
+    """ŷ = σ(Z) w and P = σ'(Z), for every family (tanh_sum with two terms: the accumulating branch)."""
+    rng = np.random.default_rng(np.random.SeedSequence(5))
+    Z = 4.0 * rng.standard_normal((3, 2 * 512 + 37))
+    w = rng.random(Z.shape[1])
+    expected_yhat, expected_P = activation.fn(Z) @ w, activation.prime(Z)
+    yhat, P = kernels.activate_reduce(activation, Z, w)
+    np.testing.assert_allclose(yhat, expected_yhat, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(P, expected_P, rtol=0, atol=1e-14)
+
+
+def test_fused_pass_refuses_wrong_shapes():
+    with pytest.raises(InvalidArgument, match="P"):
+        kernels.activate_reduce(tanh_sum(), np.zeros((2, 3)), np.zeros(3), P=np.zeros((3, 3)))
+    with pytest.raises(InvalidArgument, match="w"):
+        kernels.activate_reduce(tanh_sum(), np.zeros((2, 3)), np.zeros(2))
+
+
 @pytest.mark.parametrize("neuron_type", NEURONS, ids=lambda t: t.__name__)
 def test_one_block_equals_the_numpy_rules_and_parallel_equals_serial(neuron_type):
     neuron = neuron_type(tanh_sum((1.0, 0.5), (1.0, 2.0)))
@@ -192,3 +213,30 @@ def test_blocks_check_shapes_before_running():
             kernels.sgd_block(neuron, Theta, X, Y, S)
     with pytest.raises(InvalidArgument, match="Theta"):
         kernels.sgd_block(neuron, np.zeros((2, 5, 3)).transpose(0, 2, 1), *good)
+
+
+def test_disk_cache_is_dropped_when_the_source_content_changes(tmp_path, monkeypatch):
+    source = tmp_path / "kernels.py"
+    source.write_text("# version 1\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    compiled = cache / "kernels.sgd_block-1.py311.nbi"
+    monkeypatch.setattr(kernels, "__file__", str(source))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    kernels._drop_stale_disk_cache()  # no stamp yet: a cache of unknown origin is dropped, the stamp written
+    compiled.write_text("machine code of version 1")
+    kernels._drop_stale_disk_cache()  # same content: kept
+    assert compiled.is_file()
+    source.write_text("# version 2\n")  # the same size and (on a coarse clock) the same time: numba would keep it
+    kernels._drop_stale_disk_cache()
+    assert not compiled.exists()
+    assert (cache / "kernels.sha256").read_text().strip() == __import__("hashlib").sha256(b"# version 2\n").hexdigest()
+
+
+def test_compiled_exp_is_exp_to_rounding():
+    """exp(r)·2^n with 2^n built from its bits: ≤ 4e-16 relative over the clamped range; NaN stays NaN."""
+    xs = np.concatenate([np.linspace(-700.0, 700.0, 20001), [-1e-300, 0.0, 1e-300, 0.5 * math.log(2.0)]])
+    got = np.array([kernels._exp(x) for x in xs])
+    np.testing.assert_allclose(got, np.exp(xs), rtol=4e-16, atol=0)
+    assert kernels._exp(800.0) == kernels._exp(700.0) and kernels._exp(-800.0) == kernels._exp(-700.0)
+    assert math.isnan(kernels._exp(math.nan))

@@ -121,6 +121,26 @@ def test_fast_flow_equals_numpy_flow(small, activation, neuron_type):
     assert np.max(np.abs(a.yhat[-1] - a.yhat[0])) > 1e-3  # the flow moved
 
 
+def test_blocked_stage_is_the_oracle_stage_and_does_not_depend_on_threads(small):
+    """More nodes than two column blocks (the last one ragged): the stage equals the numpy oracle
+    to rounding, and 1 and 3 threads give the same bits (the blocks and their sum order are fixed)."""
+    from mfcheck.reference.flow import BLOCK, StageField
+
+    problem, neuron = small[0], InnerNeuron(tanh_sum((1.0, -0.5), (1.0, 2.0), (0.0, 0.3)))
+    rng = np.random.default_rng(np.random.SeedSequence(8))
+    M = 2 * BLOCK + 37
+    theta, weights = 0.7 * rng.standard_normal((M, problem.d)), rng.random(M) / M
+    outs = []
+    for threads in (1, 3):
+        with StageField(problem, neuron, weights, threads=threads) as stage:
+            outs.append(stage(theta))
+    (y1, g1), (y3, g3) = outs
+    assert np.array_equal(y1, y3) and np.array_equal(g1, g3)
+    yhat = problem.predict(neuron, theta, weights)
+    np.testing.assert_allclose(y1, yhat, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(g1, -problem.grad_Psi_of_prediction(neuron, theta, yhat), rtol=0, atol=1e-13)
+
+
 def test_fast_flow_comparison_sees_a_broken_drift(small):
     """Companion: a flow with the drift doubled (a subclass, which the fast path never takes) differs."""
     from mfcheck.reference.flow import StageField

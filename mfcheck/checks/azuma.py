@@ -97,6 +97,7 @@ from mfcheck.errors import InvalidArgument, OutsideAssumptions
 from mfcheck.initial import GaussianInit
 from mfcheck.neurons import Neuron
 from mfcheck.problems.base import Problem
+from mfcheck.reference import field as population_field
 from mfcheck.results import ClaimResult, Test
 from mfcheck.schedules import Schedule, constant
 from mfcheck.seeds import Streams
@@ -198,7 +199,7 @@ class MartingaleRun:
 
 
 def _grad_Psi(problem, neuron, Theta) -> np.ndarray:
-    return problem.grad_Psi_of_prediction(neuron, Theta, problem.predict(neuron, Theta))
+    return population_field.grad_Psi(problem, neuron, Theta, population_field.predict(problem, neuron, Theta))
 
 
 def _drift_mismatch(problem, neuron, update, Theta1, s, B) -> float:

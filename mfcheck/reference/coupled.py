@@ -13,6 +13,7 @@ import numpy as np
 from mfcheck._validation import check_array
 from mfcheck.neurons import Neuron
 from mfcheck.problems.finite import FinitePopulation
+from mfcheck.reference import field
 from mfcheck.reference.flow import ReferenceFlow, require_finite_population
 
 __all__ = ["couple"]
@@ -27,7 +28,7 @@ def couple(flow: ReferenceFlow, problem: FinitePopulation, neuron: Neuron, theta
     j = 0
 
     def drift(th, yhat, xi):
-        return -2.0 * xi * problem.grad_Psi_of_prediction(neuron, th, yhat)
+        return -2.0 * xi * field.grad_Psi(problem, neuron, th, yhat)
 
     for k in range(flow.steps + 1):
         if j < len(flow.record_index) and k == flow.record_index[j]:

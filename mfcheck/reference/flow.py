@@ -11,7 +11,8 @@ exactly as if it had been part of the same RK4 system.
 Backends: the numpy path evaluates ŷ and ∇Ψ through the problem's oracle (the readable
 reference). The fast path (``backend="auto"`` on a plain :class:`FinitePopulation` with a neuron
 known to :mod:`mfcheck.kernels`) evaluates each RK4 stage with two BLAS products and one compiled
-activation pass that gives σ and σ' together: for the inner neuron,
+activation pass that gives σ and σ' together (:class:`StageField`; for the inner neuron by
+column blocks of nodes, in threads): for the inner neuron,
 
     Z = X ϑ^T (n, M),   ŷ = σ(Z) w,   c = (y − ŷ)/n,   −∇Ψ(ϑ_m)^T = ((c ∘ X)^T σ'(Z))[:, m],
 
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mfcheck._validation import check_array, check_real
 from mfcheck.errors import InvalidArgument
@@ -33,7 +35,7 @@ from mfcheck.observables import TestFunction
 from mfcheck.problems.finite import FinitePopulation
 from mfcheck.schedules import Schedule, constant
 
-__all__ = ["ReferenceFlow", "solve_flow", "require_finite_population", "StageField", "FLOW_BACKENDS"]
+__all__ = ["ReferenceFlow", "solve_flow", "require_finite_population", "StageField", "FLOW_BACKENDS", "BLOCK"]
 
 FLOW_BACKENDS = ("auto", "fast", "numpy")
 
@@ -76,18 +78,34 @@ def _drift(problem: FinitePopulation, neuron: Neuron, theta, yhat, xi):
     return -2.0 * xi * problem.grad_Psi_of_prediction(neuron, theta, yhat)
 
 
+BLOCK = 2048
+"""Nodes per column block of the fast inner stage: the block's Z and σ'(Z) (n × 2048) stay in cache
+between the product and the activation pass. Fixed, so the numbers do not depend on the threads."""
+
+
 class StageField:
     """The fast evaluation of one RK4 stage on a plain finite population: ``stage(θ) -> (ŷ, −∇Ψ(θ; ρ))``
-    where ρ = Σ_m w_m δ_{θ_m} (the flow's own nodes), reusing its (n, M) buffers.
+    where ρ = Σ_m w_m δ_{θ_m} (the flow's own nodes), reusing its buffers.
+
+    Inner neuron: the M nodes are cut into column blocks of :data:`BLOCK`. Per block b (phase 1)
+    Z_b = X ϑ_b^T, then one fused pass gives ŷ_b = σ(Z_b) w_b and P_b = σ'(Z_b) while Z_b is in
+    cache; ŷ = Σ_b ŷ_b (in block order) and c = (y − ŷ)/n; per block (phase 2) −∇Ψ(ϑ_b) = P_b^T (c∘X).
+    The blocks of a phase run on ``threads`` Python threads (BLAS on one thread each; the kernels
+    release the GIL). Affine neuron: one product pair and one σ/σ' pass over all nodes.
 
     **Arguments:**
 
     - ``problem``: a :class:`FinitePopulation` (not a subclass: those may change the drift).
     - ``neuron``: an InnerNeuron or AffineNeuron on an activation family of :mod:`mfcheck.kernels`.
     - ``weights``: the M node weights.
+    - ``threads``: threads for the blocks (default :func:`mfcheck.kernels.get_threads`); the
+      numbers do not depend on it.
+
+    Use it as a context manager (it owns a thread pool when ``threads`` > 1), with BLAS limited to
+    one thread (:func:`solve_flow` does both).
     """
 
-    def __init__(self, problem: FinitePopulation, neuron: Neuron, weights):
+    def __init__(self, problem: FinitePopulation, neuron: Neuron, weights, threads: int | None = None):
         from mfcheck import kernels
 
         self.kernels = kernels
@@ -99,7 +117,30 @@ class StageField:
         self.y = problem.y
         self.w = np.asarray(weights, dtype=np.float64)
         M = self.w.shape[0]
-        self.Z, self.S, self.P = (np.empty((self.n, M)) for _ in range(3))
+        self.threads = kernels.get_threads() if threads is None else int(threads)
+        self.pool = None
+        if self.affine:
+            self.Z, self.S, self.P = (np.empty((self.n, M)) for _ in range(3))
+            return
+        self.code, self.params = kernels.family_code(self.activation), kernels.activation_parameters(self.activation)
+        self.blocks = [(b, min(b + BLOCK, M)) for b in range(0, M, BLOCK)]
+        self.Zb = [np.empty((self.n, e - b)) for b, e in self.blocks]
+        self.Pb = [np.empty((self.n, e - b)) for b, e in self.blocks]
+        self.wb = [np.ascontiguousarray(self.w[b:e]) for b, e in self.blocks]
+        self.Yb = np.empty((len(self.blocks), self.n))
+
+    def __enter__(self):
+        if not self.affine and self.threads > 1 and len(self.blocks) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.workers = min(self.threads, len(self.blocks))
+            self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="mfcheck-flow")
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
 
     @staticmethod
     def applies(problem, neuron) -> bool:
@@ -107,20 +148,52 @@ class StageField:
 
         return type(problem) is FinitePopulation and kernels.supports(neuron)
 
+    def _each_block(self, fn):
+        """fn(i) for every block: serially, or block i on pool thread i mod threads (one task per thread)."""
+        nb = len(self.blocks)
+        if self.pool is None:
+            for i in range(nb):
+                fn(i)
+            return
+        def share(t):
+            for i in range(t, nb, self.workers):
+                fn(i)
+
+        for _ in self.pool.map(share, range(self.workers)):  # re-raises a block's exception
+            pass
+
     def __call__(self, theta):
-        Z, S, P = self.Z, self.S, self.P
         if self.affine:
-            a, b = theta[:, 0], theta[:, -1]
-            np.matmul(self.X, theta[:, 1:-1].T, out=Z)
-            Z += b
-        else:
-            np.matmul(self.X, theta.T, out=Z)
+            return self._affine(theta)
+        G = np.empty_like(theta)
+
+        def phase1(i):
+            b, e = self.blocks[i]
+            np.matmul(self.X, theta[b:e].T, out=self.Zb[i])
+            self.kernels._activate_reduce(self.code, self.params, self.Zb[i], self.wb[i], self.Yb[i], self.Pb[i])
+
+        self._each_block(phase1)
+        yhat = self.Yb[0].copy()
+        for i in range(1, len(self.blocks)):
+            yhat += self.Yb[i]
+        cX = ((self.y - yhat) / self.n)[:, None] * self.X  # (n, d): c_j x_j
+
+        def phase2(i):
+            b, e = self.blocks[i]
+            np.matmul(self.Pb[i].T, cX, out=G[b:e])  # Σ_j c_j σ'(z_jm) x_j
+
+        self._each_block(phase2)
+        return yhat, G
+
+    def _affine(self, theta):
+        Z, S, P = self.Z, self.S, self.P
+        a, b = theta[:, 0], theta[:, -1]
+        np.matmul(self.X, theta[:, 1:-1].T, out=Z)
+        Z += b
         self.kernels.activate(self.activation, Z, S, P)
-        yhat = S @ (a * self.w) if self.affine else S @ self.w
+        yhat = S @ (a * self.w)
         c = (self.y - yhat) / self.n
-        Q = (c[:, None] * self.X1).T @ P  # (d[+1], M): Σ_j c_j σ'(z_jm) x_j (and Σ_j c_j σ'(z_jm))
-        if not self.affine:
-            return yhat, Q.T
+        Q = (c[:, None] * self.X1).T @ P  # (d + 1, M): Σ_j c_j σ'(z_jm) x_j and Σ_j c_j σ'(z_jm)
         out = np.empty_like(theta)
         out[:, 0] = c @ S
         out[:, 1:] = (Q * a).T
@@ -202,8 +275,8 @@ def solve_flow(
 
     theta = nodes.copy()
     if fast:
-        _fast_rk4(StageField(problem, neuron, weights), theta, h, steps, xi, record_index, stage_yhat, yhat_rec, risk, f_int,
-                  problem, weights, test_functions)
+        with threadpool_limits(limits=1, user_api="blas"), StageField(problem, neuron, weights) as stage:
+            _fast_rk4(stage, theta, h, steps, xi, record_index, stage_yhat, yhat_rec, risk, f_int, problem, weights, test_functions)
         return ReferenceFlow(
             h=h, steps=steps, xi=xi, stage_yhat=stage_yhat, record_index=record_index, times=record_index * h,
             f_integrals=f_int, risk=risk, yhat=yhat_rec, M=nodes.shape[0], nodes_per_axis=nodes_per_axis,

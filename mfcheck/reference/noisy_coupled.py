@@ -20,6 +20,7 @@ from mfcheck._validation import check_array, check_positive_int, check_real
 from mfcheck.errors import InvalidArgument
 from mfcheck.neurons import Neuron
 from mfcheck.problems.finite import FinitePopulation
+from mfcheck.reference import field as population_field
 from mfcheck.schedules import Schedule, constant
 
 __all__ = ["bridge_increments", "couple_noisy"]
@@ -87,7 +88,7 @@ def couple_noisy(
         raise InvalidArgument(f"The field ends at t={field.times[-1]}, before the last record time {K * eps}.")
 
     def drift(t, th):
-        return -2.0 * float(schedule(t)) * (problem.grad_Psi_of_prediction(neuron, th, _yhat_at(field, t)) + lam * th)
+        return -2.0 * float(schedule(t)) * (population_field.grad_Psi(problem, neuron, th, _yhat_at(field, t)) + lam * th)
 
     def heun(th, t, dt, dW):
         sigma = np.sqrt(4.0 * float(schedule(t)) / beta)
