@@ -269,7 +269,8 @@ OTHER_REPORTS = (
     ("dimension/README.md", "how the Theorem 1 error depends on D = d on the two-Gaussians problem (`mfcheck reproduce dimension`)"),
     ("gate_false_alarm_smoke/README.md", "the gate's measured false-alarm rate at the smoke tier (`mfcheck gate --false-alarm 72 --tier smoke`)"),
     ("gate_false_alarm_ci/README.md", "the gate's measured false-alarm rate at the ci tier (`mfcheck gate --false-alarm N --tier ci`)"),
-    ("gate_false_alarm_full/README.md", "the gate's measured false-alarm rate at the full tier (`mfcheck gate --false-alarm N --tier full`)"),
+    ("gate_false_alarm_full/README.md", "the gate's measured false-alarm rate at the full tier "
+     "(`mfcheck gate --false-alarm N --tier full --impl builtin`, in shards joined by `--false-alarm-merge`)"),
     ("performance.md", "kernels against the numpy loop, the reference flow against its floor, memory, scale (`python -m benchmarks`)"),
 )
 """Reports that other commands write beside the claims' folders; the index links those present."""
