@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TIER ?= ci
 
-.PHONY: verify test test-full venv clean
+.PHONY: verify test test-ci test-full venv clean
 
 $(BIN)/mfcheck: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ verify: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# the ci tier: derandomised examples, ci sweep sizes, the gate's self-test (about 10 min on 2 cores)
+test-ci: venv
+	CI=true $(BIN)/python -m pytest --mfcheck-tier=ci
 
 test-full: venv
 	$(BIN)/python -m pytest --mfcheck-tier=full

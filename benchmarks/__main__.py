@@ -117,7 +117,7 @@ def render(data: dict) -> str:
     for f in g["flow"]:
         out.append(f"| {f['d']} | {f['M']} | {f['threads']} | {f['fast'] * 1e3:.2f} | {f['numpy'] * 1e3:.2f} | {f['floor'] * 1e3:.2f} | "
                    f"{f['over_floor']:.2f} | {'yes' if f['over_floor'] <= TARGET_FLOOR else 'no'} |")
-    out += ["", "The floor counts only the two products; the fast path adds the n·M evaluations of σ and σ' (about 0.7 ns "
+    out += ["", "The floor counts only the two products; the fast path adds the n·M evaluations of σ and σ' (about 0.5–0.8 ns "
             "each on an idle core), which cost as much as the products when d is small, so the ratio can approach 1 only "
             "for larger d.", "", "## Peak memory of a run", "",
             "Peak of numpy allocations (tracemalloc) during one `run_sgd` (compiled backend, 5 records of θ, T = 1, ε = 1/64) "

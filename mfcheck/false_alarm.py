@@ -258,7 +258,9 @@ def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: 
                "the interval lies above α: the gate's false-alarm rate EXCEEDS its stated level")
     lines = [
         f"# Gate false-alarm rate (tier {result.tier})", "",
-        *([f"**In progress: {len(result.runs)} of {planned} seeds done.**", ""] if planned and planned > len(result.runs) else []),
+        *([f"**Partial: {len(result.runs)} of {planned} planned seeds measured.** The others can be run as a shard "
+           f"(`--seed-start {max(r.seed for r in result.runs) + 1}`) and joined with `--false-alarm-merge`.", ""]
+          if planned and planned > len(result.runs) else []),
         f"The gate was run on the correct implementation `{result.implementation}` once per root seed "
         f"(seeds {s['seeds'][0]}–{s['seeds'][-1]}; each seed draws its own population, initial particles, data and noise).",
         f"Claims: {', '.join(result.claims)}; family-wise α = {result.alpha} (Holm over all their tests).", "",

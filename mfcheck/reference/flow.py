@@ -155,6 +155,7 @@ class StageField:
             for i in range(nb):
                 fn(i)
             return
+
         def share(t):
             for i in range(t, nb, self.workers):
                 fn(i)
