@@ -551,6 +551,17 @@ def noisy_block(neuron, Theta, X, Y, S, G, lam: float, beta: float, c: float, *,
 _PARTICLE_CHUNK = 64  # particles per scratch block of the field kernels
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _project(XT, theta, z):
+    """z[j] = <θ, x_j> for XT = X^T (d, n), one pass over the coordinates (vectorised over j)."""
+    for j in range(z.shape[0]):
+        z[j] = 0.0
+    for k in range(XT.shape[0]):
+        t = theta[k]
+        for j in range(z.shape[0]):
+            z[j] += XT[k, j] * t
+
+
 @njit(cache=True, error_model="numpy", parallel=True, fastmath=_FAST)
 def _pullback_inner(code, p, XT, Theta, C, out):
     """out[l, m] = Σ_j C[l, j] σ'(<Θ[l, m], x_j>) x_j for Θ (L, M, d), C (L, n), XT = X^T (d, n):
@@ -565,12 +576,7 @@ def _pullback_inner(code, p, XT, Theta, C, out):
         z = np.empty(n)
         pv = np.empty(n)
         for m in range(m0, min(m0 + _PARTICLE_CHUNK, M)):
-            for j in range(n):
-                z[j] = 0.0
-            for k in range(d):
-                t = Theta[l, m, k]
-                for j in range(n):
-                    z[j] += XT[k, j] * t
+            _project(XT, Theta[l, m], z)
             _activate_prime(code, p, z, pv, n)
             for j in range(n):
                 pv[j] *= C[l, j]
@@ -592,12 +598,7 @@ def _predict_inner(code, p, XT, Theta, w, out):
         pv = np.empty(n)
         acc = np.zeros(n)
         for m in range(M):
-            for j in range(n):
-                z[j] = 0.0
-            for k in range(d):
-                t = Theta[l, m, k]
-                for j in range(n):
-                    z[j] += XT[k, j] * t
+            _project(XT, Theta[l, m], z)
             _activate(code, p, z, sv, pv, n)
             wm = w[m]
             for j in range(n):
