@@ -11,6 +11,10 @@ whether it *shows* p ≤ α (its upper end ≤ α, which needs n ≥ 72 when k =
 
 A run whose verdict is *unresolved* (exit code 3) is neither an alarm nor a pass; it is counted
 separately and left out of the rate (the gate never fails an implementation on an unresolved claim).
+
+Each run records the code version of the process that ran it (:func:`mfcheck.cache.code_version`,
+the sha256 of the mfcheck sources), so a measurement joined from shards (:func:`merge`) says which
+sources produced which seeds.
 """
 
 from __future__ import annotations
@@ -45,14 +49,16 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class FalseAlarmRun:
-    """One gate run: its ``seed``, ``exit_code``, the claims it failed or left unresolved, and the
-    smallest Holm-adjusted p-value of each claim."""
+    """One gate run: its ``seed``, ``exit_code``, the claims it failed or left unresolved, the
+    smallest Holm-adjusted p-value of each claim, and ``code``: the first 12 hex digits of the
+    code version that ran it ("" where it was not recorded)."""
 
     seed: int
     exit_code: int
     failed_claims: tuple[str, ...]
     unresolved_claims: tuple[str, ...]
     min_p_adjusted: dict
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ class FalseAlarm:
                 "unresolved_runs": len(self.runs) - len(self.judged), "alarms": self.alarms, "rate": self.rate,
                 "ci95": [lo, hi], "compatible_with_alpha": self.compatible, "below_alpha_shown": self.shown,
                 "per_run": [{"seed": r.seed, "exit_code": r.exit_code, "failed_claims": list(r.failed_claims),
-                             "unresolved_claims": list(r.unresolved_claims), "min_p_adjusted": r.min_p_adjusted} for r in self.runs]}
+                             "unresolved_claims": list(r.unresolved_claims), "min_p_adjusted": r.min_p_adjusted, "code": r.code}
+                            for r in self.runs]}
 
 
 BUILTIN = "builtin"
@@ -113,6 +120,7 @@ def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims:
     ``step`` = :data:`BUILTIN`: the gate's decision procedure (the same claims, tiers, tests and Holm
     family, :func:`mfcheck.verify.verify`) on the built-in rule :func:`mfcheck.sgd.mean_field_step`
     and its Langevin rule, which run on the compiled kernels."""
+    from mfcheck.cache import code_version
     from mfcheck.experiment import default_experiment
     from mfcheck.gate import gate
     from mfcheck.verify import verify
@@ -127,6 +135,7 @@ def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims:
         failed_claims=tuple(r.claim for r in v.results if r.verdict == "fail"),
         unresolved_claims=tuple(r.claim for r in v.results if r.verdict == "unresolved"),
         min_p_adjusted={r.claim: min((t.p_adjusted for t in r.tests), default=math.nan) for r in v.results},
+        code=code_version()[:12],
     )
 
 
@@ -198,7 +207,8 @@ def load(path: str | Path) -> FalseAlarm:
     try:
         s = json.loads(path.read_text())
         runs = tuple(FalseAlarmRun(seed=int(r["seed"]), exit_code=int(r["exit_code"]), failed_claims=tuple(r["failed_claims"]),
-                                   unresolved_claims=tuple(r["unresolved_claims"]), min_p_adjusted=dict(r["min_p_adjusted"]))
+                                   unresolved_claims=tuple(r["unresolved_claims"]), min_p_adjusted=dict(r["min_p_adjusted"]),
+                                   code=str(r.get("code", "")))
                      for r in s["per_run"])
         return FalseAlarm(tier=s["tier"], alpha=float(s["alpha"]), implementation=s["implementation"], claims=tuple(s["claims"]), runs=runs)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -223,6 +233,27 @@ def merge(parts: Sequence[FalseAlarm]) -> FalseAlarm:
     return FalseAlarm(tier=first.tier, alpha=first.alpha, implementation=first.implementation, claims=first.claims, runs=tuple(runs))
 
 
+def _ranges(seeds: Sequence[int]) -> str:
+    """Sorted seeds as runs of consecutive values: [0, 1, 2, 5] -> "0–2, 5"."""
+    out, start = [], None
+    seeds = sorted(seeds)
+    for i, x in enumerate(seeds):
+        if start is None:
+            start = x
+        if i + 1 == len(seeds) or seeds[i + 1] != x + 1:
+            out.append(str(x) if x == start else f"{start}–{x}")
+            start = None
+    return ", ".join(out)
+
+
+def _code_lines(result: FalseAlarm) -> list[str]:
+    """Which code version ran which seeds (a line per version)."""
+    by_code: dict[str, list[int]] = {}
+    for r in result.runs:
+        by_code.setdefault(r.code, []).append(r.seed)
+    return [f"- {f'`{code}`' if code else 'not recorded'}: seeds {_ranges(seeds)}" for code, seeds in sorted(by_code.items())]
+
+
 def _plot(result: FalseAlarm, path: Path) -> None:
     import matplotlib
 
@@ -244,9 +275,10 @@ def _plot(result: FalseAlarm, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: int | None = None) -> Path:
+def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: int | None = None, note: str = "") -> Path:
     """Write ``summary.json``, ``p_values.png`` and ``README.md`` into ``folder``; return the README path.
-    ``planned``: the number of seeds asked for, when the measurement is still running."""
+    ``planned``: the number of seeds asked for, when the measurement is still running; ``note``: a
+    paragraph on how the measurement was obtained (e.g. which commits ran the shards)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     s = result.summary()
@@ -273,6 +305,9 @@ def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: 
     ]
     alarms = [r for r in result.runs if r.exit_code == 1]
     lines += [f"- seed {r.seed}: {', '.join(r.failed_claims)}" for r in alarms] or ["- none"]
+    lines += ["", "Code version that ran each seed (sha256 of the mfcheck sources, first 12 hex digits):", "", *_code_lines(result)]
+    if note:
+        lines += ["", note]
     lines += ["", f"Regenerate: `{command}`", ""]
     path = folder / "README.md"
     path.write_text("\n".join(lines))

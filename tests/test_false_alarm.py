@@ -7,6 +7,7 @@ import json
 import pytest
 from scipy import stats
 
+from mfcheck.cache import code_version
 from mfcheck.errors import InvalidArgument
 from mfcheck.false_alarm import BUILTIN, clopper_pearson, measure_false_alarm, write_report
 from mfcheck.gate import no_factor_two_step, reference_step
@@ -40,6 +41,8 @@ def test_correct_step_does_not_alarm_and_the_report_is_written(tmp_path):
     assert r.alarms == 0 and r.rate == 0.0 and r.compatible and not r.shown  # 0/2 cannot show a rate below 0.05
     path = write_report(r, tmp_path / "fa", "mfcheck gate --false-alarm 2 --tier smoke")
     assert "| 2 | 2 | 0 | 0 |" in path.read_text()
+    assert {run.code for run in r.runs} == {code_version()[:12]}  # each run records the sources that ran it
+    assert f"- `{code_version()[:12]}`: seeds 0–1" in path.read_text()
     assert json.loads((tmp_path / "fa" / "summary.json").read_text())["alarms"] == 0
 
 
@@ -79,13 +82,25 @@ def _measurement(seeds, tier="full", alarms=()):
 
 
 def test_shards_merge_into_one_measurement(tmp_path):
+    from dataclasses import replace
+
     from mfcheck.false_alarm import load, merge
 
     a, b = _measurement([0, 1, 2], alarms=(1,)), _measurement([3, 4])
+    b = replace(b, runs=tuple(replace(r, code="abc123def456") for r in b.runs))
     write_report(a, tmp_path / "a", "shard a")
     assert load(tmp_path / "a") == a
     m = merge([b, load(tmp_path / "a")])
     assert [r.seed for r in m.runs] == [0, 1, 2, 3, 4] and m.alarms == 1 and len(m.judged) == 5
+    text = write_report(m, tmp_path / "m", "merged", note="Shards ran on two machines.").read_text()
+    assert "- not recorded: seeds 0–2" in text and "- `abc123def456`: seeds 3–4" in text and "Shards ran on two machines." in text
+    assert load(tmp_path / "m") == m
+    # a summary written before runs recorded their code loads with code ""
+    old = json.loads((tmp_path / "a" / "summary.json").read_text())
+    for run in old["per_run"]:
+        del run["code"]
+    (tmp_path / "a" / "summary.json").write_text(json.dumps(old))
+    assert load(tmp_path / "a") == a
     with pytest.raises(InvalidArgument, match="share seeds"):
         merge([a, _measurement([2, 5])])
     with pytest.raises(InvalidArgument, match="different settings"):

@@ -127,7 +127,8 @@ def _fake_reference(sigma, delta, d, kappa, times, test_functions, *, density_ti
     if bins is not None and len(bins) > 1:
         density[:] = 1.0 / (bins[-1] - bins[0])
     return RadialCurves(times=times, risk=risk, f_integrals=f, error={"risk": 1e-4, "f": 1e-4}, density_times=np.asarray(density_times),
-                        bins=np.asarray(bins if bins is not None else []), density=density, solver={"name": "fake"})
+                        bins=np.asarray(bins if bins is not None else []), density=density, solver={"name": "fake"},
+                        self_interaction=2.0)
 
 
 def _fake_landscape(sigma, delta, d):
@@ -161,7 +162,9 @@ def test_reproduce_mmn18_writes_a_deterministic_folder(tmp_path, monkeypatch, ti
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     assert set(s["setups"]) == {"a", "b_kappa0.1", "b_kappa0.4"}
     text = (outs[0] / "README.md").read_text()
-    assert "mfcheck reproduce mmn18" in text and "global minimum" in text
+    assert "mfcheck reproduce mmn18" in text and "global minimum" in text and "E R_N, N i.i.d. of ρ̄_T" in text
+    a = s["setups"]["a"]
+    assert a["risk_iid_final"] == pytest.approx(a["risk_pde_final"] + 2.0 / tiny_setups["a"].N)
     rows = (outs[0] / "risk_a.csv").read_text().splitlines()
     assert rows[0] == "t,sgd_risk,pde_risk" and len(rows) == 1 + s["setups"]["a"]["records"]
 
@@ -205,5 +208,7 @@ def test_noisy_comparison_structure(tmp_path):
     # the law at 2β is more concentrated in ψ's wells: its CDFs differ from the law at β
     grid = np.linspace(0.5, 4.0, 50)
     assert np.max(np.abs(cmp.law.cdf(grid) - cmp.law_alt.cdf(grid))) > 0.05
+    # the N diagonal terms of R_N carry E σ(<w, x>)² ≥ the pair term, so i.i.d. particles sit above R(ρ̄*)
+    assert cmp.risk_law_N > cmp.law.risk
     plot_noisy(cmp, tmp_path / "noisy.png")
     assert (tmp_path / "noisy.png").stat().st_size > 0

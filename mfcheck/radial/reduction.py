@@ -44,6 +44,8 @@ from mfcheck.radial import forms
 
 __all__ = ["RadialReduction", "angle_moments", "angle_rule", "finite_risk"]
 
+_CHUNK = 4096  # radii per block of features (a block is _CHUNK × 2M doubles)
+
 
 def row_space(Phi, rel: float = 1e-13, max_rows: int = 1025) -> np.ndarray:
     """V (F, k): orthonormal directions carrying Φ (K, F) up to singular values below ``rel`` s_0.
@@ -205,9 +207,27 @@ class RadialReduction:
         return self.features(np.ravel(r1), derivative=True) @ self.features(np.ravel(r2)).T
 
     def u_diagonal(self, r) -> np.ndarray:
-        """u(r, r) (the angle-averaged self-interaction of the sphere of radius r)."""
+        """u(r, r) = Φ(r)·Φ(r): the interaction of two *independent* uniform directions on the sphere of
+        radius r (the pair term of R(δ_r)). Not the self-energy of one neuron: see :meth:`self_energy`."""
         F = self.features(r)
         return np.sum(F * F, axis=-1)
+
+    def self_energy(self, r) -> np.ndarray:
+        """U(w, w) = E σ(<w, x>)² = (1/2) Σ_± E σ(s_± r G)² for ||w|| = r (c = 1: one neuron with itself)."""
+        r = self._r(r)
+        return 0.5 * sum(forms.second_moment(self.sigma, s * r) for s in self.scales)
+
+    def self_interaction(self, nodes, weights) -> float:
+        r"""N (E R_N(w) − R(ρ̄)) for w_1..w_N i.i.d. with ||w_i|| ~ ρ̄ = Σ_k weights_k δ_{nodes_k} and
+        uniform directions:
+
+            E R_N = 1 + 2∫v dρ̄ + (1 − 1/N) ∫∫u dρ̄ dρ̄ + (1/N) ∫ U(w, w) dρ̄
+                  = R(ρ̄) + (1/N) (∫ self_energy dρ̄ − |A|²),   A = ∫Φ dρ̄,
+
+        since the N diagonal terms of (1/N²) Σ_{i,j} U(w_i, w_j) pair a neuron with itself."""
+        nodes, weights = self._law(nodes, weights)
+        A = sum(weights[k:k + _CHUNK] @ self.features(nodes[k:k + _CHUNK]) for k in range(0, nodes.size, _CHUNK))
+        return float(weights @ self.self_energy(nodes) - A @ A)
 
     def truncation_bound(self, r1, r2) -> np.ndarray:
         """Bound on |u − Φ·Φ| at (r1_i, r2_j): e_M (1/2) Σ_± √(T(s_± r1) T(s_± r2)) (module docstring)."""

@@ -112,12 +112,14 @@ def compare_noisy(setup: NoisySetup = NOISY_SETUP, seed: int = 20180807, *, K: i
 
 def expected_finite_risk(law, setup: NoisySetup) -> float:
     r"""E R_N(w) for w_1..w_N i.i.d. with |w_i| ~ ρ̄* (uniform directions):
-    R(ρ̄*) + (1/N)(∫ u(r, r) dρ̄* − ∫∫ u dρ̄* dρ̄*), with ∫∫ u = R(ρ̄*) − 1 − 2∫ v dρ̄* (the diagonal terms of R_N)."""
+    R(ρ̄*) + (1/N)(∫ U(w, w) dρ̄* − ∫∫ u dρ̄* dρ̄*), with U(w, w) = E σ(<w, x>)² the self-energy of one
+    neuron (:meth:`~mfcheck.radial.reduction.RadialReduction.self_energy`, the diagonal terms of R_N)
+    and ∫∫ u = R(ρ̄*) − 1 − 2∫ v dρ̄*."""
     from mfcheck.radial.reduction import RadialReduction
 
     red = RadialReduction(PAPER_SIGMA, setup.delta, setup.d)
     cross = law.risk - 1.0 - 2.0 * law.mean(red.v)
-    return float(law.risk + (law.mean(red.u_diagonal) - cross) / setup.N)
+    return float(law.risk + (law.mean(red.self_energy) - cross) / setup.N)
 
 
 def plot_noisy(cmp: NoisyComparison, path) -> None:

@@ -24,7 +24,9 @@ class RadialCurves:
     """- ``times`` (J,); ``risk`` (J,): R(ρ̄_t); ``f_integrals`` (J, F): ∫ g dρ̄_t;
     - ``density`` (S, B): ρ̄_t averaged over each bin at the ``density_times`` (S,) (empty when not asked);
     - ``error``: {"risk": e, "f": e} sup-norm error estimates of the solver (from its refinement);
-    - ``solver``: how it was computed (for the report)."""
+    - ``solver``: how it was computed (for the report);
+    - ``self_interaction``: N (E R_N − R(ρ̄_T)) for N i.i.d. particles of the final law ρ̄_T
+      (:meth:`~mfcheck.radial.reduction.RadialReduction.self_interaction`)."""
 
     times: np.ndarray
     risk: np.ndarray
@@ -34,6 +36,7 @@ class RadialCurves:
     bins: np.ndarray = field(default_factory=lambda: np.zeros(0))
     density: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     solver: dict = field(default_factory=dict)
+    self_interaction: float = float("nan")
 
 
 QUALITY = {
@@ -70,6 +73,7 @@ def radial_curves(
     against the refined flow, ``error["f"]`` the largest of |∫g dρ̄_t| differences divided by K_g
     (the normalisation of the test-function statistic), over the time grid.
     """
+    from mfcheck.radial.reduction import RadialReduction
     from mfcheck.radial.solver import solve_radial
 
     if quality not in QUALITY:
@@ -93,8 +97,10 @@ def radial_curves(
         bins, density = np.zeros(0), np.zeros((0, 0))
     solver = {"scheme": "Lagrangian radial particles, Dormand–Prince 5(4) (mfcheck.radial.solver)", **settings,
               "refined": "2M particles, 2K grid, tolerances / 32"}
+    self_interaction = RadialReduction(sigma, delta, d).self_interaction(flow.radii, flow.weights)
     return RadialCurves(times=np.asarray(flow.times, dtype=np.float64), risk=np.asarray(flow.risk, dtype=np.float64), f_integrals=f,
-                        error=error, density_times=density_times, bins=bins, density=density, solver=solver)
+                        error=error, density_times=density_times, bins=bins, density=density, solver=solver,
+                        self_interaction=self_interaction)
 
 
 def landscape_numbers(sigma: Activation, delta: float, d) -> dict:
