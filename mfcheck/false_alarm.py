@@ -294,7 +294,7 @@ def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: 
            f"(`--seed-start {max(r.seed for r in result.runs) + 1}`) and joined with `--false-alarm-merge`.", ""]
           if planned and planned > len(result.runs) else []),
         f"The gate was run on the correct implementation `{result.implementation}` once per root seed "
-        f"(seeds {s['seeds'][0]}–{s['seeds'][-1]}; each seed draws its own population, initial particles, data and noise).",
+        f"(seeds {_ranges(s['seeds'])}; each seed draws its own population, initial particles, data and noise).",
         f"Claims: {', '.join(result.claims)}; family-wise α = {result.alpha} (Holm over all their tests).", "",
         "| runs | judged | unresolved | alarms | rate | Clopper–Pearson 95 % |",
         "|---|---|---|---|---|---|",

@@ -123,5 +123,6 @@ def test_cli_shards_and_merge(tmp_path, capsys):
     assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0"), str(tmp_path / "s4"), "--false-alarm-out", str(tmp_path / "m")]) == 0
     assert json.loads((tmp_path / "m" / "summary.json").read_text())["seeds"] == [0, 1, 2, 4]
     assert "false-alarm-merge" in (tmp_path / "m" / "README.md").read_text()  # not contiguous: the merge is the recipe
+    assert "(seeds 0–2, 4;" in (tmp_path / "m" / "README.md").read_text()
     assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0")]) == 2
     capsys.readouterr()

@@ -128,7 +128,7 @@ def _fake_reference(sigma, delta, d, kappa, times, test_functions, *, density_ti
         density[:] = 1.0 / (bins[-1] - bins[0])
     return RadialCurves(times=times, risk=risk, f_integrals=f, error={"risk": 1e-4, "f": 1e-4}, density_times=np.asarray(density_times),
                         bins=np.asarray(bins if bins is not None else []), density=density, solver={"name": "fake"},
-                        self_interaction=2.0)
+                        radii=np.array([0.5, 1.5]), weights=np.array([0.5, 0.5]))
 
 
 def _fake_landscape(sigma, delta, d):
@@ -164,7 +164,10 @@ def test_reproduce_mmn18_writes_a_deterministic_folder(tmp_path, monkeypatch, ti
     text = (outs[0] / "README.md").read_text()
     assert "mfcheck reproduce mmn18" in text and "global minimum" in text and "E R_N, N i.i.d. of ρ̄_T" in text
     a = s["setups"]["a"]
-    assert a["risk_iid_final"] == pytest.approx(a["risk_pde_final"] + 2.0 / tiny_setups["a"].N)
+    from mfcheck.radial.reduction import RadialReduction
+
+    offset = RadialReduction(PAPER_SIGMA, 0.8, 6).self_interaction([0.5, 1.5], [0.5, 0.5])
+    assert offset > 0 and a["risk_iid_final"] == pytest.approx(a["risk_pde_final"] + offset / tiny_setups["a"].N)
     rows = (outs[0] / "risk_a.csv").read_text().splitlines()
     assert rows[0] == "t,sgd_risk,pde_risk" and len(rows) == 1 + s["setups"]["a"]["records"]
 

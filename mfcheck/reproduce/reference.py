@@ -25,8 +25,7 @@ class RadialCurves:
     - ``density`` (S, B): ρ̄_t averaged over each bin at the ``density_times`` (S,) (empty when not asked);
     - ``error``: {"risk": e, "f": e} sup-norm error estimates of the solver (from its refinement);
     - ``solver``: how it was computed (for the report);
-    - ``self_interaction``: N (E R_N − R(ρ̄_T)) for N i.i.d. particles of the final law ρ̄_T
-      (:meth:`~mfcheck.radial.reduction.RadialReduction.self_interaction`)."""
+    - ``radii``, ``weights``: the solver's particles at the last time, the final law ρ̄_T (empty when not given)."""
 
     times: np.ndarray
     risk: np.ndarray
@@ -36,7 +35,8 @@ class RadialCurves:
     bins: np.ndarray = field(default_factory=lambda: np.zeros(0))
     density: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     solver: dict = field(default_factory=dict)
-    self_interaction: float = float("nan")
+    radii: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 QUALITY = {
@@ -73,7 +73,6 @@ def radial_curves(
     against the refined flow, ``error["f"]`` the largest of |∫g dρ̄_t| differences divided by K_g
     (the normalisation of the test-function statistic), over the time grid.
     """
-    from mfcheck.radial.reduction import RadialReduction
     from mfcheck.radial.solver import solve_radial
 
     if quality not in QUALITY:
@@ -97,10 +96,9 @@ def radial_curves(
         bins, density = np.zeros(0), np.zeros((0, 0))
     solver = {"scheme": "Lagrangian radial particles, Dormand–Prince 5(4) (mfcheck.radial.solver)", **settings,
               "refined": "2M particles, 2K grid, tolerances / 32"}
-    self_interaction = RadialReduction(sigma, delta, d).self_interaction(flow.radii, flow.weights)
     return RadialCurves(times=np.asarray(flow.times, dtype=np.float64), risk=np.asarray(flow.risk, dtype=np.float64), f_integrals=f,
                         error=error, density_times=density_times, bins=bins, density=density, solver=solver,
-                        self_interaction=self_interaction)
+                        radii=flow.radii, weights=flow.weights)
 
 
 def landscape_numbers(sigma: Activation, delta: float, d) -> dict:
