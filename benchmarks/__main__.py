@@ -19,8 +19,8 @@ import numpy as np
 
 from benchmarks.measure import flow_cost, sgd_memory, sgd_rate
 from benchmarks.scale import SCALE_SETTING, scale_run, tier_times
-from mfcheck import kernels
-from mfcheck.activations import erf_sigmoid
+from mfcheck.dynamics import kernels
+from mfcheck.model.activations import erf_sigmoid
 
 TARGET_RATE = 3e9
 TARGET_RATIO = 5.0
@@ -91,7 +91,7 @@ def render(data: dict) -> str:
     g = data["grid"]
     out += ["## SGD step loop: particle-coordinate updates per second", "",
             "Inner neuron σ*(x; w) = tanh(<w, x>), one-pass mean-field steps on the same pre-drawn samples for both paths "
-            "(sampling excluded). *compiled*: `mfcheck.kernels.sgd_block`, whole blocks of steps per call, replicates in "
+            "(sampling excluded). *compiled*: `mfcheck.dynamics.kernels.sgd_block`, whole blocks of steps per call, replicates in "
             "parallel (prange) when R > 1. *numpy*: one `mean_field_step` call per step, BLAS on one thread. Best of "
             f"{g.get('repeats', 3)} runs of about {g.get('seconds', 0.5)} s each, "
             "compilation excluded (`kernels.warm_up()` first).", "",

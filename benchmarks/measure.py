@@ -2,9 +2,9 @@
 
 Particle-coordinate updates per second = R·N·D·(steps) / seconds. Both SGD paths run the same
 rule on the same pre-drawn samples (sampling excluded from both): the compiled path is
-:func:`mfcheck.kernels.sgd_block` over whole blocks of steps; the numpy loop is one
-:func:`mfcheck.sgd.mean_field_step` call per step with BLAS pinned to one thread (DESIGN.md).
-Compilation happens in :func:`mfcheck.kernels.warm_up` before any timing.
+:func:`mfcheck.dynamics.kernels.sgd_block` over whole blocks of steps; the numpy loop is one
+:func:`mfcheck.dynamics.sgd.mean_field_step` call per step with BLAS pinned to one thread (DESIGN.md).
+Compilation happens in :func:`mfcheck.dynamics.kernels.warm_up` before any timing.
 
 The reference flow's floor is the two matrix products each RK4 stage needs, Z = X ϑ^T (n×d by d×M)
 and (c∘X)^T σ'(Z) (d×n by n×M), timed on the same shapes and threads: 4 stages per step.
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mfcheck import kernels
-from mfcheck.activations import tanh_sum
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems import teacher_population
+from mfcheck.dynamics import kernels
+from mfcheck.model.activations import tanh_sum
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems import teacher_population
 from mfcheck.reference import solve_flow
 from mfcheck.seeds import Streams
-from mfcheck.sgd import mean_field_step, run_sgd
+from mfcheck.dynamics.sgd import mean_field_step, run_sgd
 
 __all__ = ["SGDRate", "sgd_rate", "FlowCost", "flow_cost", "sgd_memory"]
 

@@ -21,13 +21,13 @@ _CHILD = r"""
 import json, sys, time
 import numpy as np
 from threadpoolctl import threadpool_limits
-from mfcheck import kernels
-from mfcheck.activations import tanh_sum
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems import teacher_population
+from mfcheck.dynamics import kernels
+from mfcheck.model.activations import tanh_sum
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems import teacher_population
 from mfcheck.seeds import Streams
-from mfcheck.sgd import run_sgd
+from mfcheck.dynamics.sgd import run_sgd
 
 def hwm():
     for line in open("/proc/self/status"):
@@ -62,9 +62,9 @@ def scale_run(setting: dict | None = None) -> dict:
 
 
 def tier_times(out_dir: str = "/tmp/mfcheck-tier-timing") -> list[dict]:
-    """Wall time and exit code of ``mfcheck verify --tier ci`` and ``mfcheck gate --impl mfcheck.gate:reference_step --tier ci``."""
+    """Wall time and exit code of ``mfcheck verify --tier ci`` and ``mfcheck gate --impl mfcheck.app.gate:reference_step --tier ci``."""
     exe = str(Path(sys.executable).with_name("mfcheck"))
-    commands = [[exe, "verify", "--tier", "ci", "--out", out_dir], [exe, "gate", "--impl", "mfcheck.gate:reference_step", "--tier", "ci"]]
+    commands = [[exe, "verify", "--tier", "ci", "--out", out_dir], [exe, "gate", "--impl", "mfcheck.app.gate:reference_step", "--tier", "ci"]]
     rows = []
     for cmd in commands:
         t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Drawn experiments for the claim properties: hypothesis searches the space the theorems cover.
 
 Each claim module in ``properties/`` runs its check on experiments drawn by
-:func:`mfcheck.strategies.experiments`: the data law (a finite population), σ (a bounded
+:func:`mfcheck.app.strategies.experiments`: the data law (a finite population), σ (a bounded
 Lipschitz activation with its constants), ρ_0, the test functions and the **root seed** of every
 random choice the check makes (initial particles, data, noise, tail splits). So a failing example
 replays exactly and shrinks: hypothesis prints the constructor calls of the experiment and, under
@@ -31,7 +31,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from mfcheck import strategies as ms
+from mfcheck.app import strategies as ms
 
 ALPHA = 0.05
 """The false-alarm rate of one property (over all its examples)."""

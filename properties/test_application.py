@@ -4,8 +4,8 @@ On the two-Gaussians problem a spherically symmetric ρ_0 stays spherically symm
 distributional dynamics reduces to the one-dimensional PDE for the law of r = ||w|| that the
 reproductions compare SGD with (``mfcheck reproduce mmn18``). The property checks that reduction
 on drawn settings: for σ(t) = a sin(bt + c) with drawn (a, b, c), a drawn separation Δ and a drawn
-two-point radial law, the radial flow (:func:`mfcheck.radial.solver.solve_radial`) agrees with
-the d = 3 weighted-node flow of the full dynamics (:func:`mfcheck.radial.agreement.ddim_agreement`:
+two-point radial law, the radial flow (:func:`mfcheck.reference.radial.solver.solve_radial`) agrees with
+the d = 3 weighted-node flow of the full dynamics (:func:`mfcheck.reference.radial.agreement.ddim_agreement`:
 a sphere rule × the radial law, Gauss–Hermite oracle, no radial reduction) to within twice the
 sum of both flows' refinement errors, in R(ρ_t) and in ∫||θ||² dρ_t.
 
@@ -27,9 +27,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mfcheck.activations import bounded_sine
-from mfcheck.radial.agreement import ddim_agreement
-from mfcheck.radial.solver import solve_radial
+from mfcheck.model.activations import bounded_sine
+from mfcheck.reference.radial.agreement import ddim_agreement
+from mfcheck.reference.radial.solver import solve_radial
 from properties._drawn import drawn_settings
 
 SETTINGS = st.fixed_dictionaries({

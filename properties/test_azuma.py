@@ -5,7 +5,7 @@ rules whose martingale does not shrink with ε are rejected.
 False-alarm rate: the claim's tests are decided together at family-wise α = 0.05 (Holm). Seeds are
 fixed (the experiment's root entropy), so the outcome is deterministic; the smallest raw p-value
 of the correct SGD is ≈ 0.9 at smoke and ci, far from α, and the broken rules are rejected with
-p < 1e-40 (numbers in the module docstring of :mod:`mfcheck.checks.azuma`).
+p < 1e-40 (numbers in the module docstring of :mod:`mfcheck.claims.azuma`).
 Run a larger sweep with ``pytest --mfcheck-tier=ci``.
 """
 
@@ -14,13 +14,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.checks.azuma import AZUMA_MUTANTS, CHECK
-from mfcheck.checks.base import CheckContext
-from mfcheck.experiment import default_experiment
-from mfcheck.results import decide
-from mfcheck.sgd import mean_field_step
-from mfcheck.tiers import get_tier
-from mfcheck.verify import verify
+from mfcheck.claims.azuma import AZUMA_MUTANTS, CHECK
+from mfcheck.claims.base import CheckContext
+from mfcheck.model.experiment import default_experiment
+from mfcheck.stats.results import decide
+from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.claims.tiers import get_tier
+from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05

@@ -1,7 +1,7 @@
 """Energy decay (THEORY.md §3) as a regression property: d/dt R(ρ_t) = −4ξ∫||∇Ψ||²dρ_t ≤ 0 holds
 for the project's reference flow and, per unit time, for the correct SGD; it is rejected for a
 reference drift with the wrong factor (−ξ∇Ψ), for an ascent (+2ξ∇Ψ) and for the SGD missing
-the factor 2 (``mfcheck.mutants.no_factor_two_step``).
+the factor 2 (``mfcheck.dynamics.mutants.no_factor_two_step``).
 
 False-alarm rate: the two reference tests are deterministic (p ∈ {0, 1}; the correct flow sits at
 q = 1.00 of the order-2 Richardson estimate against a threshold of 3); the SGD test is a
@@ -16,14 +16,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.energy import CHECK, evaluate
-from mfcheck.experiment import default_experiment
-from mfcheck.mutants import no_factor_two_step
-from mfcheck.results import decide
-from mfcheck.sgd import mean_field_step
-from mfcheck.tiers import get_tier
-from mfcheck.verify import verify
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.energy import CHECK, evaluate
+from mfcheck.model.experiment import default_experiment
+from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.stats.results import decide
+from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.claims.tiers import get_tier
+from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05

@@ -2,7 +2,7 @@
 ∫||∇Ψ||²dρ_t decays and, near a stable Dirac fixed point θ*, both the reference flow and the
 correct SGD contract at the rate of the linearisation (4 λ_min of Hess_θΨ(θ*; δ_θ*)); a
 reference drift with the wrong factor (−ξ∇Ψ) and the SGD missing the factor 2
-(``mfcheck.mutants.no_factor_two_step``) contract at half the rate and are rejected.
+(``mfcheck.dynamics.mutants.no_factor_two_step``) contract at half the rate and are rejected.
 
 False-alarm rate: Holm at α = 0.05 over the check's tests (one deterministic, one z-test with
 the measured reference error, one t-test over replicates); seeds are fixed, so the outcome is
@@ -16,14 +16,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.fixed_points import CHECK, evaluate
-from mfcheck.experiment import default_experiment
-from mfcheck.mutants import no_factor_two_step
-from mfcheck.results import decide
-from mfcheck.sgd import mean_field_step
-from mfcheck.tiers import get_tier
-from mfcheck.verify import verify
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.fixed_points import CHECK, evaluate
+from mfcheck.model.experiment import default_experiment
+from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.stats.results import decide
+from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.claims.tiers import get_tier
+from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05

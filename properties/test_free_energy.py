@@ -13,12 +13,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.free_energy import CHECK, evaluate
-from mfcheck.experiment import default_experiment
-from mfcheck.results import decide
-from mfcheck.tiers import get_tier
-from mfcheck.verify import verify
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.free_energy import CHECK, evaluate
+from mfcheck.model.experiment import default_experiment
+from mfcheck.stats.results import decide
+from mfcheck.claims.tiers import get_tier
+from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05

@@ -1,5 +1,5 @@
 """The CI gate as a regression property: at the ``ci`` tier it rejects every built-in mutant and
-accepts every correct variant (:mod:`mfcheck.gate`).
+accepts every correct variant (:mod:`mfcheck.app.gate`).
 
 Runs only with ``--mfcheck-tier=ci`` or ``full`` (one gate per implementation, eleven claims each,
 a shared reference). False-alarm rate: each gate run controls the family-wise rate of its claims
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import pytest
 
-from mfcheck import gate as G
-from mfcheck.experiment import default_experiment
+from mfcheck.app import gate as G
+from mfcheck.model.experiment import default_experiment
 from mfcheck.reference import build_reference
-from mfcheck.tiers import get_tier
+from mfcheck.claims.tiers import get_tier
 
 ALPHA = 0.05
 

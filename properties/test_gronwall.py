@@ -4,7 +4,7 @@ the correct particle SGD and is rejected for an SGD whose coupling grows faster 
 False-alarm rate: α = 0.05 (Holm over the check's two one-sided tests, each level α at the
 boundary of its null up to the t_{R−1} approximation). Seeds are fixed, so the outcome is
 deterministic. Measured raw p-values (rate test / curvature test), see the module docstring of
-:mod:`mfcheck.checks.gronwall`: correct SGD 1 / 0.999 at smoke and 1 / 1 at ci; the broken rule
+:mod:`mfcheck.claims.gronwall`: correct SGD 1 / 0.999 at smoke and 1 / 1 at ci; the broken rule
 (weight decay of the wrong sign, λ = 60, rate 120 > K_drift = 105.2) about 1e-57 at smoke and
 1e-157 at ci on the rate test. Larger sweep: ``pytest --mfcheck-tier=ci``.
 """
@@ -16,14 +16,14 @@ import dataclasses
 import pytest
 from hypothesis import given
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.gronwall import CHECK, anti_weight_decay_step
-from mfcheck.experiment import default_experiment
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.gronwall import CHECK, anti_weight_decay_step
+from mfcheck.model.experiment import default_experiment
 from mfcheck.reference import build_reference
-from mfcheck.results import decide
-from mfcheck.sgd import mean_field_step
-from mfcheck.tiers import get_tier
-from mfcheck.verify import verify
+from mfcheck.stats.results import decide
+from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.claims.tiers import get_tier
+from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05

@@ -11,10 +11,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mfcheck.activations import bounded_sine, erf_sigmoid, tanh_sum
-from mfcheck.functionals import grad_Psi, risk, risk_from_oracle
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.problems import FinitePopulation
+from mfcheck.model.activations import bounded_sine, erf_sigmoid, tanh_sum
+from mfcheck.model.functionals import grad_Psi, risk, risk_from_oracle
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.problems import FinitePopulation
 
 activations = st.one_of(
     st.builds(lambda a, b: tanh_sum((a,), (b,)), st.floats(-2, 2), st.floats(0.2, 2)),

@@ -2,7 +2,7 @@
 sampler and is rejected for a correlated one (each draw repeated m = 16 times, N = 32).
 
 False-alarm rate: Holm over the check's 15 exact binomial tests at α = 0.05; seeds are fixed,
-so the outcome is deterministic. Measured (see ``mfcheck.checks.mcdiarmid``): at the smoke
+so the outcome is deterministic. Measured (see ``mfcheck.claims.mcdiarmid``): at the smoke
 tier the correct sampler has no exceedance at all (every raw p = 1), the m = 16 sampler has
 smallest raw p ≈ 1e-42; m = 8 is rejected only marginally at smoke and m ≤ 4 never.
 The smoke tier uses a reference on 2^9 nodes (its measured error, ≈ 2.5e-4·K, is three orders
@@ -14,14 +14,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.mcdiarmid import CHECK, make_clustered_init
-from mfcheck.experiment import default_experiment
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.mcdiarmid import CHECK, make_clustered_init
+from mfcheck.model.experiment import default_experiment
 from mfcheck.reference import build_reference
-from mfcheck.results import decide
-from mfcheck.sgd import iid_init
-from mfcheck.tiers import get_tier
-from mfcheck.verify import verify
+from mfcheck.stats.results import decide
+from mfcheck.dynamics.sgd import iid_init
+from mfcheck.claims.tiers import get_tier
+from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05

@@ -4,7 +4,7 @@ The claim "noisy SGD with c = 4 has the Gibbs measure at β as stationary law" p
 correct rule and fails on a rule whose noise is sqrt(s/β) g (c = 1, stationary law ρ*_{4β}),
 and on correct noise with a broken drift (the noiseless mutants). Seeds are fixed, so the
 outcome is deterministic; the false-alarm rate and the observed p-values are stated in
-:mod:`mfcheck.checks.temperature`. Run larger with ``pytest --mfcheck-tier=ci``.
+:mod:`mfcheck.claims.temperature`. Run larger with ``pytest --mfcheck-tier=ci``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.temperature import run_with
-from mfcheck.experiment import default_experiment
-from mfcheck.mutants import MUTANTS
-from mfcheck.noisy import NOISY_MUTANTS
-from mfcheck.results import decide
-from mfcheck.strategies import seeds
-from mfcheck.tiers import get_tier
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.temperature import run_with
+from mfcheck.model.experiment import default_experiment
+from mfcheck.dynamics.mutants import MUTANTS
+from mfcheck.dynamics.noisy import NOISY_MUTANTS
+from mfcheck.stats.results import decide
+from mfcheck.app.strategies import seeds
+from mfcheck.claims.tiers import get_tier
 from properties._drawn import drawn_settings, level
 
 ALPHA = 0.05

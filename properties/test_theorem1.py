@@ -13,13 +13,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.claims import CLAIMS
-from mfcheck.experiment import default_experiment
-from mfcheck.mutants import MUTANTS
+from mfcheck.claims.rate import CLAIMS
+from mfcheck.model.experiment import default_experiment
+from mfcheck.dynamics.mutants import MUTANTS
 from mfcheck.reference import build_reference
-from mfcheck.sgd import mean_field_step
-from mfcheck.tiers import get_tier
-from mfcheck.verify import verify
+from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.claims.tiers import get_tier
+from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
 
 ALPHA = 0.05

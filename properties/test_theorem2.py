@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.theorem2 import CHECKS
-from mfcheck.experiment import default_experiment
-from mfcheck.noisy import sqrt_s_over_beta_noise
-from mfcheck.results import decide
-from mfcheck.strategies import seeds
-from mfcheck.tiers import get_tier
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.theorem2 import CHECKS
+from mfcheck.model.experiment import default_experiment
+from mfcheck.dynamics.noisy import sqrt_s_over_beta_noise
+from mfcheck.stats.results import decide
+from mfcheck.app.strategies import seeds
+from mfcheck.claims.tiers import get_tier
 from properties._drawn import drawn_settings, level
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.activations: values, derivatives and declared constants.
+"""Unit tests of mfcheck.model.activations: values, derivatives and declared constants.
 
 Every declared constant is an upper bound (or, where the docstring says "=", the exact value)
 on a quantity we estimate numerically: sup|σ| on a dense grid, Lip(σ) and Lip(σ') by
@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special
 
-from mfcheck import activations
-from mfcheck.activations import (
+from mfcheck.model import activations
+from mfcheck.model.activations import (
     PAPER_SIGMA,
     Activation,
     bounded_sine,

@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.bounds: the error scales and concentration bounds of THEORY.md §4."""
+"""Unit tests of mfcheck.model.bounds: the error scales and concentration bounds of THEORY.md §4."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy import integrate
 
-from mfcheck.bounds import coupling_scale, err_ND, gronwall, mcdiarmid_tail, mcdiarmid_uniform
+from mfcheck.model.bounds import coupling_scale, err_ND, gronwall, mcdiarmid_tail, mcdiarmid_uniform
 from mfcheck.errors import InvalidArgument
 
 # -- hand-computed values ----------------------------------------------------------------

@@ -8,14 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck.activations import erf_sigmoid, tanh_sum
-from mfcheck.cache import Cache, Unidentifiable, code_version, fingerprint
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
+from mfcheck.runtime.cache import Cache, Unidentifiable, code_version, fingerprint
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import Experiment
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems import teacher_population
-from mfcheck.sgd import iid_init, mean_field_step
+from mfcheck.model.experiment import Experiment
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems import teacher_population
+from mfcheck.dynamics.sgd import iid_init, mean_field_step
 
 
 def _experiment(seed=5, scale=0.5, a=1.0):

@@ -2,15 +2,15 @@ import math
 
 import pytest
 
-from mfcheck.activations import erf_sigmoid, tanh_sum
-from mfcheck.calibrate import calibrate, family_size, power, replicates_for_power
-from mfcheck.cli import main
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
+from mfcheck.app.calibrate import calibrate, family_size, power, replicates_for_power
+from mfcheck.app.cli import main
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import Experiment
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems import teacher_population
-from mfcheck.tiers import Tier
+from mfcheck.model.experiment import Experiment
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems import teacher_population
+from mfcheck.claims.tiers import Tier
 
 
 def test_power_formula_and_inverse():
@@ -45,8 +45,8 @@ def test_cli_unknown_claim_exits_2(capsys):
 
 
 def test_calibrate_check_against_its_alternative():
-    from mfcheck.calibrate import calibrate_check
-    from mfcheck.tiers import get_tier
+    from mfcheck.app.calibrate import calibrate_check
+    from mfcheck.claims.tiers import get_tier
 
     cal = calibrate_check("azuma", get_tier("smoke"), pilot_replicates=4, progress=False)
     assert cal.alternative and cal.p_pilot < 1e-3 and cal.recommended >= 2
@@ -54,8 +54,8 @@ def test_calibrate_check_against_its_alternative():
 
 
 def test_calibrate_check_deterministic_and_unknown():
-    from mfcheck.calibrate import calibrate_check
-    from mfcheck.tiers import get_tier
+    from mfcheck.app.calibrate import calibrate_check
+    from mfcheck.claims.tiers import get_tier
 
     cal = calibrate_check("free_energy", get_tier("smoke"))
     assert cal.recommended is None and "deterministic" in cal.note

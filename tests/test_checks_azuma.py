@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.checks.azuma: the Azuma bound, the SGD loop with its exact compensator,
+"""Unit tests of mfcheck.claims.azuma: the Azuma bound, the SGD loop with its exact compensator,
 the tail and scale statistics, the broken rules, and run/render on a tiny sweep."""
 
 from __future__ import annotations
@@ -8,19 +8,19 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck import functionals as F
-from mfcheck.activations import erf_sigmoid, tanh_sum
-from mfcheck.checks import azuma as A
-from mfcheck.checks.base import CheckContext
+from mfcheck.model import functionals as F
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
+from mfcheck.claims import azuma as A
+from mfcheck.claims.base import CheckContext
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
-from mfcheck.experiment import Experiment
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.problems import teacher_population
-from mfcheck.results import decide
+from mfcheck.model.experiment import Experiment
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.problems import teacher_population
+from mfcheck.stats.results import decide
 from mfcheck.seeds import Streams
-from mfcheck.sgd import mean_field_step, run_sgd
-from mfcheck.tiers import get_tier
+from mfcheck.dynamics.sgd import mean_field_step, run_sgd
+from mfcheck.claims.tiers import get_tier
 
 INNER = InnerNeuron(erf_sigmoid())
 
@@ -78,7 +78,7 @@ def test_tail_values_and_cap():
 
 
 def test_particles_equal_run_sgd(pop, rho0):
-    """Same streams, same conventions: the loop reproduces mfcheck.sgd.run_sgd's numpy loop exactly
+    """Same streams, same conventions: the loop reproduces mfcheck.dynamics.sgd.run_sgd's numpy loop exactly
     (and its compiled path to rounding)."""
     m = _run(pop, rho0)
     kw = dict(N=8, eps=1 / 16, T=0.5, replicates=3, record_dt=1 / 16)
@@ -244,7 +244,7 @@ def test_run_and_render_tiny(monkeypatch, tmp_path, pop, rho0):
 
 
 def test_run_rejects_unknown_tier(pop, rho0):
-    from mfcheck.tiers import Tier
+    from mfcheck.claims.tiers import Tier
 
     exp = Experiment(problem=pop, neuron=INNER, rho0=rho0, T=0.5)
     ctx = CheckContext(experiment=exp, tier=Tier("weird", (4,), (0.1,), 2, 2, 8), reference=None)

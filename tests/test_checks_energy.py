@@ -1,29 +1,29 @@
-"""mfcheck.checks.energy: the pieces of the energy-decay check (fast, small problems)."""
+"""mfcheck.claims.energy: the pieces of the energy-decay check (fast, small problems)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mfcheck.activations import erf_sigmoid, tanh_sum
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.energy import (
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.energy import (
     CHECK, SIZES, ScaledDrift, Sizes, centred_difference, curvature_term, dissipation, evaluate, flow_with_positions,
     reference_identity, roundoff_bound, sgd_identity,
 )
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import default_experiment
-from mfcheck.functionals import grad_Psi
-from mfcheck.initial import GaussianInit
-from mfcheck.mutants import no_factor_two_step
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems import teacher_population
+from mfcheck.model.experiment import default_experiment
+from mfcheck.model.functionals import grad_Psi
+from mfcheck.model.initial import GaussianInit
+from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems import teacher_population
 from mfcheck.reference import couple, solve_flow
-from mfcheck.results import decide
-from mfcheck.schedules import constant, exponential_decay
+from mfcheck.stats.results import decide
+from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.sgd import iid_init, mean_field_step
-from mfcheck.tiers import Tier, get_tier
+from mfcheck.dynamics.sgd import iid_init, mean_field_step
+from mfcheck.claims.tiers import Tier, get_tier
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""mfcheck.checks.fixed_points: the pieces of the fixed-point check (fast, small problems)."""
+"""mfcheck.claims.fixed_points: the pieces of the fixed-point check (fast, small problems)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck.activations import erf_sigmoid
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.fixed_points import (
+from mfcheck.model.activations import erf_sigmoid
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.fixed_points import (
     CHECK, SIZES, Sizes, dedicated_population, dirac_fixed_point, dirac_gradient, find_fixed_point, fit_rate, fixed_point_of,
     hessians, horizon, linearised_second_moment, reference_contraction, sgd_spread, tau_of, evaluate,
 )
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import default_experiment
-from mfcheck.neurons import InnerNeuron
-from mfcheck.results import decide
-from mfcheck.schedules import constant, exponential_decay
+from mfcheck.model.experiment import default_experiment
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.stats.results import decide
+from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.sgd import mean_field_step
-from mfcheck.tiers import get_tier
+from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.claims.tiers import get_tier
 
 NEURON = InnerNeuron(erf_sigmoid())
 

@@ -1,4 +1,4 @@
-"""mfcheck.checks.free_energy: the pieces of the free-energy check (fast, small sizes)."""
+"""mfcheck.claims.free_energy: the pieces of the free-energy check (fast, small sizes)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.free_energy import (
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.free_energy import (
     CHECK, SIZES, Sizes, choose_dt, evaluate, free_energy_identity, gibbs_free_energy, kl_divergence,
 )
-from mfcheck.checks.temperature import BETA, LAM, setting
+from mfcheck.claims.temperature import BETA, LAM, setting
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import default_experiment
-from mfcheck.gibbs import solve_gibbs
+from mfcheck.model.experiment import default_experiment
+from mfcheck.reference.gibbs import solve_gibbs
 from mfcheck.reference.fokker_planck import default_half_width, max_stable_dt
-from mfcheck.results import decide
-from mfcheck.tiers import get_tier
+from mfcheck.stats.results import decide
+from mfcheck.claims.tiers import get_tier
 
 SMALL = Sizes(cells=60, T=1.5, record_dt=1 / 8)
 

@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.checks.gronwall: the bound, the statistic, the fits, the broken rule, run/render."""
+"""Unit tests of mfcheck.claims.gronwall: the bound, the statistic, the fits, the broken rule, run/render."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck.checks import gronwall as G
-from mfcheck.checks.base import CheckContext
+from mfcheck.claims import gronwall as G
+from mfcheck.claims.base import CheckContext
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import default_experiment
-from mfcheck.problems.base import TheoremConstants
+from mfcheck.model.experiment import default_experiment
+from mfcheck.model.problems.base import TheoremConstants
 from mfcheck.reference import build_reference
-from mfcheck.results import decide
-from mfcheck.sgd import mean_field_step
-from mfcheck.tiers import Tier, get_tier
+from mfcheck.stats.results import decide
+from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.claims.tiers import Tier, get_tier
 
 EXPERIMENT = default_experiment()
 

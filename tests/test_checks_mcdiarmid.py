@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.checks.mcdiarmid (small sizes, a coarse reference)."""
+"""Unit tests of mfcheck.claims.mcdiarmid (small sizes, a coarse reference)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks import mcdiarmid as M
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims import mcdiarmid as M
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import default_experiment
-from mfcheck.initial import GaussianInit
+from mfcheck.model.experiment import default_experiment
+from mfcheck.model.initial import GaussianInit
 from mfcheck.reference import build_reference
-from mfcheck.results import decide
+from mfcheck.stats.results import decide
 from mfcheck.seeds import Streams
-from mfcheck.sgd import iid_init
-from mfcheck.tiers import get_tier
+from mfcheck.dynamics.sgd import iid_init
+from mfcheck.claims.tiers import get_tier
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_large_reference_error_makes_the_check_unresolved(context):
 
 
 def test_run_rejects_an_unknown_tier(context):
-    from mfcheck.tiers import Tier
+    from mfcheck.claims.tiers import Tier
 
     tier = Tier("huge", N_path=(16,), eps_path=(0.1,), kink=4, replicates=2, log2_M=6)
     with pytest.raises(InvalidArgument, match="`tier`"):

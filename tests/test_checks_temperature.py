@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.checks.temperature: the sign-flip sup test, the per-replicate CDFs,
+"""Unit tests of mfcheck.claims.temperature: the sign-flip sup test, the per-replicate CDFs,
 the quantile grid, the temperature estimate, and one smoke run with its report."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from mfcheck.checks.base import CheckContext
-from mfcheck.checks.temperature import (
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.temperature import (
     BETA,
     CHECK,
     LAM,
@@ -27,10 +27,10 @@ from mfcheck.checks.temperature import (
     stationary_samples,
 )
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import default_experiment
-from mfcheck.results import decide
-from mfcheck.sgd import SGDResult
-from mfcheck.tiers import get_tier
+from mfcheck.model.experiment import default_experiment
+from mfcheck.stats.results import decide
+from mfcheck.dynamics.sgd import SGDResult
+from mfcheck.claims.tiers import get_tier
 
 
 def test_sign_flip_level_on_symmetric_rows(rng):

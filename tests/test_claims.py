@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mfcheck.bounds import coupling_scale, err_ND
-from mfcheck.claims import CLAIMS, get_claim
+from mfcheck.model.bounds import coupling_scale, err_ND
+from mfcheck.claims.rate import CLAIMS, get_claim
 from mfcheck.errors import InvalidArgument
 
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from mfcheck.calibrate import family_size
-from mfcheck.cli import main
+from mfcheck.app.calibrate import family_size
+from mfcheck.app.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,8 @@ def test_reports_are_reproducible(smoke_reports, tmp_path):
 
 
 def test_every_sweep_cell_is_cached(smoke_reports):
-    from mfcheck.checks.theorem2 import TIERS as TIERS2
-    from mfcheck.tiers import get_tier
+    from mfcheck.claims.theorem2 import TIERS as TIERS2
+    from mfcheck.claims.tiers import get_tier
 
     _, _, cache = smoke_reports
     cells = len(get_tier("smoke").cells()) + len(TIERS2["smoke"].cells())
@@ -68,7 +68,7 @@ def test_every_sweep_cell_is_cached(smoke_reports):
     (["gate", "--executor", "serial", "--no-cache"], "serial", None, None),
 ])
 def test_command_line_execution(argv, executor, workers, cache):
-    from mfcheck.cli import _execution, _parser
+    from mfcheck.app.cli import _execution, _parser
 
     e = _execution(_parser().parse_args(argv))
     assert (e.executor, e.workers) == (executor, workers)
@@ -97,12 +97,12 @@ def test_bad_usage_exits_2(argv, capsys):
 
 
 def test_an_interrupted_run_says_how_to_resume(monkeypatch, tmp_path, capsys):
-    import mfcheck.verify
+    import mfcheck.app.verify
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(mfcheck.verify, "verify", interrupted)
+    monkeypatch.setattr(mfcheck.app.verify, "verify", interrupted)
     assert main(["verify", "--tier", "smoke", "--quiet", "--cache", str(tmp_path)]) == 130
     err = capsys.readouterr().err
     assert str(tmp_path) in err and "run the same command again" in err

@@ -7,9 +7,9 @@ import functools
 import numpy as np
 import pytest
 
-from mfcheck.cache import Cache
+from mfcheck.runtime.cache import Cache
 from mfcheck.errors import InvalidArgument
-from mfcheck.executors import Execution, current_execution, map_cells, using
+from mfcheck.runtime.executors import Execution, current_execution, map_cells, using
 
 CELLS = [("N", 8, 0.125), ("N", 16, 0.0625), ("eps", 32, 0.0625), ("eps", 64, 0.03125)]
 
@@ -64,9 +64,9 @@ def test_worker_errors_keep_their_type():
 
 def test_workers_with_other_sources_are_refused(monkeypatch):
     """A cluster with another mfcheck installed would store its numbers under this code's keys."""
-    import mfcheck.executors
+    import mfcheck.runtime.executors
 
-    monkeypatch.setattr(mfcheck.executors, "code_version", lambda: "0" * 64)  # this process "has other sources"
+    monkeypatch.setattr(mfcheck.runtime.executors, "code_version", lambda: "0" * 64)  # this process "has other sources"
     with pytest.raises(RuntimeError, match="code version"):
         map_cells(functools.partial(_cell_value, 2.0), CELLS, execution=Execution("joblib", workers=2), progress=False)
     assert len(map_cells(functools.partial(_cell_value, 2.0), CELLS, progress=False)) == len(CELLS)  # serial: one process
@@ -139,14 +139,14 @@ def test_an_address_means_dask():
 def test_gate_runs_its_sweep_through_the_execution(tmp_path):
     """The gate's adapters (closures around the implementation) travel to worker processes; the
     table is the serial one, and a mutant is keyed apart from the correct step."""
-    from mfcheck.activations import erf_sigmoid, tanh_sum
-    from mfcheck.experiment import Experiment
-    from mfcheck.gate import gate, ntk_scaling_step, reference_step
-    from mfcheck.initial import GaussianInit
-    from mfcheck.neurons import InnerNeuron
-    from mfcheck.problems import teacher_population
+    from mfcheck.model.activations import erf_sigmoid, tanh_sum
+    from mfcheck.model.experiment import Experiment
+    from mfcheck.app.gate import gate, ntk_scaling_step, reference_step
+    from mfcheck.model.initial import GaussianInit
+    from mfcheck.model.neurons import InnerNeuron
+    from mfcheck.model.problems import teacher_population
     from mfcheck.reference import build_reference
-    from mfcheck.tiers import Tier
+    from mfcheck.claims.tiers import Tier
 
     problem = teacher_population(16, 2, tanh_sum((1.0,), (2.0,)), seed=5)
     ex = Experiment(problem=problem, neuron=InnerNeuron(erf_sigmoid()), rho0=GaussianInit(2, 0.5), log2_M=8, h=1 / 16, record_dt=1 / 8)

@@ -1,4 +1,4 @@
-"""mfcheck.false_alarm: the binomial interval, the per-seed loop, and a mutant that must alarm."""
+"""mfcheck.app.false_alarm: the binomial interval, the per-seed loop, and a mutant that must alarm."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import json
 import pytest
 from scipy import stats
 
-from mfcheck.cache import code_version
+from mfcheck.runtime.cache import code_version
 from mfcheck.errors import InvalidArgument
-from mfcheck.false_alarm import BUILTIN, clopper_pearson, measure_false_alarm, write_report
-from mfcheck.gate import no_factor_two_step, reference_step
-from mfcheck.tiers import get_tier
+from mfcheck.app.false_alarm import BUILTIN, clopper_pearson, measure_false_alarm, write_report
+from mfcheck.app.gate import no_factor_two_step, reference_step
+from mfcheck.claims.tiers import get_tier
 
 
 def test_clopper_pearson_matches_the_beta_quantiles():
@@ -74,7 +74,7 @@ def test_the_builtin_rule_gets_the_verdicts_of_the_protocol_step():
 
 
 def _measurement(seeds, tier="full", alarms=()):
-    from mfcheck.false_alarm import FalseAlarm, FalseAlarmRun
+    from mfcheck.app.false_alarm import FalseAlarm, FalseAlarmRun
 
     runs = tuple(FalseAlarmRun(seed=s, exit_code=1 if s in alarms else 0, failed_claims=("azuma",) if s in alarms else (),
                                unresolved_claims=(), min_p_adjusted={"azuma": 0.01 if s in alarms else 0.5}) for s in seeds)
@@ -84,7 +84,7 @@ def _measurement(seeds, tier="full", alarms=()):
 def test_shards_merge_into_one_measurement(tmp_path):
     from dataclasses import replace
 
-    from mfcheck.false_alarm import load, merge
+    from mfcheck.app.false_alarm import load, merge
 
     a, b = _measurement([0, 1, 2], alarms=(1,)), _measurement([3, 4])
     b = replace(b, runs=tuple(replace(r, code="abc123def456") for r in b.runs))
@@ -110,7 +110,7 @@ def test_shards_merge_into_one_measurement(tmp_path):
 
 
 def test_cli_shards_and_merge(tmp_path, capsys):
-    from mfcheck.cli import main
+    from mfcheck.app.cli import main
 
     base = ["gate", "--tier", "smoke", "--claims", "azuma", "--executor", "serial", "--no-cache", "--quiet"]
     assert main(base + ["--false-alarm", "1", "--seed-start", "3", "--false-alarm-out", str(tmp_path / "s3")]) == 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfcheck import kernels
-from mfcheck.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
+from mfcheck.dynamics import kernels
+from mfcheck.model.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
 from mfcheck.errors import InvalidArgument
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.problems.finite import FinitePopulation
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.reference import field
 
 FAMILIES = [tanh_sum((1.0, -0.5), (1.0, 2.0), (0.0, 0.3)), erf_sigmoid(1.3, 0.7), bounded_sine(1.0, 2.0, 0.3), piecewise_linear(), relu()]

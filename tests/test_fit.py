@@ -1,4 +1,4 @@
-"""mfcheck.fit on synthetic sweep tables with a known truth.
+"""mfcheck.claims.fit on synthetic sweep tables with a known truth.
 
 Synthetic statistics S = c · scale(N, ε) · exp(0.2 G) (G standard normal) satisfy the claim
 exactly; S = c · scale · (N/16)^0.25 on the N-path grows along the limit and must fail.
@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mfcheck.claims import get_claim
+from mfcheck.claims.rate import get_claim
 from mfcheck.errors import InvalidArgument
-from mfcheck.fit import _fit_path, decide, fit_claim
-from mfcheck.tiers import get_tier
+from mfcheck.claims.fit import _fit_path, decide, fit_claim
+from mfcheck.claims.tiers import get_tier
 
 CLAIM = get_claim("theorem1_risk")
 D, T = 3, 1.0

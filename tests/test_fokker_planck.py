@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mfcheck.activations import erf_sigmoid, tanh_sum
-from mfcheck.checks.temperature import BETA, LAM, setting
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
+from mfcheck.claims.temperature import BETA, LAM, setting
 from mfcheck.errors import InvalidArgument
-from mfcheck.gibbs import solve_gibbs
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems.finite import FinitePopulation, teacher_population
+from mfcheck.reference.gibbs import solve_gibbs
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems.finite import FinitePopulation, teacher_population
 from mfcheck.reference.fokker_planck import (
     FPSolution, cell_averages_of_gaussian, default_half_width, max_stable_dt, refine_fokker_planck, scharfetter_gummel_B,
     solve_fokker_planck,

@@ -1,4 +1,4 @@
-"""The exact identities of THEORY.md §1, as unit tests of mfcheck.functionals.
+"""The exact identities of THEORY.md §1, as unit tests of mfcheck.model.functionals.
 
 - R_N(θ) = R(ρ̂^N) = R_# + (2/N) Σ_i V(θ_i) + (1/N²) Σ_{i,j} U(θ_i, θ_j)
          = mean_j (y_j - (1/N) Σ_i σ*(x_j; θ_i))²                       (to 1e-12);
@@ -14,12 +14,12 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck import functionals as F
-from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.model import functionals as F
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.errors import InvalidArgument
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.problems import teacher_population
-from mfcheck.problems.base import Problem
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.problems import teacher_population
+from mfcheck.model.problems.base import Problem
 
 D_IN = 3
 NEURONS = [InnerNeuron(erf_sigmoid()), AffineNeuron(tanh_sum())]

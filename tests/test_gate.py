@@ -12,17 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mfcheck import gate as G
-from mfcheck.claims import CLAIMS
+from mfcheck.app import gate as G
+from mfcheck.claims.rate import CLAIMS
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import default_experiment
-from mfcheck.fit import fit_claim
-from mfcheck.noisy import langevin_step
-from mfcheck.results import decide
-from mfcheck.sgd import mean_field_step
-from mfcheck.sweep import SweepResult
-from mfcheck.tiers import get_tier
-from mfcheck.verify import Verification
+from mfcheck.model.experiment import default_experiment
+from mfcheck.claims.fit import fit_claim
+from mfcheck.dynamics.noisy import langevin_step
+from mfcheck.stats.results import decide
+from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.claims.sweep import SweepResult
+from mfcheck.claims.tiers import get_tier
+from mfcheck.app.verify import Verification
 
 EXPERIMENT = default_experiment(log2_M=8)
 NEURON = EXPERIMENT.neuron
@@ -33,7 +33,7 @@ def user_module(tmp_path, monkeypatch):
     """A throw-away user package ``usersgd`` with good and bad steps."""
     (tmp_path / "usersgd.py").write_text(textwrap.dedent("""
         import numpy as np
-        from mfcheck.gate import reference_step as step
+        from mfcheck.app.gate import reference_step as step
         NOT_CALLABLE = 3
         def crash(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
             raise RuntimeError("boom")
@@ -57,7 +57,7 @@ def _inputs(rng, R=4, N=6):
 
 def test_load_implementation_finds_the_callable(user_module):
     assert G.load_implementation(f"{user_module}:step") is G.reference_step
-    assert G.load_implementation("mfcheck.gate:CORRECT_STEPS.get") is not None  # dotted attribute
+    assert G.load_implementation("mfcheck.app.gate:CORRECT_STEPS.get") is not None  # dotted attribute
 
 
 @pytest.mark.parametrize("spec, words", [

@@ -1,7 +1,7 @@
-"""Unit tests of mfcheck.gibbs: the Gibbs fixed point ρ* = Z⁻¹ exp(−βΨ_λ(·; ρ*)) on a grid.
+"""Unit tests of mfcheck.reference.gibbs: the Gibbs fixed point ρ* = Z⁻¹ exp(−βΨ_λ(·; ρ*)) on a grid.
 
 Checks: a closed form (Ψ ≡ 0 gives N(0, 1/(βλ))); the fixed-point equation re-evaluated with
-mfcheck.functionals; the oracle route equals the predictor route; grid refinement; ρ* minimises
+mfcheck.model.functionals; the oracle route equals the predictor route; grid refinement; ρ* minimises
 the free energy F_β along segments; D = 2; input validation.
 """
 
@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mfcheck import functionals as F
-from mfcheck.activations import erf_sigmoid, relu, tanh_sum
+from mfcheck.model import functionals as F
+from mfcheck.model.activations import erf_sigmoid, relu, tanh_sum
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
-from mfcheck.gibbs import gibbs_box, psi_bound, solve_gibbs
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems import teacher_population
-from mfcheck.problems.base import Problem
-from mfcheck.problems.finite import FinitePopulation
+from mfcheck.reference.gibbs import gibbs_box, psi_bound, solve_gibbs
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems import teacher_population
+from mfcheck.model.problems.base import Problem
+from mfcheck.model.problems.finite import FinitePopulation
 
 ERF = InnerNeuron(erf_sigmoid())
 BETA, LAM = 4.0, 0.5
@@ -47,7 +47,7 @@ def test_closed_form_without_interaction():
 
 
 def test_fixed_point_equation_holds(pop, sol):
-    """ρ = Z⁻¹ exp(−βΨ_λ(·; ρ)) with Ψ recomputed by mfcheck.functionals on the grid-weighted nodes."""
+    """ρ = Z⁻¹ exp(−βΨ_λ(·; ρ)) with Ψ recomputed by mfcheck.model.functionals on the grid-weighted nodes."""
     assert sol.residual <= 1e-10
     w = sol.weights * sol.density
     psi = F.Psi(pop, ERF, sol.nodes, sol.nodes, w / w.sum()) + 0.5 * LAM * sol.nodes[:, 0] ** 2

@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.initial: ρ_0 = N(μ·1, κ² I_D) sampled, by Gauss–Hermite and by Sobol nodes."""
+"""Unit tests of mfcheck.model.initial: ρ_0 = N(μ·1, κ² I_D) sampled, by Gauss–Hermite and by Sobol nodes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from mfcheck.errors import InvalidArgument
-from mfcheck.initial import MAX_NODES, GaussianInit
+from mfcheck.model.initial import MAX_NODES, GaussianInit
 
 
 def _gaussian_moment(powers) -> float:

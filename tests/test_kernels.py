@@ -1,4 +1,4 @@
-"""mfcheck.kernels: the compiled SGD blocks and activation pass against the numpy reference.
+"""mfcheck.dynamics.kernels: the compiled SGD blocks and activation pass against the numpy reference.
 
 Every comparison is deterministic (fixed seeds, no statistics): the compiled path must give the
 numpy loop's numbers up to floating-point rounding (1e-12 relative), for every activation family,
@@ -12,19 +12,19 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck import kernels
-from mfcheck import noisy as noisy_module
-from mfcheck.activations import Activation, bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
+from mfcheck.dynamics import kernels
+from mfcheck.dynamics import noisy as noisy_module
+from mfcheck.model.activations import Activation, bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
 from mfcheck.errors import InvalidArgument
-from mfcheck.initial import GaussianInit
-from mfcheck.mutants import no_factor_two_step
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.noisy import langevin_step, run_noisy_sgd, sqrt_s_over_beta_noise
-from mfcheck.observables import default_test_functions
-from mfcheck.problems import teacher_population
-from mfcheck.schedules import exponential_decay
+from mfcheck.model.initial import GaussianInit
+from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.dynamics.noisy import langevin_step, run_noisy_sgd, sqrt_s_over_beta_noise
+from mfcheck.model.observables import default_test_functions
+from mfcheck.model.problems import teacher_population
+from mfcheck.model.schedules import exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.sgd import mean_field_step, run_sgd
+from mfcheck.dynamics.sgd import mean_field_step, run_sgd
 
 ACTIVATIONS = [
     tanh_sum((1.0, -0.5), (1.0, 2.0), (0.0, 0.3)),

@@ -1,9 +1,9 @@
 import numpy as np
 
-from mfcheck.activations import erf_sigmoid
-from mfcheck.mutants import MUTANTS, no_factor_two_step, ntk_scaling_step
-from mfcheck.neurons import InnerNeuron
-from mfcheck.sgd import mean_field_step
+from mfcheck.model.activations import erf_sigmoid
+from mfcheck.dynamics.mutants import MUTANTS, no_factor_two_step, ntk_scaling_step
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.dynamics.sgd import mean_field_step
 
 NEURON = InnerNeuron(erf_sigmoid())
 

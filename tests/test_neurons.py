@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.neurons: σ*(x; θ), ∇_θ σ*, the pull-back Σ_j c_j ∇_θ σ*(x_j; θ_m)."""
+"""Unit tests of mfcheck.model.neurons: σ*(x; θ), ∇_θ σ*, the pull-back Σ_j c_j ∇_θ σ*(x_j; θ_m)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck.activations import bounded_sine, erf_sigmoid, piecewise_linear, tanh_sum
+from mfcheck.model.activations import bounded_sine, erf_sigmoid, piecewise_linear, tanh_sum
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
-from mfcheck.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
 
 ACT = tanh_sum(amplitudes=(1.2, -0.4), slopes=(1.0, 2.0), shifts=(0.1, -0.3))
 NEURONS = [InnerNeuron(ACT), InnerNeuron(erf_sigmoid(1.5, 0.8)), AffineNeuron(ACT), AffineNeuron(bounded_sine(0.7, 1.3, 0.2))]

@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.noisy: the Langevin update rule and the batched noisy SGD runner.
+"""Unit tests of mfcheck.dynamics.noisy: the Langevin update rule and the batched noisy SGD runner.
 
 Exact checks (no statistics): the rule is (1 − 2λs)θ + 2s(y − ŷ)∇σ* + sqrt(c s/β) g; its
 conditional mean given θ (g averaged out, data averaged over the finite population) is
@@ -13,13 +13,13 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck import functionals as F
-from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.model import functionals as F
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.errors import InvalidArgument
-from mfcheck.initial import GaussianInit
-from mfcheck.mutants import no_factor_two_step
-from mfcheck.neurons import InnerNeuron
-from mfcheck.noisy import (
+from mfcheck.model.initial import GaussianInit
+from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.dynamics.noisy import (
     DEFAULT_C,
     NOISY_MUTANTS,
     gibbs_inverse_temperature,
@@ -28,9 +28,9 @@ from mfcheck.noisy import (
     run_noisy_sgd,
     sqrt_s_over_beta_noise,
 )
-from mfcheck.problems import teacher_population
+from mfcheck.model.problems import teacher_population
 from mfcheck.seeds import Streams
-from mfcheck.sgd import mean_field_step, run_sgd
+from mfcheck.dynamics.sgd import mean_field_step, run_sgd
 
 INNER = InnerNeuron(erf_sigmoid())
 
@@ -137,9 +137,9 @@ def _kw(pop, **over):
 def test_noise_comes_from_noise_streams_across_chunks(pop, monkeypatch, noise_floats):
     """With the rule θ ← θ + g, θ^k = θ^0 + Σ_{k'<k} g^{k'}: the increments are noise_increments, also past a
     data chunk and whatever the block of steps whose noise is held at once (here 2048 or 7 steps)."""
-    import mfcheck.noisy
+    import mfcheck.dynamics.noisy
 
-    monkeypatch.setattr(mfcheck.noisy, "_NOISE_FLOATS", noise_floats)
+    monkeypatch.setattr(mfcheck.dynamics.noisy, "_NOISE_FLOATS", noise_floats)
     eps, T = 0.001, 2.1  # 2100 steps > one 2048-step chunk
     res = run_noisy_sgd(pop, INNER, GaussianInit(2, 0.5), **_kw(pop, eps=eps, T=T, record_dt=0.1), update=lambda Th, x, y, s, n, g: Th + g)
     streams = Streams(11)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfcheck.checks.theorem2 import noisy_experiment
+from mfcheck.claims.theorem2 import noisy_experiment
 from mfcheck.errors import InvalidArgument
-from mfcheck.noisy import langevin_step, noise_increments, run_noisy_sgd
+from mfcheck.dynamics.noisy import langevin_step, noise_increments, run_noisy_sgd
 from mfcheck.reference.fokker_planck import solve_fokker_planck
 from mfcheck.reference.noisy_coupled import bridge_increments, couple_noisy
 from mfcheck.seeds import Streams

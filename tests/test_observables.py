@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.observables: test functions never exceed their declared sup and Lipschitz.
+"""Unit tests of mfcheck.model.observables: test functions never exceed their declared sup and Lipschitz.
 
 Lipschitz estimates are difference quotients |f(a) - f(b)| / ||a - b||, which never exceed
 the true constant; on a segment through the steepest point they come within 1e-3 of it.
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mfcheck.errors import InvalidArgument
-from mfcheck.observables import TestFunction, cosine_ridge, default_test_functions, gaussian_bump, tanh_ridge
+from mfcheck.model.observables import TestFunction, cosine_ridge, default_test_functions, gaussian_bump, tanh_ridge
 
 REL = 1e-9
 

@@ -1,4 +1,4 @@
-"""The pytest plugin in a temporary user project (loaded with ``-p mfcheck.plugin``).
+"""The pytest plugin in a temporary user project (loaded with ``-p mfcheck.app.plugin``).
 
 Kept cheap: the gates run only claims that need no solved Theorem 1 reference (azuma and
 energy_decay, about a second each at the smoke tier); the Theorem 1 rate claims cost ~35 s of
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from mfcheck import plugin
+from mfcheck.app import plugin
 
 pytest_plugins = "pytester"
 
@@ -69,7 +69,7 @@ def project(pytester, monkeypatch):
 
 
 def test_plugin_gates_a_user_implementation(project):
-    result = project.runpytest_inprocess("-p", "mfcheck.plugin", "--strict-markers", plugin.TIER_OPTION, "smoke", "-p", "no:cacheprovider")
+    result = project.runpytest_inprocess("-p", "mfcheck.app.plugin", "--strict-markers", plugin.TIER_OPTION, "smoke", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=2)
     out = result.stdout.str()
     result.stdout.fnmatch_lines(["*test_fixture_rejects_ntk_scaling*", "*mfcheck gate: ntk_step violates 2 of 2 claims*"])
@@ -78,15 +78,15 @@ def test_plugin_gates_a_user_implementation(project):
 
 
 def test_plugin_registers_its_options_and_marker(project):
-    result = project.runpytest_inprocess("-p", "mfcheck.plugin", "--markers")
+    result = project.runpytest_inprocess("-p", "mfcheck.app.plugin", "--markers")
     result.stdout.fnmatch_lines([f"*@pytest.mark.{plugin.MARKER}(impl*"])
-    result = project.runpytest_inprocess("-p", "mfcheck.plugin", "--help")
+    result = project.runpytest_inprocess("-p", "mfcheck.app.plugin", "--help")
     result.stdout.fnmatch_lines([f"*{plugin.TIER_OPTION}*", f"*{plugin.ALPHA_OPTION}*"])
 
 
 def test_marker_without_impl_is_a_usage_error(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile("import pytest\n@pytest.mark.mfcheck_gate(tier='smoke')\ndef test_x():\n    pass\n")
-    result = pytester.runpytest_inprocess("-p", "mfcheck.plugin")
+    result = pytester.runpytest_inprocess("-p", "mfcheck.app.plugin")
     assert result.ret != 0
     assert "needs impl=" in result.stdout.str() + result.stderr.str()

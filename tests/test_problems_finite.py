@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.problems.finite: the exact oracle of a finite population P = (1/n) Σ δ_(x_j, y_j)."""
+"""Unit tests of mfcheck.model.problems.finite: the exact oracle of a finite population P = (1/n) Σ δ_(x_j, y_j)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
-from mfcheck.neurons import AffineNeuron, InnerNeuron, Neuron
-from mfcheck.problems import FinitePopulation, teacher_population
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron, Neuron
+from mfcheck.model.problems import FinitePopulation, teacher_population
 
 TEACHER = tanh_sum(amplitudes=(1.5,), slopes=(1.2,))
 INNER = InnerNeuron(erf_sigmoid(1.0, 0.9))

@@ -1,4 +1,4 @@
-"""Tests of mfcheck.problems.gaussians.TwoGaussians and of the quadrature in _bivariate.
+"""Tests of mfcheck.model.problems.gaussians.TwoGaussians and of the quadrature in _bivariate.
 
 Monte Carlo comparisons use the CLT band |mean - oracle| ≤ 5 · (sample std) / √n. For one
 comparison the false-alarm rate is the two-sided normal tail at 5σ, P(|Z| > 5) ≈ 5.7e-7;
@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from mfcheck.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
+from mfcheck.model.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
-from mfcheck.functionals import risk_from_oracle
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.problems import TwoGaussians
-from mfcheck.problems._bivariate import expect_pair, expect_pair_grad, expect_single, expect_single_grad
+from mfcheck.model.functionals import risk_from_oracle
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.problems import TwoGaussians
+from mfcheck.model.problems._bivariate import expect_pair, expect_pair_grad, expect_single, expect_single_grad
 
 N_MC = 200_000
 Z_BAND = 5.0

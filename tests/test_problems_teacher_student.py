@@ -1,4 +1,4 @@
-"""Tests of mfcheck.problems.teacher_student.TeacherStudent.
+"""Tests of mfcheck.model.problems.teacher_student.TeacherStudent.
 
 Monte Carlo comparisons use the CLT band |mean - oracle| ≤ 5 · (sample std) / √n. For one
 comparison the false-alarm rate is the two-sided normal tail at 5σ, P(|Z| > 5) ≈ 5.7e-7;
@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from mfcheck.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
+from mfcheck.model.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
-from mfcheck.functionals import risk_from_oracle
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.problems import TeacherStudent
+from mfcheck.model.functionals import risk_from_oracle
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.problems import TeacherStudent
 
 N_MC = 200_000
 Z_BAND = 5.0

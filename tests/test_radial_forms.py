@@ -1,4 +1,4 @@
-"""Tests of mfcheck.radial.forms: q, the Hermite coefficients and pair, by independent routes.
+"""Tests of mfcheck.reference.radial.forms: q, the Hermite coefficients and pair, by independent routes.
 
 Every check here is deterministic (adaptive scipy quadrature, finite differences, Parseval, and
 two independent routes to pair: the Mehler series and the conditional 1-D integral); the
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from mfcheck.activations import PAPER_SIGMA, piecewise_linear, relu, tanh_sum
+from mfcheck.model.activations import PAPER_SIGMA, piecewise_linear, relu, tanh_sum
 from mfcheck.errors import InvalidArgument
-from mfcheck.radial import forms
+from mfcheck.reference.radial import forms
 
 SMOOTH = tanh_sum(amplitudes=(1.5,), slopes=(1.0,), shifts=(-0.5,))
 A = np.array([0.0, 0.05, 0.3, 0.8, 1.0, 1.7, 3.0, 6.0])

@@ -1,4 +1,4 @@
-"""Tests of mfcheck.radial.landscape: the best single radius and the best radial law.
+"""Tests of mfcheck.reference.radial.landscape: the best single radius and the best radial law.
 
 Deterministic: the QP solution is checked against scipy's SLSQP on a small grid, against the
 first-order optimality conditions, and against closed forms in the d = ∞ case, where
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from mfcheck.activations import PAPER_SIGMA
+from mfcheck.model.activations import PAPER_SIGMA
 from mfcheck.errors import InvalidArgument
-from mfcheck.radial.landscape import best_single_radius, global_minimum, project_simplex
-from mfcheck.radial.reduction import RadialReduction
+from mfcheck.reference.radial.landscape import best_single_radius, global_minimum, project_simplex
+from mfcheck.reference.radial.reduction import RadialReduction
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_infinite_d_minimum_is_zero_and_the_identity_holds():
     red = RadialReduction(PAPER_SIGMA, 0.8, math.inf)
     opt = global_minimum(PAPER_SIGMA, 0.8, math.inf, r_max=8.0, K=81, refine=False, reduction=red)
     assert opt.risk < 1e-8
-    from mfcheck.radial import forms
+    from mfcheck.reference.radial import forms
 
     g = opt.grid
     Qp, Qm = (forms.q(PAPER_SIGMA, s * g) @ opt.weights for s in (1.8, 0.2))

@@ -1,7 +1,7 @@
-"""Tests of mfcheck.radial.reduction: v, u, ψ, R on radial laws, and the exact finite-N risk.
+"""Tests of mfcheck.reference.radial.reduction: v, u, ψ, R on radial laws, and the exact finite-N risk.
 
 The reduction is checked against two independent references: the d-dimensional Gauss–Hermite
-oracle of :class:`~mfcheck.problems.TwoGaussians` (smooth σ only: it refuses kinks) and the
+oracle of :class:`~mfcheck.model.problems.TwoGaussians` (smooth σ only: it refuses kinks) and the
 direct route of the reduction itself (Gauss–Jacobi in the angle of the conditional 1-D pair
 integral). The single Monte Carlo comparison uses a 5σ CLT band (false alarm ≈ 5.7e-7) and
 has a companion showing it rejects a wrong value.
@@ -14,12 +14,12 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck.activations import PAPER_SIGMA, tanh_sum
+from mfcheck.model.activations import PAPER_SIGMA, tanh_sum
 from mfcheck.errors import InvalidArgument
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems import TwoGaussians
-from mfcheck.radial import forms
-from mfcheck.radial.reduction import RadialReduction, angle_moments, angle_rule, finite_risk
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems import TwoGaussians
+from mfcheck.reference.radial import forms
+from mfcheck.reference.radial.reduction import RadialReduction, angle_moments, angle_rule, finite_risk
 
 SMOOTH = tanh_sum(amplitudes=(1.5,), slopes=(1.0,), shifts=(-0.5,))
 R_TEST = np.array([0.0, 0.05, 0.4, 0.9, 1.3, 2.2, 4.0])

@@ -1,4 +1,4 @@
-"""Tests of mfcheck.radial.solver (the radial flow) and mfcheck.radial.agreement (vs d = 3).
+"""Tests of mfcheck.reference.radial.solver (the radial flow) and mfcheck.reference.radial.agreement (vs d = 3).
 
 All checks are deterministic (quantile nodes, no sampling). Tolerances come from the solver's
 own refinement (``error``) or from an independent integration, as stated in each test.
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from mfcheck.activations import PAPER_SIGMA, bounded_sine
+from mfcheck.model.activations import PAPER_SIGMA, bounded_sine
 from mfcheck.errors import InvalidArgument
-from mfcheck.radial.agreement import ddim_agreement, sphere_rule
-from mfcheck.radial.reduction import RadialReduction
-from mfcheck.radial.solver import initial_law, solve_radial
+from mfcheck.reference.radial.agreement import ddim_agreement, sphere_rule
+from mfcheck.reference.radial.reduction import RadialReduction
+from mfcheck.reference.radial.solver import initial_law, solve_radial
 
 
 @pytest.fixture(scope="module")

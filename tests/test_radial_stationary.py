@@ -1,4 +1,4 @@
-"""Tests of mfcheck.radial.stationary: the self-consistent noisy stationary law of r = ||w||.
+"""Tests of mfcheck.reference.radial.stationary: the self-consistent noisy stationary law of r = ||w||.
 
 Deterministic checks: the fixed-point equation holds on an independent evaluation of ψ (the
 reduction's own ψ at the law's grid nodes), the law is normalised, its grid error is stated
@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mfcheck.activations import PAPER_SIGMA, piecewise_linear
+from mfcheck.model.activations import PAPER_SIGMA, piecewise_linear
 from mfcheck.errors import InvalidArgument
-from mfcheck.radial.reduction import RadialReduction
-from mfcheck.radial.stationary import stationary_law
+from mfcheck.reference.radial.reduction import RadialReduction
+from mfcheck.reference.radial.stationary import stationary_law
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfcheck.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
+from mfcheck.model.activations import bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import Experiment
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.observables import default_test_functions
-from mfcheck.problems import FinitePopulation, teacher_population
+from mfcheck.model.experiment import Experiment
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.observables import default_test_functions
+from mfcheck.model.problems import FinitePopulation, teacher_population
 from mfcheck.reference import build_reference, couple, solve_flow
-from mfcheck.schedules import exponential_decay
+from mfcheck.model.schedules import exponential_decay
 
 
 @pytest.fixture(scope="module")

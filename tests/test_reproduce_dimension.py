@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.reproduce.dimension: cells, shapes, the D-exponent fit and the report.
+"""Unit tests of mfcheck.app.reproduce.dimension: cells, shapes, the D-exponent fit and the report.
 
 The fit is checked on synthetic tables with a known exponent of D (it must be recovered, and a
 table built without D-dependence must exclude it), and the model comparison must prefer the shape
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from mfcheck.errors import InvalidArgument
-from mfcheck.reproduce import dimension as dim
-from mfcheck.reproduce.reference import RadialCurves
+from mfcheck.app.reproduce import dimension as dim
+from mfcheck.app.reproduce.reference import RadialCurves
 
 TIER = dim.DimensionTier("synthetic", dims=(10, 40, 160, 320), N_path=(32, 64, 128, 256), kink=2.0, eps_path=(1e-4, 3e-5, 1e-5),
                          eps_N=256, replicates=12, T=1.0, records=8)
@@ -114,10 +114,10 @@ def test_reference_initial_law_matches_the_sgd_initialisation():
     """At t = 0 the PDE's ∫ g dρ̄_0 is the mean of g(|w^0|), w^0 ~ N(0, κ²/d I_d): a CLT check on
     4000 draws, |diff| ≤ 4.5 standard errors per g (false-alarm rate ≤ 3 · 6.8e-6). A reference
     built with the wrong κ (0.9 for 0.8) must fail it (companion)."""
-    from mfcheck.activations import PAPER_SIGMA
-    from mfcheck.initial import GaussianInit
-    from mfcheck.reproduce.reference import radial_curves
-    from mfcheck.reproduce.trajectory import RADIAL_TEST_FUNCTIONS
+    from mfcheck.model.activations import PAPER_SIGMA
+    from mfcheck.model.initial import GaussianInit
+    from mfcheck.app.reproduce.reference import radial_curves
+    from mfcheck.app.reproduce.trajectory import RADIAL_TEST_FUNCTIONS
 
     d, kappa, n = 40, 0.8, 4000
     r = np.linalg.norm(GaussianInit(d, kappa / math.sqrt(d)).sample(np.random.default_rng(11), n), axis=1)

@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.reproduce (exact_risk, trajectory, mmn18, cli): the SGD side of the MMN18 reproductions.
+"""Unit tests of mfcheck.app.reproduce (exact_risk, trajectory, mmn18, cli): the SGD side of the MMN18 reproductions.
 
 The exact risk R_N(w) of :class:`ExactRiskGaussians` is checked against an independent Monte
 Carlo estimate from fresh samples (a CLT test), and a problem with the wrong Δ must fail the same
@@ -13,17 +13,17 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck.activations import PAPER_SIGMA
+from mfcheck.model.activations import PAPER_SIGMA
 from mfcheck.errors import InvalidArgument
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
-from mfcheck.reproduce import mmn18
-from mfcheck.reproduce.cli import build_parser
-from mfcheck.reproduce.exact_risk import ExactRiskGaussians, monte_carlo_risk
-from mfcheck.reproduce.reference import RadialCurves
-from mfcheck.reproduce.trajectory import RADIAL_TEST_FUNCTIONS, run_trajectory, snapshot_grid
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.app.reproduce import mmn18
+from mfcheck.app.reproduce.cli import build_parser
+from mfcheck.app.reproduce.exact_risk import ExactRiskGaussians, monte_carlo_risk
+from mfcheck.app.reproduce.reference import RadialCurves
+from mfcheck.app.reproduce.trajectory import RADIAL_TEST_FUNCTIONS, run_trajectory, snapshot_grid
 from mfcheck.seeds import Streams
-from mfcheck.sgd import run_sgd
+from mfcheck.dynamics.sgd import run_sgd
 
 # |exact − Monte Carlo| ≤ Z_TOL standard errors; for a normal statistic P(|Z| > 4.5) ≈ 6.8e-6 per
 # comparison, ≤ 2.1e-5 for the three comparisons below (union bound).
@@ -146,7 +146,7 @@ def tiny_setups():
 
 
 def test_reproduce_mmn18_writes_a_deterministic_folder(tmp_path, monkeypatch, tiny_setups):
-    from mfcheck.reproduce import reference
+    from mfcheck.app.reproduce import reference
 
     monkeypatch.setattr(reference, "radial_curves", _fake_reference)
     monkeypatch.setattr(reference, "landscape_numbers", _fake_landscape, raising=False)
@@ -164,7 +164,7 @@ def test_reproduce_mmn18_writes_a_deterministic_folder(tmp_path, monkeypatch, ti
     text = (outs[0] / "README.md").read_text()
     assert "mfcheck reproduce mmn18" in text and "global minimum" in text and "E R_N, N i.i.d. of ρ̄_T" in text
     a = s["setups"]["a"]
-    from mfcheck.radial.reduction import RadialReduction
+    from mfcheck.reference.radial.reduction import RadialReduction
 
     offset = RadialReduction(PAPER_SIGMA, 0.8, 6).self_interaction([0.5, 1.5], [0.5, 0.5])
     assert offset > 0 and a["risk_iid_final"] == pytest.approx(a["risk_pde_final"] + offset / tiny_setups["a"].N)
@@ -198,7 +198,7 @@ def test_cli_parser():
 def test_noisy_comparison_structure(tmp_path):
     """Noisy SGD against the stationary law on a small, short run (plumbing; the statistical
     verdict is the report's, on the long run)."""
-    from mfcheck.reproduce.noisy_law import NoisySetup, compare_noisy, plot_noisy
+    from mfcheck.app.reproduce.noisy_law import NoisySetup, compare_noisy, plot_noisy
     from scipy import stats
 
     setup = NoisySetup(d=40, N=60, T=0.4, eps=1e-3, replicates=2, beta=20.0, lam=0.5)

@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.schedules: ξ values and its declared bound and Lipschitz constant (A1)."""
+"""Unit tests of mfcheck.model.schedules: ξ values and its declared bound and Lipschitz constant (A1)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mfcheck.errors import InvalidArgument
-from mfcheck.schedules import Schedule, constant, exponential_decay
+from mfcheck.model.schedules import Schedule, constant, exponential_decay
 
 T_GRID = np.linspace(0.0, 50.0, 500_001)
 

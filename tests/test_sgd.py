@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.sgd: the one-pass mean-field SGD step and the batched runner.
+"""Unit tests of mfcheck.dynamics.sgd: the one-pass mean-field SGD step and the batched runner.
 
 The key identity (THEORY.md §2): for a fresh sample (x, y) ~ P,
 E[θ_i^{k+1} - θ_i^k | θ^k] = -2 s_k ∇_θ Ψ(θ_i^k; ρ̂^{N,k}).
@@ -13,17 +13,17 @@ import math
 import numpy as np
 import pytest
 
-from mfcheck import functionals as F
-from mfcheck.activations import erf_sigmoid, tanh_sum
+from mfcheck.model import functionals as F
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.errors import InvalidArgument
-from mfcheck.initial import GaussianInit
-from mfcheck.mutants import MUTANTS, no_factor_two_step
-from mfcheck.neurons import AffineNeuron, InnerNeuron
-from mfcheck.observables import default_test_functions
-from mfcheck.problems import TeacherStudent, teacher_population
-from mfcheck.schedules import constant, exponential_decay
+from mfcheck.model.initial import GaussianInit
+from mfcheck.dynamics.mutants import MUTANTS, no_factor_two_step
+from mfcheck.model.neurons import AffineNeuron, InnerNeuron
+from mfcheck.model.observables import default_test_functions
+from mfcheck.model.problems import TeacherStudent, teacher_population
+from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.sgd import SGDResult, initial_particles, mean_field_step, record_steps, run_sgd
+from mfcheck.dynamics.sgd import SGDResult, initial_particles, mean_field_step, record_steps, run_sgd
 
 TEACHER = tanh_sum(amplitudes=(2.0,), slopes=(1.5,))
 INNER = InnerNeuron(erf_sigmoid())

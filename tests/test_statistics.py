@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from mfcheck.errors import InvalidArgument
-from mfcheck.observables import default_test_functions
+from mfcheck.model.observables import default_test_functions
 from mfcheck.reference.flow import ReferenceFlow
-from mfcheck.sgd import SGDResult
-from mfcheck.statistics import theorem1_statistics
+from mfcheck.dynamics.sgd import SGDResult
+from mfcheck.claims.statistics import theorem1_statistics
 
 
 def _pair(R=3, J=4, N=5, D=2):

@@ -1,4 +1,4 @@
-"""Tests of mfcheck.strategies: drawn objects never declare less than they are.
+"""Tests of mfcheck.app.strategies: drawn objects never declare less than they are.
 
 The central property: for every drawn object, numerical estimates of its constants never
 exceed the declared ones, and the declared ones never exceed the asked maxima.
@@ -33,14 +33,14 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-import mfcheck.strategies as mst
-from mfcheck import activations as act_module
-from mfcheck.activations import Activation
+import mfcheck.app.strategies as mst
+from mfcheck.model import activations as act_module
+from mfcheck.model.activations import Activation
 from mfcheck.errors import InvalidArgument
-from mfcheck.experiment import Experiment
-from mfcheck.neurons import InnerNeuron
-from mfcheck.observables import TestFunction, cosine_ridge, gaussian_bump, tanh_ridge
-from mfcheck.problems import FinitePopulation, TeacherStudent, TwoGaussians
+from mfcheck.model.experiment import Experiment
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.observables import TestFunction, cosine_ridge, gaussian_bump, tanh_ridge
+from mfcheck.model.problems import FinitePopulation, TeacherStudent, TwoGaussians
 from mfcheck.seeds import Streams
 
 EPS = np.finfo(np.float64).eps

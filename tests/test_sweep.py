@@ -4,17 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mfcheck.activations import erf_sigmoid, tanh_sum
-from mfcheck.cache import Cache
+from mfcheck.model.activations import erf_sigmoid, tanh_sum
+from mfcheck.runtime.cache import Cache
 from mfcheck.errors import InvalidArgument
-from mfcheck.executors import Execution, started
-from mfcheck.experiment import Experiment, default_experiment
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems import teacher_population
+from mfcheck.runtime.executors import Execution, started
+from mfcheck.model.experiment import Experiment, default_experiment
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems import teacher_population
 from mfcheck.reference import build_reference
-from mfcheck.sweep import run_cell, run_sweep
-from mfcheck.tiers import Tier
+from mfcheck.claims.sweep import run_cell, run_sweep
+from mfcheck.claims.tiers import Tier
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 
 from mfcheck.errors import InvalidArgument
-from mfcheck.tiers import TIERS, get_tier
+from mfcheck.claims.tiers import TIERS, get_tier
 
 
 @pytest.mark.parametrize("name", sorted(TIERS))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from mfcheck._validation import check_array
-from mfcheck.neurons import Neuron
-from mfcheck.problems.finite import FinitePopulation
+from mfcheck.model.neurons import Neuron
+from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.reference import field
 from mfcheck.reference.flow import ReferenceFlow, require_finite_population
 

@@ -10,7 +10,7 @@ exactly as if it had been part of the same RK4 system.
 
 Backends: the numpy path evaluates ŷ and ∇Ψ through the problem's oracle (the readable
 reference). The fast path (``backend="auto"`` on a plain :class:`FinitePopulation` with a neuron
-known to :mod:`mfcheck.kernels`) evaluates each RK4 stage with two BLAS products and one compiled
+known to :mod:`mfcheck.dynamics.kernels`) evaluates each RK4 stage with two BLAS products and one compiled
 activation pass that gives σ and σ' together (:class:`StageField`; for the inner neuron by
 column blocks of nodes, in threads): for the inner neuron,
 
@@ -30,10 +30,10 @@ from threadpoolctl import threadpool_limits
 
 from mfcheck._validation import check_array, check_real
 from mfcheck.errors import InvalidArgument
-from mfcheck.neurons import Neuron
-from mfcheck.observables import TestFunction
-from mfcheck.problems.finite import FinitePopulation
-from mfcheck.schedules import Schedule, constant
+from mfcheck.model.neurons import Neuron
+from mfcheck.model.observables import TestFunction
+from mfcheck.model.problems.finite import FinitePopulation
+from mfcheck.model.schedules import Schedule, constant
 
 __all__ = ["ReferenceFlow", "solve_flow", "require_finite_population", "StageField", "FLOW_BACKENDS", "BLOCK"]
 
@@ -96,9 +96,9 @@ class StageField:
     **Arguments:**
 
     - ``problem``: a :class:`FinitePopulation` (not a subclass: those may change the drift).
-    - ``neuron``: an InnerNeuron or AffineNeuron on an activation family of :mod:`mfcheck.kernels`.
+    - ``neuron``: an InnerNeuron or AffineNeuron on an activation family of :mod:`mfcheck.dynamics.kernels`.
     - ``weights``: the M node weights.
-    - ``threads``: threads for the blocks (default :func:`mfcheck.kernels.get_threads`); the
+    - ``threads``: threads for the blocks (default :func:`mfcheck.dynamics.kernels.get_threads`); the
       numbers do not depend on it.
 
     Use it as a context manager (it owns a thread pool when ``threads`` > 1), with BLAS limited to
@@ -106,7 +106,7 @@ class StageField:
     """
 
     def __init__(self, problem: FinitePopulation, neuron: Neuron, weights, threads: int | None = None):
-        from mfcheck import kernels
+        from mfcheck.dynamics import kernels
 
         self.kernels = kernels
         self.activation = neuron.activation
@@ -144,7 +144,7 @@ class StageField:
 
     @staticmethod
     def applies(problem, neuron) -> bool:
-        from mfcheck import kernels
+        from mfcheck.dynamics import kernels
 
         return type(problem) is FinitePopulation and kernels.supports(neuron)
 
@@ -251,7 +251,7 @@ def solve_flow(
         raise InvalidArgument(f"`backend` must be one of {FLOW_BACKENDS}, got {backend!r}.")
     fast = backend != "numpy" and StageField.applies(problem, neuron)
     if backend == "fast" and not fast:
-        raise InvalidArgument(f"`backend`='fast' needs a plain FinitePopulation and a neuron known to mfcheck.kernels; got {problem!r}, {neuron!r}.")
+        raise InvalidArgument(f"`backend`='fast' needs a plain FinitePopulation and a neuron known to mfcheck.dynamics.kernels; got {problem!r}, {neuron!r}.")
     nodes = check_array(nodes, "nodes", ndim=2)
     weights = check_array(weights, "weights", shape=(nodes.shape[0],))
     T = check_real(T, "T", positive=True)

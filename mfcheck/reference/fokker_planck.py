@@ -15,7 +15,7 @@ J = −2ξ(β_D⁻¹ ∂ρ + ρ ∂Ψ_λ):
 with zero flux on the two boundary faces, β_D = β / ``diffusion_scale`` (1 for the PDE above).
 It is conservative (mass is exact up to round-off), second-order accurate, and its stationary
 states are exactly the discrete Gibbs states ρ_j ∝ exp(−β_D Ψ_λ(θ_j; ρ)) (the flux vanishes
-face by face). The box half-width L defaults to the larger of ``mfcheck.gibbs.gibbs_box``
+face by face). The box half-width L defaults to the larger of ``mfcheck.reference.gibbs.gibbs_box``
 (mass of the Gibbs tail outside ≤ 1e-15; λ > 0) and |m| + 8.3 s (ρ_0 = N(m, s²), mass outside
 ≤ 1e-16); for λ = 0 the box is |m| + 2ξ̄GT + 8.3 sqrt(s² + 4ξ̄T/β) (drift bound G, diffusion
 spread).
@@ -49,11 +49,11 @@ from scipy.stats import norm
 
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.errors import InvalidArgument
-from mfcheck.gibbs import gibbs_box
-from mfcheck.initial import GaussianInit
-from mfcheck.neurons import InnerNeuron
-from mfcheck.problems.finite import FinitePopulation
-from mfcheck.schedules import Schedule, constant
+from mfcheck.reference.gibbs import gibbs_box
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+from mfcheck.model.problems.finite import FinitePopulation
+from mfcheck.model.schedules import Schedule, constant
 
 __all__ = ["FPSolution", "solve_fokker_planck", "refine_fokker_planck", "max_stable_dt", "default_half_width",
            "cell_averages_of_gaussian", "scharfetter_gummel_B"]

@@ -18,10 +18,10 @@ import numpy as np
 
 from mfcheck._validation import check_array, check_positive_int, check_real
 from mfcheck.errors import InvalidArgument
-from mfcheck.neurons import Neuron
-from mfcheck.problems.finite import FinitePopulation
+from mfcheck.model.neurons import Neuron
+from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.reference import field as population_field
-from mfcheck.schedules import Schedule, constant
+from mfcheck.model.schedules import Schedule, constant
 
 __all__ = ["bridge_increments", "couple_noisy"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mfcheck.experiment import Experiment
+from mfcheck.model.experiment import Experiment
 from mfcheck.reference.coupled import couple
 from mfcheck.reference.flow import ReferenceFlow, solve_flow
 from mfcheck.seeds import Streams

@@ -1,0 +1,323 @@
+"""Command line.
+
+``mfcheck verify [--tier smoke|ci|full] [--out DIR] [--seed INT] [--alpha A]``: run the claims.
+``mfcheck calibrate CLAIM [--tier] [--pilot-replicates R] [--power P] [--deficit δ]``: recommend
+the replicates per cell that give a rate claim power P against an exponent short by δ.
+``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: check an SGD
+implementation against every applicable claim (exit 0 hold, 1 violated, 2 usage or a crashing
+implementation, 3 unresolved). ``mfcheck gate --false-alarm N [--tier] [--impl]``: run the gate on a
+correct implementation with root seeds 0..N-1 and report its false-alarm rate with a
+Clopper–Pearson interval (exit 1 when the interval lies above α).
+
+``mfcheck reproduce {mmn18,dimension} [--out DIR]``: the MMN18 two-Gaussians experiments, SGD beside
+the radial PDE, and the d-dependence of Theorem 1 (:mod:`mfcheck.app.reproduce`).
+
+Where cells run (``verify`` and ``gate``): by default in ``os.cpu_count()`` parallel processes
+(joblib); ``--executor dask`` starts a local dask cluster, ``--address tcp://host:8786`` uses a
+running one; ``--executor serial`` runs them in this process; ``--workers`` sets the count.
+Finished cells are cached by content in ``.mfcheck-cache/`` (``--cache DIR``, ``--no-cache``), so
+an interrupted run, run again, computes only the missing cells. Reports do not depend on any of this.
+
+Exit codes: 0 every claim passes, 1 a claim fails, 2 bad usage, 3 no claim fails but one is
+unresolved (its report says which knob to turn).
+
+Example::
+
+    $ mfcheck verify --tier ci --out reports
+    reference: RK4 h=0.03125, 2^14 Sobol nodes; measured error yhat 1.2e-04 ...
+    claim                      exponent 1/N (95% CI)   exponent ε (95% CI)   Ĉ      verdict
+    theorem1_test_functions    0.535 [0.481, 0.589]    0.595 [0.540, 0.651]  0.169  pass
+    ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from mfcheck.claims.rate import CLAIMS
+from mfcheck.errors import InvalidArgument
+from mfcheck.runtime.executors import started
+from mfcheck.claims.tiers import TIERS, get_tier
+
+__all__ = ["main"]
+
+
+def _add_execution(p: argparse.ArgumentParser) -> None:
+    from mfcheck.runtime.cache import DEFAULT_CACHE_DIR
+    from mfcheck.runtime.executors import EXECUTORS
+
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="where cells run: joblib (parallel processes, the default), dask (a local cluster, or the one at "
+                        "--address) or serial (this process)")
+    p.add_argument("--workers", type=int, default=None, help="processes / local dask workers (default: the CPU count)")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="a running dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask)")
+    p.add_argument("--cache", default=DEFAULT_CACHE_DIR, metavar="DIR",
+                   help=f"cache finished cells by content (code version, configuration, seed) in DIR; a re-run computes only "
+                        f"missing cells (default: {DEFAULT_CACHE_DIR})")
+    p.add_argument("--no-cache", action="store_true", help="compute every cell, read and write no cache")
+
+
+def _execution(args):
+    """The :class:`~mfcheck.runtime.executors.Execution` of the command line (default: joblib on every CPU, cache on)."""
+    from mfcheck.runtime.cache import Cache
+    from mfcheck.runtime.executors import Execution
+
+    executor = args.executor or ("dask" if args.address is not None else "joblib")
+    return Execution(executor=executor, workers=args.workers, address=args.address,
+                     cache=None if args.no_cache else Cache(args.cache))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mfcheck", description="Verify the mean-field limit theorems of two-layer networks by experiment.")
+    sub = p.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("verify", help="run the theorem checks and write the rate-fit reports")
+    v.add_argument("--tier", choices=sorted(TIERS), default="ci", help="sweep size (default: ci)")
+    v.add_argument("--out", default="reports", help="report folder (default: reports)")
+    v.add_argument("--seed", type=int, default=None, help="root entropy of the seed tree (default: the experiment's)")
+    v.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
+    v.add_argument("--write-baseline", metavar="FILE", help="also write the fitted exponents and constants to FILE (for `gate --baseline`)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_execution(v)
+    g = sub.add_parser("gate", help="check an SGD implementation against every applicable claim")
+    g.add_argument("--impl", metavar="MODULE:CALLABLE", help="the step implementation (protocol: see the README)")
+    g.add_argument("--init", metavar="MODULE:CALLABLE", help="an initial-particle sampler to gate (checked by mcdiarmid)")
+    g.add_argument("--tier", choices=sorted(TIERS), default="ci", help="sweep size (default: ci)")
+    g.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
+    g.add_argument("--claims", nargs="+", default=None, help="restrict to these claims")
+    g.add_argument("--self-test", action="store_true", help="run the built-in mutants and correct variants; print the power")
+    g.add_argument("--baseline", metavar="FILE", help="fail also when exponents or constants move beyond their CIs")
+    g.add_argument("--write-baseline", metavar="FILE", help="write this run's exponents and constants to FILE")
+    g.add_argument("--out", default=None, help="also write reports to this folder")
+    g.add_argument("--false-alarm", type=int, default=None, metavar="N",
+                   help="measure the gate's false-alarm rate: run it on the correct implementation (--impl, default the "
+                        "built-in step) with root seeds 0..N-1 and write the rate with its Clopper-Pearson interval")
+    g.add_argument("--seed-start", type=int, default=0, metavar="S",
+                   help="with --false-alarm N: root seeds S..S+N-1 (one shard of a measurement split across machines)")
+    g.add_argument("--false-alarm-merge", nargs="+", default=None, metavar="DIR",
+                   help="merge false-alarm reports of disjoint seeds (their summary.json) into --false-alarm-out")
+    g.add_argument("--false-alarm-out", default=None, metavar="DIR",
+                   help="folder of the false-alarm report (default: reports/gate_false_alarm_<tier>)")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_execution(g)
+    sub.add_parser("reproduce", help="the paper's experiments and the d-dependence: `mfcheck reproduce {mmn18,dimension} --help`",
+                   add_help=False)
+    c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power")
+    c.add_argument("claim", help="any claim of `mfcheck verify` (rate claims: fitted pilot; others: pilot on their broken implementation)")
+    c.add_argument("--tier", choices=sorted(TIERS), default="ci", help="cells to calibrate for (default: ci)")
+    c.add_argument("--pilot-replicates", type=int, default=8, help="replicates per cell of the pilot (default: 8)")
+    c.add_argument("--power", type=float, default=0.9, help="target power (default: 0.9)")
+    c.add_argument("--deficit", type=float, default=0.1,
+                   help="alternative: the exponent falls short of the predicted one by this much (default: 0.1)")
+    c.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _print_table(verification) -> None:
+    ref = verification.sweep.reference.error
+    print("reference error (refinement: h/2, 2M nodes): " + ", ".join(f"{k} {v:.2e}" for k, v in ref.items()))
+    print(f"{'claim':26s} {'exponent 1/N (95% CI)':24s} {'exponent ε (95% CI)':24s} {'Ĉ':>7s}  verdict")
+    for r in verification.results:
+        if not r.exponents and not r.cells:  # not a rate claim: no exponents to show
+            print(f"{r.claim:26s} {'—':24s} {'—':24s} {'—':>7s}  {r.verdict}")
+            continue
+        cols = []
+        for p in ("N", "eps"):
+            e = r.exponents.get(p)
+            cols.append(f"{e.estimate:.3f} [{e.ci[0]:.3f}, {e.ci[1]:.3f}]" if e else "unresolved")
+        print(f"{r.claim:26s} {cols[0]:24s} {cols[1]:24s} {r.C_hat:7.3g}  {r.verdict}")
+    n_tests = sum(len(r.tests) for r in verification.results)
+    print(f"predicted exponents: 0.5 in 1/N and in ε (upper bounds); family-wise α = {verification.alpha} (Holm over all {n_tests} tests)")
+    for r in verification.results:
+        if r.verdict != "pass":
+            print(f"  {r.claim}: {r.message}")
+
+
+def _calibrate_check(args) -> int:
+    from mfcheck.app.calibrate import calibrate_check
+    from mfcheck.stats.results import DEFAULT_ALPHA
+
+    try:
+        cal = calibrate_check(args.claim, get_tier(args.tier), pilot_replicates=args.pilot_replicates, target_power=args.power,
+                              alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, progress=not args.quiet)
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{cal.claim}: alternative: {cal.alternative}; per-test level α/m = {cal.level:.2e} (Holm worst case)")
+    if cal.recommended is None:
+        print(f"  {cal.note}" + (f" (pilot p = {cal.p_pilot:.3g})" if cal.p_pilot is not None else ""))
+        return 0
+    print(f"  pilot: {cal.pilot_replicates} replicates, smallest p = {cal.p_pilot:.3g} (z = {cal.z_pilot:.2f}); "
+          f"power at the tier's {cal.tier_replicates} replicates ≈ {cal.power_at_tier_replicates:.3f}")
+    print(f"recommended replicates: {cal.recommended} (power {args.power:.0%}, assuming z grows like √R)")
+    return 0
+
+
+def _calibrate(args) -> int:
+    from mfcheck.app.calibrate import calibrate
+    from mfcheck.claims.theorem2 import CLAIMS2
+    from mfcheck.stats.results import DEFAULT_ALPHA
+
+    if args.claim not in CLAIMS and args.claim not in CLAIMS2:
+        return _calibrate_check(args)
+    try:
+        cal = calibrate(args.claim, get_tier(args.tier), pilot_replicates=args.pilot_replicates, target_power=args.power,
+                        deficit=args.deficit, alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, progress=not args.quiet)
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{cal.claim}: pilot of {cal.pilot_replicates} replicates per cell on the {cal.tier} cells; alternative: exponent "
+          f"short by {cal.deficit}; per-test level α/m = {cal.level:.2e} (Holm worst case)")
+    print(f"{'path':5s} {'pilot exponent':>15s} {'pilot SE':>9s} {'power at ' + str(cal.rows[0]['tier_replicates']) + ' reps':>18s} {'replicates for ' + format(cal.target_power, '.0%'):>20s}")
+    for r in cal.rows:
+        print(f"{r['path']:5s} {r['exponent_pilot']:15.3f} {r['se_pilot']:9.4f} {r['power_at_tier_replicates']:18.3f} {r['recommended_replicates']:20d}")
+    print(f"recommended replicates per cell: {cal.recommended}")
+    return 0
+
+
+def _interrupted(execution) -> int:
+    """Ctrl-C: say where the finished cells are; exit 130 (as a shell does on SIGINT)."""
+    where = (f"finished cells are cached in {execution.cache.folder}/: run the same command again to compute only the rest"
+             if execution.cache is not None else "no cache was used (--no-cache): a re-run starts over")
+    print(f"mfcheck: interrupted; {where}.", file=sys.stderr)
+    return 130
+
+
+def _false_alarm_merge(args) -> int:
+    """``mfcheck gate --false-alarm-merge DIR ... --false-alarm-out DIR``: one report from shards."""
+    from mfcheck.app.false_alarm import load, merge, write_report
+
+    if not args.false_alarm_out:
+        print("mfcheck: error: --false-alarm-merge needs --false-alarm-out DIR.", file=sys.stderr)
+        return 2
+    try:
+        result = merge([load(d) for d in args.false_alarm_merge])
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    seeds = [r.seed for r in result.runs]
+    contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+    impl = " --impl builtin" if "built-in" in result.implementation else ""
+    command = (f"mfcheck gate --false-alarm {len(seeds)} --tier {result.tier}{impl}" + (f" --seed-start {seeds[0]}" if seeds[0] else "")
+               if contiguous else f"mfcheck gate --false-alarm-merge {' '.join(args.false_alarm_merge)}")
+    path = write_report(result, args.false_alarm_out, command)
+    lo, hi = result.ci
+    print(f"false alarms: {result.alarms}/{len(result.judged)} judged runs (rate {result.rate:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]) "
+          f"at family-wise alpha {result.alpha}; report: {path}")
+    return 0 if result.compatible else 1
+
+
+def _false_alarm(args, execution) -> int:
+    """``mfcheck gate --false-alarm N``: exit 0 unless the interval of the rate lies above α."""
+    from mfcheck.app.false_alarm import BUILTIN, measure_false_alarm, write_report
+    from mfcheck.claims.fit import DEFAULT_ALPHA
+    from mfcheck.app.gate import ImplementationError, load_implementation
+
+    try:
+        tier = get_tier(args.tier)
+        alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+        impl = BUILTIN if args.impl == BUILTIN else load_implementation(args.impl) if args.impl else None
+        if args.false_alarm < 1:
+            raise InvalidArgument(f"`--false-alarm` must be a positive number of seeds, got {args.false_alarm}.")
+        if args.seed_start < 0:
+            raise InvalidArgument(f"`--seed-start` must be >= 0, got {args.seed_start}.")
+    except (InvalidArgument, ImplementationError) as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    seeds = list(range(args.seed_start, args.seed_start + args.false_alarm))
+    folder = args.false_alarm_out or f"reports/gate_false_alarm_{tier.name}"
+    command = f"mfcheck gate --false-alarm {args.false_alarm} --tier {tier.name}" + (f" --impl {args.impl}" if args.impl else "") + (
+        f" --seed-start {args.seed_start}" if args.seed_start else "") + (
+        f" --alpha {args.alpha}" if args.alpha is not None else "") + (f" --claims {' '.join(args.claims)}" if args.claims else "")
+    # joblib (the default): seeds in parallel processes, each gate run serial; serial / dask: seeds one by one
+    workers = 1 if execution.executor in ("serial", "dask") else (args.workers or os.cpu_count() or 1)
+    try:
+        with started(execution) as running:
+            result = measure_false_alarm(tier, seeds, impl=impl, alpha=alpha, claims=args.claims, execution=running,
+                                         seed_workers=workers, progress=not args.quiet,
+                                         echo=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
+                                         on_run=lambda partial: write_report(partial, folder, command, planned=args.false_alarm))
+    except KeyboardInterrupt:
+        print(f"mfcheck: interrupted; the runs finished so far are in {folder}/.", file=sys.stderr)
+        return 130
+    path = write_report(result, folder, command)
+    lo, hi = result.ci
+    print(f"false alarms: {result.alarms}/{len(result.judged)} judged runs (rate {result.rate:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]) "
+          f"at family-wise alpha {result.alpha}; report: {path}")
+    return 0 if result.compatible else 1
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["reproduce"]:  # its own parser: mfcheck.app.reproduce.cli
+        from mfcheck.app.reproduce import main as reproduce_main
+
+        return reproduce_main(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command == "calibrate":
+        return _calibrate(args)
+    if args.command == "gate":
+        from mfcheck.app.gate import gate_command
+
+        try:
+            execution = _execution(args)
+        except InvalidArgument as exc:
+            print(f"mfcheck: error: {exc}", file=sys.stderr)
+            return 2
+        if not args.quiet:
+            print(f"mfcheck gate: {execution.describe()}", file=sys.stderr)
+        if args.false_alarm_merge is not None:
+            return _false_alarm_merge(args)
+        if args.false_alarm is not None:
+            return _false_alarm(args, execution)
+        try:
+            with started(execution) as running:
+                return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init,
+                                    baseline=args.baseline, write_baseline_to=args.write_baseline, run_self_test=args.self_test,
+                                    out=args.out, quiet=args.quiet, execution=running)
+        except KeyboardInterrupt:
+            return _interrupted(execution)
+    from mfcheck.model.experiment import default_experiment
+    from mfcheck.claims.fit import DEFAULT_ALPHA
+    from mfcheck.app.verify import verify
+
+    try:
+        tier = get_tier(args.tier)
+        alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+        if not 0 < alpha < 1:
+            raise InvalidArgument(f"`--alpha` must be in (0, 1), got {alpha}.")
+        kwargs = {} if args.seed is None else {"seed": args.seed}
+        if args.seed is not None and args.seed < 0:
+            raise InvalidArgument(f"`--seed` must be a non-negative int, got {args.seed}.")
+        experiment = default_experiment(log2_M=tier.log2_M, **kwargs)
+        execution = _execution(args)
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    command = f"mfcheck verify --tier {tier.name} --out {args.out}" + (f" --seed {args.seed}" if args.seed is not None else "") + (
+        f" --alpha {args.alpha}" if args.alpha is not None else "")
+    start = time.perf_counter()
+    print(f"mfcheck verify: tier {tier.name}, {len(tier.cells())} cells x {tier.replicates} replicates; {execution.describe()}; "
+          f"solving the reference ...", file=sys.stderr)
+    try:
+        with started(execution) as running:
+            verification = verify(tier, experiment=experiment, alpha=alpha, out=args.out, command=command,
+                                  progress=not args.quiet, execution=running)
+    except KeyboardInterrupt:
+        return _interrupted(execution)
+    _print_table(verification)
+    print(f"reports written to {args.out}/ in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    if args.write_baseline:
+        from mfcheck.app.gate import write_baseline
+
+        write_baseline(verification, args.write_baseline)
+        print(f"baseline written to {args.write_baseline}", file=sys.stderr)
+    return verification.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

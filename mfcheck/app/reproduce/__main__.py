@@ -1,0 +1,7 @@
+"""``python -m mfcheck.app.reproduce {mmn18,dimension}``."""
+
+import sys
+
+from mfcheck.app.reproduce.cli import main
+
+sys.exit(main())

@@ -1,0 +1,679 @@
+"""Term E3 of the coupling lemma: the martingale part of SGD and the Azuma–Hoeffding bound.
+
+THEORY.md §2 and §4. One-pass SGD is an *unbiased noisy Euler scheme*: with
+Δθ_i^k = θ_i^{k+1} − θ_i^k and F_k the past (θ^0, z_0, …, z_{k−1}),
+
+    E[Δθ_i^k | F_k] = −2 s_k ∇_θ Ψ(θ_i^k; ρ̂^{N,k})        exactly,  s_k = ε ξ(kε).
+
+For a finite population ∇Ψ is an exact sum (``problem.grad_Psi_of_prediction`` at
+``problem.predict``), so the martingale part of every particle is computed exactly:
+
+    M_i^k = Σ_{l<k} [Δθ_i^l + 2 s_l ∇_θ Ψ(θ_i^l; ρ̂^{N,l})].
+
+**Bounded increments.** ||Δθ_i^l|| ≤ c_l := 2 s_l B with B = (sup|y| + sup|σ*|) · sup||∇_θσ*||
+(``problem.constants(neuron)``). Each coordinate of the increment M_i^{l+1} − M_i^l lies in an
+interval of length 2 c_l whose position is F_l-measurable, so by Hoeffding's lemma and
+Azuma–Hoeffding, for every particle i, coordinate a, step k and u ≥ 0:
+
+    P(|M_{i,a}^k| ≥ u) ≤ 2 exp(−u² / (2 Σ_{l<k} c_l²)),   Σ_{l<k} c_l² = 4 B² Σ_{l<k} s_l²  (= 4 B² ε t for ξ ≡ 1, t = kε).
+
+So M is sub-Gaussian with variance proxy σ_A² = Σ c_l², and its scale grows like
+sqrt(Σ s_l²) = sqrt(εt): E[M_{i,a}^k ²] = Σ_{l<k} s_l² E[v_l] with v_l the conditional variance
+of Δθ/s, bounded by 4B².
+
+**Claims and tests** (each one-sided, H0 "the claim holds"; raw p-values, Holm in ``decide``):
+
+(a) *Azuma tail.* Per replicate one observation Z = M_{i,a}^k / σ_A(k), with the particle i,
+    coordinate a and record time k fixed by the replicate index (so the observations of all
+    replicates and all ε are independent). For z in ``Z_GRID`` the pooled count of |Z| ≥ z is
+    tested against 2 exp(−z²/2) (exact binomial, H1: frequency > bound; Clopper–Pearson 95 %).
+(b) *Scale.* For each replicate and record time, RMS_r(t) = sqrt(mean_{i,a} (M_{i,a}^{t/ε})²).
+    OLS (cluster-robust by replicate, t inference with #clusters − 1 df) of log RMS on
+    log Σ_{l<k} s_l² (= log εt): predicted exponent 1/2.
+    - *pooled exponent* over the grid ε × t (reported, not tested: E M² = ε ∫ ξ² E v dt grows
+      faster than εt when the gradient noise v rises along the run, which a drawn experiment
+      showed with a correct SGD, p = 0.006; the theorem bounds M by the Azuma proxy, tested in (a));
+    - *ε exponent* from log RMS = a + b_ε log ε + b_t log(Σ s_l²/ε) + c ε (c: the O(ε) weak
+      error of E v, a nuisance; see :func:`fit_scale`): H1 b_ε < 1/2, i.e.
+      RMS / sqrt(εt) grows along the limit ε ↓ (DESIGN.md: an upper bound fails when the ratio
+      grows along the limit). b_t is reported: for a correct SGD it is ≤ 1/2 when the gradient
+      noise v_l decreases along the run (as here), and it is only bounded, not pinned, by theory.
+The measured scale σ̂(ε, t) = sqrt(mean over replicates of mean_{i,a} M²) (t-interval on the
+replicate mean squares) is reported beside σ_A: the standard deviation is a lower bound of any
+sub-Gaussian variance proxy, so σ_A / σ̂ says how loose Azuma's proxy is.
+
+**Broken rules** (update-rule signature): :func:`sqrt_step` (s replaced by sqrt(s): the step is
+not scaled by ε) and :class:`ExtraNoiseStep` (noise τ sqrt(s) g left on in a noiseless run,
+i.e. noisy SGD with c/β = τ² = 1/4).
+
+**False-alarm rate and power.** The tail tests are exact binomial tests, the exponent tests
+cluster-robust t tests (asymptotic), each at level α; Holm over all tests of a verification keeps
+the family-wise false-alarm rate ≤ α = 0.05. Seeds are fixed, so verdicts are deterministic.
+Measured on :func:`mfcheck.model.experiment.default_experiment` at its fixed seeds (raw one-sided
+p-values in the order tail z = 1.5, 2, 2.5, 3 | ε exponent; b_ε, b_T the fitted exponents of the
+RMS in ε and in T, pooled the exponent of εT, reported and not tested; 95 % CIs; each run takes
+1–6 s once the kernels are compiled):
+
+- correct SGD, smoke: 1, 1, 1, 1 | 0.86; b_ε = 0.612 [0.409, 0.814], b_T = 0.318 [0.278, 0.358],
+  pooled 0.473 [0.433, 0.513]; σ_A / σ̂ ≥ 14.6.
+- correct SGD, ci: 1, 1, 1, 1 | 0.65; b_ε = 0.512 [0.450, 0.574], b_T = 0.362 [0.343, 0.381],
+  pooled 0.464 [0.449, 0.480]; σ_A / σ̂ ≥ 14.0.
+- ``sqrt_step``: ε-test p = 2.2e-46 at smoke (b_ε = −0.26), 5.8e-182 at ci (b_ε = −0.19); every
+  tail p ≥ 0.99.
+- ``extra_noise`` (τ = 0.5): ε-test p = 1.3e-61 at smoke (b_ε = 0.02), 1.5e-309 at ci; tail p = 1.
+- :mod:`mfcheck.dynamics.mutants` (not used by the property test): ``no_factor_two`` 3.7e-13 at smoke, 6e-79
+  at ci (b_ε = 0.04–0.06, b_T = 0.80–0.82: a drift bias makes M grow like T); ``ntk_scaling``
+  3.8e-8 at smoke, 4.5e-69 at ci (b_T = 1.04–1.09).
+
+Honest limits. (1) Azuma is loose: B = 7.51 here, so σ_A = 15.0 sqrt(εT), while the measured
+σ̂ ≈ 0.74–1.07 sqrt(εT): σ_A / σ̂ ≥ 14 in every cell. The tail tests can only reject when a
+rule's martingale reaches the Azuma scale itself; none of the broken rules does in the pooled
+sample (``sqrt_step`` at ci reaches σ_A / σ̂ = 0.63 only in its smallest-ε cell; its pooled
+exceedances 39/384 at z = 1.5 stay far below 2e^(−1.125) = 0.65). They have no power here: even
+a rule with the fixed step s = 1/4 (not scaled by ε at all) stayed within the bound at smoke
+(17/192 exceedances at z = 1.5, tail p = 1; its ε test: p = 6e-137). (2) The pooled exponent
+(of εT) mixes b_ε and b_T with weights set by the design. For this SGD b_T ≈ 0.3 < 1/2 (the
+gradient noise decays along the run) and a test of H1 > 1/2 had no power against any rule above;
+where the gradient noise rises along the run, E M² grows faster than t and that test failed a
+correct SGD. It is reported, not tested. All rejections come from the ε-exponent test, which is
+the sharp part of the claim: at fixed T, E M² = ε ∫_0^T ξ² E v dt (1 + O(ε)); the fit carries a
+nuisance c ε term for the O(ε) part, and the sweep starts at ε = 1/16 to keep it small.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import statsmodels.api as sm
+from scipy import stats
+
+from mfcheck._validation import check_positive_int, check_real
+from mfcheck.claims._render import fmt_ci as _fmt_ci, tests_table
+from mfcheck.claims.base import Check, CheckContext, sizes_for
+from mfcheck.errors import InvalidArgument, OutsideAssumptions
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import Neuron
+from mfcheck.model.problems.base import Problem
+from mfcheck.reference import field as population_field
+from mfcheck.stats.results import ClaimResult, Test
+from mfcheck.model.schedules import Schedule, constant
+from mfcheck.seeds import Streams
+from mfcheck.dynamics.sgd import InitSampler, Update, check_dimensions, check_finite_particles, data_stream, iid_init, initial_particles, mean_field_step, record_steps
+
+__all__ = [
+    "CHECK",
+    "SIZES",
+    "Z_GRID",
+    "PREDICTED_EXPONENT",
+    "MartingaleRun",
+    "azuma_increment_bound",
+    "azuma_proxy",
+    "azuma_tail",
+    "run_martingale",
+    "tail_observations",
+    "tail_tests",
+    "rms_table",
+    "fit_scale",
+    "subgaussian_scales",
+    "sqrt_step",
+    "ExtraNoiseStep",
+    "AZUMA_MUTANTS",
+    "run",
+    "render",
+]
+
+NAME = "azuma"
+TITLE = "Term E3: the SGD martingale is sub-Gaussian (Azuma–Hoeffding) with scale ∝ sqrt(εT)"
+PREDICTED_EXPONENT = 0.5
+Z_GRID = (1.5, 2.0, 2.5, 3.0)
+
+# Sizes per tier: N particles (small: ∇Ψ is needed at every step), replicates per ε, the ε grid,
+# the record times at which M is observed (multiples of the experiment's record_dt; the last is T).
+SIZES = {
+    "smoke": {"N": 32, "replicates": 48, "eps": (1 / 16, 1 / 32, 1 / 64, 1 / 128), "times": (0.25, 0.5, 1.0)},
+    "ci": {"N": 64, "replicates": 96, "eps": (1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256), "times": (0.125, 0.25, 0.5, 1.0)},
+    "full": {"N": 128, "replicates": 256, "eps": (1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256, 1 / 512), "times": (0.125, 0.25, 0.5, 1.0)},
+}
+
+_PNG_META = {"Software": None}
+
+
+# -- the bound ---------------------------------------------------------------------------------
+
+
+def azuma_increment_bound(problem: Problem, neuron: Neuron) -> float:
+    """B = (sup|y| + sup|σ*|) · sup||∇_θ σ*||, so that ||Δθ_i^k|| ≤ 2 s_k B (THEORY.md §2, A2)."""
+    c = problem.constants(neuron)
+    B = (c.y_bound + c.sigma_star_bound) * c.grad_sigma_star_bound
+    if not math.isfinite(B):
+        raise OutsideAssumptions(f"Azuma needs bounded SGD increments: (sup|y| + sup|σ*|)·sup||∇σ*|| is {B} for {neuron!r} on {problem!r} (A2).")
+    return float(B)
+
+
+def azuma_proxy(step_sizes, B: float) -> np.ndarray:
+    """σ_A(k) = sqrt(Σ_{l<k} c_l²), c_l = 2 s_l B, for k = 0..len(step_sizes): the cumulative proxy."""
+    s = np.asarray(step_sizes, dtype=np.float64)
+    if s.ndim != 1 or not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise InvalidArgument(f"`step_sizes` must be a 1-D array of finite s_l >= 0, got shape {s.shape}.")
+    B = check_real(B, "B", positive=True)
+    return np.sqrt(np.concatenate([[0.0], np.cumsum((2.0 * B * s) ** 2)]))
+
+
+def azuma_tail(z) -> np.ndarray:
+    """The Azuma–Hoeffding tail in units of the proxy: P(|M| ≥ z σ_A) ≤ min(1, 2 exp(−z²/2))."""
+    z = np.asarray(z, dtype=np.float64)
+    if not np.all(np.isfinite(z)) or np.any(z < 0):
+        raise InvalidArgument(f"`z` must be finite and >= 0, got {z!r}.")
+    return np.minimum(1.0, 2.0 * np.exp(-0.5 * z**2))
+
+
+# -- the SGD loop with its compensator -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MartingaleRun:
+    """One SGD run (R replicates, N particles) with the martingale part of every particle.
+
+    - ``times`` (J,), ``steps`` (J,): record times t_j = k_j ε and steps k_j (``times[0] = 0``).
+    - ``M`` (R, J, N, D): M_i^{k_j} = Σ_{l<k_j} [Δθ_i^l + 2 s_l ∇Ψ(θ_i^l; ρ̂^{N,l})].
+    - ``theta`` (R, J, N, D): θ^{k_j} (equal to :func:`mfcheck.dynamics.sgd.run_sgd`'s for the same streams).
+    - ``sum_s2`` (J,): Σ_{l<k_j} s_l² (= ε t_j for ξ ≡ 1);  ``proxy`` (J,): σ_A = 2B sqrt(sum_s2).
+    - ``drift_mismatch`` (J,): on replicate 0, max_{i,a} |mean over the population of the rule's
+      increment + 2 s ∇Ψ| / (2 s B) at each record time before the last: 0 up to rounding for an
+      unbiased deterministic rule (finite populations only; NaN otherwise).
+    """
+
+    times: np.ndarray
+    steps: np.ndarray
+    M: np.ndarray
+    theta: np.ndarray
+    sum_s2: np.ndarray
+    proxy: np.ndarray
+    drift_mismatch: np.ndarray
+    N: int
+    eps: float
+    B: float
+
+
+def _grad_Psi(problem, neuron, Theta) -> np.ndarray:
+    return population_field.grad_Psi(problem, neuron, Theta, population_field.predict(problem, neuron, Theta))
+
+
+def _drift_mismatch(problem, neuron, update, Theta1, s, B) -> float:
+    """Exact conditional mean of one increment (average over the n population points) vs −2s∇Ψ."""
+    X = getattr(problem, "X", None)
+    y = getattr(problem, "y", None)
+    if X is None or y is None or s <= 0:
+        return math.nan
+    batch = np.broadcast_to(Theta1, (X.shape[0],) + Theta1.shape)
+    mean_inc = (np.asarray(update(batch, X, y, s, neuron)) - Theta1).mean(axis=0)
+    return float(np.max(np.abs(mean_inc + 2.0 * s * _grad_Psi(problem, neuron, Theta1))) / (2.0 * s * B))
+
+
+def run_martingale(
+    problem: Problem,
+    neuron: Neuron,
+    rho0: GaussianInit,
+    *,
+    N: int,
+    eps: float,
+    T: float,
+    replicates: int,
+    streams: Streams,
+    record_dt: float,
+    schedule: Schedule = constant(1.0),
+    update: Update = mean_field_step,
+    init: InitSampler = iid_init,
+    progress: bool = False,
+) -> MartingaleRun:
+    """Run SGD with ``update`` and accumulate M_i^k on the record grid.
+
+    Follows :func:`mfcheck.dynamics.sgd.run_sgd`'s conventions: θ^0 of replicate r from stream ("init", r)
+    through ``init``, data from ("data", r) through :func:`mfcheck.dynamics.sgd.data_stream`,
+    s_k = ε ξ(kε), T/ε steps. The problem must provide ``predict`` and ``grad_Psi_of_prediction``
+    (a :class:`~mfcheck.model.problems.finite.FinitePopulation`): ∇Ψ is needed exactly at every step.
+    """
+    N = check_positive_int(N, "N")
+    R = check_positive_int(replicates, "replicates")
+    eps = check_real(eps, "eps", positive=True)
+    if not (hasattr(problem, "predict") and hasattr(problem, "grad_Psi_of_prediction")):
+        raise InvalidArgument(f"`problem` must give ∇Ψ exactly (predict and grad_Psi_of_prediction, e.g. a FinitePopulation); got {problem!r}.")
+    check_dimensions(problem, neuron, rho0)
+    B = azuma_increment_bound(problem, neuron)
+    steps = record_steps(T, eps, record_dt)
+    n_steps = int(steps[-1])
+    s_all = np.array([eps * float(schedule(k * eps)) for k in range(n_steps)])
+    if not np.all(np.isfinite(s_all)) or np.any(s_all < 0):
+        raise InvalidArgument(f"`schedule` must give finite ξ >= 0 on [0, T]; got a step size {s_all[~(np.isfinite(s_all) & (s_all >= 0))][0]!r}.")
+    cum_s2 = np.concatenate([[0.0], np.cumsum(s_all**2)])
+    Theta = initial_particles(rho0, streams, N, R, init)
+    data_rngs = streams.generators("data", R)
+    J = len(steps)
+    M = np.zeros_like(Theta)
+    M_rec = np.empty((R, J) + Theta.shape[1:])
+    theta_rec = np.empty_like(M_rec)
+    mismatch = np.full(J, math.nan)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_steps, desc=f"azuma N={N} ε={eps:g}", leave=False)
+    j = 0
+    for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
+        if k == steps[j]:
+            check_finite_particles(Theta, k, N, eps)
+            check_finite_particles(M, k, N, eps)
+            M_rec[:, j] = M
+            theta_rec[:, j] = Theta
+            if k < n_steps:
+                mismatch[j] = _drift_mismatch(problem, neuron, update, Theta[0], float(s_all[k]), B)
+            j += 1
+            if j == J:
+                break
+        s = float(s_all[k])
+        g = _grad_Psi(problem, neuron, Theta)
+        new = update(Theta, x, y, s, neuron)
+        M += (new - Theta) + 2.0 * s * g
+        Theta = new
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    sum_s2 = cum_s2[steps]
+    return MartingaleRun(
+        times=steps * eps, steps=steps, M=M_rec, theta=theta_rec, sum_s2=sum_s2, proxy=2.0 * B * np.sqrt(sum_s2),
+        drift_mismatch=mismatch, N=N, eps=float(eps), B=B,
+    )
+
+
+# -- (a) the tail ----------------------------------------------------------------------------------
+
+
+def _pick(r: int, N: int, D: int, n_times: int) -> tuple[int, int, int]:
+    """(record-time index among the positive times, particle, coordinate) observed in replicate r."""
+    return (r // D) % n_times, (r * 7919 + 13) % N, r % D
+
+
+def tail_observations(run: MartingaleRun, time_index: np.ndarray) -> np.ndarray:
+    """One Z = M_{i,a}^{k} / σ_A(k) per replicate (independent across replicates).
+
+    ``time_index`` are indices into ``run.times`` (all > 0); replicate r observes time
+    ``time_index[(r // D) % len]``, particle (7919 r + 13) mod N, coordinate r mod D.
+    """
+    time_index = np.asarray(time_index, dtype=int)
+    if time_index.ndim != 1 or len(time_index) == 0 or np.any(run.proxy[time_index] <= 0):
+        raise InvalidArgument(f"`time_index` must be a non-empty list of record indices with t > 0, got {time_index!r}.")
+    R, _, N, D = run.M.shape
+    out = np.empty(R)
+    for r in range(R):
+        jt, i, a = _pick(r, N, D, len(time_index))
+        jj = time_index[jt]
+        out[r] = run.M[r, jj, i, a] / run.proxy[jj]
+    return out
+
+
+def tail_tests(z_obs, z_grid=Z_GRID) -> list[dict]:
+    """For each z: exceedances #{|Z| ≥ z}, the bound 2e^{−z²/2}, the frequency with its two-sided
+    Clopper–Pearson 95 % interval, and the exact binomial p-value of H1 frequency > bound."""
+    z_obs = np.abs(np.asarray(z_obs, dtype=np.float64))
+    if z_obs.ndim != 1 or len(z_obs) == 0 or not np.all(np.isfinite(z_obs)):
+        raise InvalidArgument("`z_obs` must be a non-empty 1-D array of finite values.")
+    n = len(z_obs)
+    out = []
+    for z in z_grid:
+        bound = float(azuma_tail(z))
+        k = int(np.sum(z_obs >= z))
+        bt = stats.binomtest(k, n, bound, alternative="greater")
+        ci = stats.binomtest(k, n, bound).proportion_ci(0.95, method="exact")
+        out.append({"z": float(z), "bound": bound, "exceedances": k, "n": n, "frequency": k / n,
+                    "ci": [float(ci.low), float(ci.high)], "p_value": float(bt.pvalue),
+                    "min_p": float(bound**n)})
+    return out
+
+
+# -- (b) the scale -----------------------------------------------------------------------------------
+
+
+def rms_table(runs: list[MartingaleRun], time_index: np.ndarray) -> dict[str, np.ndarray]:
+    """Columns (one row per ε × replicate × time): eps, t, sum_s2, replicate, cluster, rms, ms.
+
+    rms = sqrt(mean_{i,a} (M_{i,a}^{k})²) of one replicate; ``cluster`` identifies (ε, replicate).
+    """
+    cols = {k: [] for k in ("eps", "t", "sum_s2", "replicate", "cluster", "rms", "ms")}
+    for c, run in enumerate(runs):
+        R = run.M.shape[0]
+        for j in np.asarray(time_index, dtype=int):
+            ms = np.mean(run.M[:, j] ** 2, axis=(1, 2))
+            cols["eps"].append(np.full(R, run.eps))
+            cols["t"].append(np.full(R, run.times[j]))
+            cols["sum_s2"].append(np.full(R, run.sum_s2[j]))
+            cols["replicate"].append(np.arange(R))
+            cols["cluster"].append(c * 1_000_000 + np.arange(R))
+            cols["ms"].append(ms)
+            cols["rms"].append(np.sqrt(ms))
+    return {k: np.concatenate(v) for k, v in cols.items()}
+
+
+def _ols(y, X, groups, names) -> dict:
+    model = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    df = float(getattr(model, "df_resid_inference", None) or model.df_resid)
+    ci = model.conf_int(0.05)
+    out = {"df": df, "clusters": int(len(np.unique(groups))), "observations": int(len(y)), "coef": {}}
+    for k, name in enumerate(names):
+        out["coef"][name] = {"estimate": float(model.params[k]), "se": float(model.bse[k]), "ci": [float(ci[k][0]), float(ci[k][1])]}
+    out["cov"] = np.asarray(model.cov_params()).tolist()
+    return out
+
+
+def fit_scale(table: dict[str, np.ndarray]) -> dict:
+    """The two OLS fits of (b), cluster-robust by (ε, replicate).
+
+    - ``pooled``: log rms = a + b log Σs² ; p_value for H1 b > 1/2 (reported, not a test:
+      E M² = ε ∫ ξ² E v dt grows faster than t when the gradient noise v rises along the run).
+    - ``split``: log rms = a + b_ε log ε + b_t log(Σs²/ε) + c ε; p_value_eps for H1 b_ε < 1/2,
+      p_value_t (reported, not a test) for H1 b_t > 1/2. The nuisance c ε (fitted when there are
+      at least three ε) is the first-order
+      weak error of SGD in E v (log E M² = log ε + log ∫ξ² E v₀ dt + O(ε)); without it a
+      problem whose O(ε) correction is negative made a correct SGD reject (b_ε = 0.45, p = 1e-3,
+      on a drawn nearly linear σ).
+    """
+    rms = np.asarray(table["rms"], dtype=np.float64)
+    if len(rms) < 4 or not np.all(np.isfinite(rms)) or np.any(rms <= 0):
+        raise InvalidArgument("`table` rms must hold at least 4 finite positive values (M ≠ 0 at t > 0).")
+    y = np.log(rms)
+    groups = np.asarray(table["cluster"])
+    ls2 = np.log(np.asarray(table["sum_s2"], dtype=np.float64))
+    leps = np.log(np.asarray(table["eps"], dtype=np.float64))
+    if np.ptp(ls2) <= 0:
+        raise InvalidArgument("`table` needs at least two distinct values of Σs² (ε or t) to fit the exponent.")
+    pooled = _ols(y, np.column_stack([np.ones_like(y), ls2]), groups, ["const", "exponent"])
+    b = pooled["coef"]["exponent"]
+    pooled["p_value"] = float(stats.t.sf((b["estimate"] - PREDICTED_EXPONENT) / b["se"], pooled["df"])) if b["se"] > 0 else float(b["estimate"] <= PREDICTED_EXPONENT)
+    out = {"pooled": pooled}
+    if np.ptp(leps) > 0 and np.ptp(ls2 - leps) > 0:
+        eps = np.asarray(table["eps"], dtype=np.float64)
+        if len(np.unique(eps)) >= 3:  # the correction c ε needs a third ε to be told from log ε
+            split = _ols(y, np.column_stack([np.ones_like(y), leps, ls2 - leps, eps]), groups, ["const", "eps", "t", "correction"])
+        else:
+            split = _ols(y, np.column_stack([np.ones_like(y), leps, ls2 - leps]), groups, ["const", "eps", "t"])
+        be, bt = split["coef"]["eps"], split["coef"]["t"]
+        split["p_value_eps"] = float(stats.t.cdf((be["estimate"] - PREDICTED_EXPONENT) / be["se"], split["df"])) if be["se"] > 0 else float(be["estimate"] >= PREDICTED_EXPONENT)
+        split["p_value_t"] = float(stats.t.sf((bt["estimate"] - PREDICTED_EXPONENT) / bt["se"], split["df"])) if bt["se"] > 0 else float(bt["estimate"] <= PREDICTED_EXPONENT)
+        out["split"] = split
+    return out
+
+
+def subgaussian_scales(runs: list[MartingaleRun], time_index: np.ndarray) -> list[dict]:
+    """Per (ε, t): σ̂ = sqrt(mean_r mean_{i,a} M²) with a 95 % CI (t-interval on the R replicate
+    mean squares, square-rooted), the Azuma proxy σ_A and the looseness σ_A / σ̂."""
+    out = []
+    for run in runs:
+        R = run.M.shape[0]
+        for j in np.asarray(time_index, dtype=int):
+            ms = np.mean(run.M[:, j] ** 2, axis=(1, 2))
+            m = float(np.mean(ms))
+            half = float(stats.t.ppf(0.975, R - 1) * np.std(ms, ddof=1) / math.sqrt(R)) if R > 1 else math.inf
+            sig = math.sqrt(m)
+            lo, hi = math.sqrt(max(m - half, 0.0)), math.sqrt(m + half)
+            prox = float(run.proxy[j])
+            out.append({"eps": run.eps, "t": float(run.times[j]), "sigma_hat": sig, "ci": [lo, hi], "azuma_proxy": prox,
+                        "looseness": prox / sig if sig > 0 else math.inf, "normalised": sig / math.sqrt(run.sum_s2[j]),
+                        "replicates": R})
+    return out
+
+
+# -- broken update rules ------------------------------------------------------------------------------
+
+
+def sqrt_step(Theta, x, y, s, neuron: Neuron) -> np.ndarray:
+    """Bug: θ_i + 2 sqrt(s) (y − ŷ) ∇σ* (the step is not scaled by ε: s replaced by sqrt(s))."""
+    return mean_field_step(Theta, x, y, math.sqrt(s), neuron)
+
+
+class ExtraNoiseStep:
+    """Bug: the correct step plus τ sqrt(s) g, g ~ N(0, I) (Langevin noise with c/β = τ² left on
+    in a noiseless run). Unbiased, but the martingale scale no longer shrinks with ε.
+    The noise comes from its own ``numpy.random.SeedSequence(seed)`` stream."""
+
+    def __init__(self, seed: int = 0, tau: float = 0.5):
+        self.tau = check_real(tau, "tau", positive=True)
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed))
+
+    def __repr__(self):
+        return f"ExtraNoiseStep(tau={self.tau})"
+
+    def __call__(self, Theta, x, y, s, neuron: Neuron) -> np.ndarray:
+        step = mean_field_step(Theta, x, y, s, neuron)
+        return step + self.tau * math.sqrt(s) * self.rng.standard_normal(np.shape(step))
+
+
+AZUMA_MUTANTS = {"sqrt_step": lambda: sqrt_step, "extra_noise": lambda: ExtraNoiseStep(seed=1)}
+"""Factories (a stateful rule must start fresh for each run) of the rules this check must reject."""
+
+
+# -- the check ----------------------------------------------------------------------------------------
+
+
+
+def run(context: CheckContext) -> ClaimResult:
+    """Run the SGD under test on the ε grid of the tier, accumulate M, and test (a) and (b)."""
+    exp = context.experiment
+    size = sizes_for(context, SIZES, NAME)
+    T = exp.T
+    times = tuple(float(t) for t in size["times"])
+    if any(t > T + 1e-12 for t in times):
+        raise InvalidArgument(f"The record times {times} of tier {context.tier.name!r} must not exceed the experiment's `T`={T}.")
+    root = Streams(exp.seed).child(NAME)
+    runs = []
+    for eps in size["eps"]:
+        streams = root.child(size["N"], repr(float(eps)))
+        runs.append(run_martingale(
+            exp.problem, exp.neuron, exp.rho0, N=size["N"], eps=eps, T=max(times), replicates=size["replicates"],
+            streams=streams, record_dt=exp.record_dt, schedule=exp.schedule, update=context.update, init=context.init,
+            progress=context.progress,
+        ))
+    time_index = []
+    for t in times:
+        hits = np.flatnonzero(np.abs(runs[0].times - t) < 1e-9)
+        if len(hits) != 1 or t <= 0:
+            raise InvalidArgument(f"Tier time {t} must be a positive multiple of the experiment's `record_dt`={exp.record_dt}.")
+        time_index.append(int(hits[0]))
+    time_index = np.array(time_index)
+
+    # (a) tail: one independent observation per replicate and ε
+    z_obs = np.concatenate([tail_observations(r, time_index) for r in runs])
+    tail = tail_tests(z_obs)
+    # (b) scale
+    table = rms_table(runs, time_index)
+    fits = fit_scale(table)
+    scales = subgaussian_scales(runs, time_index)
+
+    tests = [Test(f"Azuma tail at z={t['z']} (H1: frequency of abs(M) ≥ z σ_A > 2e^(-z²/2))", t["p_value"]) for t in tail]
+    if "split" in fits:
+        tests.append(Test("exponent of RMS(M) in ε at fixed T (H1: < 1/2, RMS/sqrt(εT) grows as ε ↓)", fits["split"]["p_value_eps"]))
+
+    notes = []
+    if "split" not in fits:
+        notes.append("the ε exponent needs at least two ε and two times: widen SIZES[tier]['eps'] / ['times'].")
+    if min(t["min_p"] for t in tail) > 0.05:
+        notes.append(f"the tail test cannot reject with {len(z_obs)} observations: raise SIZES[tier]['replicates'].")
+
+    pooled = fits["pooled"]["coef"]["exponent"]
+    estimates = {"pooled exponent (εT)": {**pooled, "predicted": PREDICTED_EXPONENT}}
+    if "split" in fits:
+        estimates["exponent in ε"] = {**fits["split"]["coef"]["eps"], "predicted": PREDICTED_EXPONENT}
+        estimates["exponent in T"] = {**fits["split"]["coef"]["t"], "predicted": PREDICTED_EXPONENT, "note": "≤ 1/2 allowed (bounded, not pinned)"}
+    loose = [s["looseness"] for s in scales]
+    norm = np.array([s["normalised"] for s in scales])
+    estimates["sigma_hat / sqrt(εT) (median over cells)"] = {"estimate": float(np.median(norm)), "ci": [float(norm.min()), float(norm.max())],
+                                                             "note": "ci = range over cells"}
+    estimates["Azuma looseness σ_A / σ̂ (min over cells)"] = {"estimate": float(min(loose)), "ci": [float(min(loose)), float(max(loose))],
+                                                              "note": "ci = range over cells"}
+    mism = np.concatenate([r.drift_mismatch for r in runs])
+    mism = mism[np.isfinite(mism)]
+    details = {
+        "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in size.items()},
+        "B": runs[0].B,
+        "constants": exp.problem.constants(exp.neuron).as_dict(),
+        "tail": tail,
+        "tail_observations": len(z_obs),
+        "z_abs_sorted": np.sort(np.abs(z_obs)).tolist(),
+        "fits": fits,
+        "scales": scales,
+        "cells": [{"eps": float(e), "t": float(t), "sum_s2": float(s), "mean_log_rms": float(np.mean(np.log(table["rms"][(table["eps"] == e) & (table["t"] == t)])))}
+                  for e in np.unique(table["eps"]) for t, s in sorted({(float(a), float(b)) for a, b in zip(table["t"][table["eps"] == e], table["sum_s2"][table["eps"] == e])})],
+        "rms_rows": {"eps": table["eps"].tolist(), "t": table["t"].tolist(), "rms": table["rms"].tolist()},
+        "drift_mismatch_max": float(np.max(mism)) if len(mism) else math.nan,
+        "update": getattr(context.update, "__name__", repr(context.update)),
+    }
+    seeds = {"entropy": int(exp.seed), "streams": {repr(float(e)): list(root.child(size["N"], repr(float(e))).key) for e in size["eps"]},
+             "roles": "θ^0 from ('init', r) through context.init; data from ('data', r) through mfcheck.dynamics.sgd.data_stream"}
+    details["seeds"] = seeds
+    return ClaimResult(
+        claim=NAME, verdict="unresolved", alpha=math.nan, tests=tuple(tests), unresolved=" ".join(notes),
+        estimates=estimates, details=details,
+    )
+
+
+# -- the report -----------------------------------------------------------------------------------------
+
+
+
+def _plot_scale(result: ClaimResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    d = result.details
+    rows = d["rms_rows"]
+    x = np.asarray(rows["eps"]) * np.asarray(rows["t"])
+    rms = np.asarray(rows["rms"])
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    ax.scatter(x, rms, s=5, alpha=0.25, color="tab:gray", label="replicate RMS of M")
+    cells = d["cells"]
+    cx = np.array([c["sum_s2"] for c in cells])
+    cy = np.exp([c["mean_log_rms"] for c in cells])
+    ax.scatter(cx, cy, s=22, color="tab:blue", zorder=3, label="cell geometric mean")
+    grid = np.geomspace(cx.min() * 0.8, cx.max() * 1.25, 60)
+    p = d["fits"]["pooled"]
+    a, b = p["coef"]["const"]["estimate"], p["coef"]["exponent"]["estimate"]
+    cov = np.asarray(p["cov"])
+    X = np.stack([np.ones_like(grid), np.log(grid)], axis=1)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
+    q = stats.t.ppf(0.975, p["df"])
+    fit = np.exp(a + b * np.log(grid))
+    ax.plot(grid, fit, color="tab:blue", label=f"OLS fit: exponent {b:.3f} {_fmt_ci(p['coef']['exponent']['ci'])}")
+    ax.fill_between(grid, fit * np.exp(-q * se), fit * np.exp(q * se), color="tab:blue", alpha=0.15)
+    anchor = float(np.exp(np.mean(np.log(cy)) - 0.5 * np.mean(np.log(cx))))
+    ax.plot(grid, anchor * np.sqrt(grid), "--", color="tab:orange", label="∝ sqrt(εT) (predicted shape)")
+    ax.plot(grid, 2 * d["B"] * np.sqrt(grid), ":", color="tab:red", label="Azuma proxy σ_A = 2B sqrt(εT)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("εT  (Σ_l s_l²)")
+    ax.set_ylabel("RMS over particles and coordinates of M")
+    ax.set_title("martingale scale")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=_PNG_META)
+    plt.close(fig)
+
+
+def _plot_tail(result: ClaimResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = result.details
+    z_sorted = np.asarray(d["z_abs_sorted"])
+    n = len(z_sorted)
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    zmax = max(3.2, float(z_sorted.max()) * 1.05 if n else 3.2)
+    zz = np.linspace(0, zmax, 200)
+    ax.plot(zz, azuma_tail(zz), color="tab:orange", label="Azuma–Hoeffding 2e^(−z²/2)")
+    if n:
+        surv = 1.0 - np.arange(n) / n
+        ax.step(z_sorted, surv, where="post", color="tab:gray", label="empirical P(|M| ≥ z σ_A)")
+    t = d["tail"]
+    zt = np.array([r["z"] for r in t])
+    f = np.array([r["frequency"] for r in t])
+    lo = np.array([r["ci"][0] for r in t])
+    hi = np.array([r["ci"][1] for r in t])
+    fp = np.maximum(f, 1e-4)
+    ax.errorbar(zt, fp, yerr=[np.maximum(fp - np.maximum(lo, 1e-4), 0.0), np.maximum(hi - fp, 0.0)], fmt="o", color="tab:blue",
+                label="tested z: frequency (95% Clopper–Pearson)")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-4, 1.5)
+    ax.set_xlabel("z = u / σ_A,   σ_A² = Σ_{l<k} c_l²")
+    ax.set_ylabel("exceedance frequency")
+    ax.set_title(f"Azuma tail, {n} independent observations (0 plotted at 1e-4)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=_PNG_META)
+    plt.close(fig)
+
+
+def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
+    """Write ``report.md``, ``scale.png`` and ``tail.png`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _plot_scale(result, folder / "scale.png")
+    _plot_tail(result, folder / "tail.png")
+    d = result.details
+    L = [f"# {TITLE}", "", f"**Verdict: {result.verdict.upper()}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
+    L += ["## Claim", "",
+          "SGD is an unbiased noisy Euler scheme: E[Δθ_i^k | F_k] = −2 s_k ∇Ψ(θ_i^k; ρ̂^{N,k}). The martingale part "
+          "`M_i^k = Σ_{l<k} [Δθ_i^l + 2 s_l ∇Ψ(θ_i^l; ρ̂^{N,l})]` has increments of norm ≤ c_l = 2 s_l B, "
+          f"B = (sup|y| + sup|σ*|)·sup||∇σ*|| = {d['B']:.4g}, so (Azuma–Hoeffding, per coordinate)", "",
+          "`P(|M_{i,a}^k| ≥ u) ≤ 2 exp(−u² / (2 Σ_{l<k} c_l²)),   Σ_{l<k} c_l² = 4B² εT (ξ ≡ 1)`", "",
+          "and the scale of M grows like sqrt(εT).", ""]
+    L += ["## Estimates", "", "| quantity | estimate | 95 % CI | predicted |", "|---|---|---|---|"]
+    for k, v in result.estimates.items():
+        L.append(f"| {k} | {v['estimate']:.4g} | {_fmt_ci(v['ci'])} | {v.get('predicted', '')} {v.get('note', '')} |")
+    L += ["", "Exponents: OLS of log RMS_r(M) (RMS over particles and coordinates of one replicate) on log εT (pooled), or on "
+          "log ε and log T together (split), cluster-robust standard errors by replicate (times of one run are dependent), "
+          f"t inference with {d['fits']['pooled']['clusters']} − 1 df.", "", "![scale](scale.png)", ""]
+    L += ["## Tail", "",
+          f"{d['tail_observations']} independent observations Z = M_{{i,a}}^k / σ_A(k) (one particle, coordinate and time "
+          "per replicate, all ε pooled):", "",
+          "| z | bound 2e^(−z²/2) | exceedances / n | frequency | 95 % CI (Clopper–Pearson) | p (binomial, H1 > bound) |", "|---|---|---|---|---|---|"]
+    for t in d["tail"]:
+        L.append(f"| {t['z']} | {t['bound']:.4f} | {t['exceedances']} / {t['n']} | {t['frequency']:.4f} | {_fmt_ci(t['ci'])} | {t['p_value']:.3g} |")
+    L += ["", "![tail](tail.png)", "", "## Sub-Gaussian scale against the Azuma proxy", "",
+          "σ̂ = sqrt(mean over replicates of mean_{i,a} M²) (a standard deviation: a lower bound of any sub-Gaussian "
+          "variance proxy); CI from a t-interval on the replicate mean squares.", "",
+          "| ε | T | σ̂ | 95 % CI | σ̂ / sqrt(εT) | Azuma σ_A | σ_A / σ̂ |", "|---|---|---|---|---|---|---|"]
+    for s in d["scales"]:
+        L.append(f"| {s['eps']:.6g} | {s['t']:.4g} | {s['sigma_hat']:.4g} | {_fmt_ci(s['ci'])} | {s['normalised']:.4g} | {s['azuma_proxy']:.4g} | {s['looseness']:.3g} |")
+    L += ["", *tests_table(result)]
+    L += ["", "## What the numbers mean", "",
+          f"- Azuma's proxy is σ_A / σ̂ ≈ {min(s['looseness'] for s in d['scales']):.3g}–{max(s['looseness'] for s in d['scales']):.3g} "
+          "times the measured scale: it uses the worst case |y − ŷ|·||∇σ*|| ≤ B at every step. The tail test rejects only "
+          "when a large share of the pooled observations reach the Azuma scale itself (σ_A / σ̂ ≲ 1); on the default problem "
+          "a correct SGD sits 14–20 times below it, and none of the broken rules tried (sqrt(s) step, fixed step, extra noise, "
+          "missing factor 2, NTK scaling) reached it: the tail tests have no power there (numbers in the module docstring).",
+          "- The exponent tests carry the power against rules whose noise does not shrink like sqrt(ε): a correct SGD has "
+          "exponent 1/2 in ε (up to O(ε)) and ≤ 1/2 in T when the gradient noise decays along the run.",
+          "", "## Reference error", "",
+          "None applies: the compensator 2 s ∇Ψ(θ; ρ̂^N) is an exact finite sum over the population (no limit flow, no "
+          "quadrature), so M is exact up to float rounding (≈ 1e-16 relative per step). The unbiasedness it rests on is "
+          "measured on the rule under test: max over record times (replicate 0) of |E_pop[Δθ] + 2s∇Ψ| / (2sB) = "
+          f"{d['drift_mismatch_max']:.3g} (0 up to rounding for an unbiased deterministic rule; a biased rule shows O(1), "
+          "a noisy one its sampling error over the n population points).",
+          "", "## Setting and seeds", "",
+          f"- problem: `{context.experiment.problem!r}`; neuron `{context.experiment.neuron!r}`; ρ_0 `{context.experiment.rho0!r}`; "
+          f"ξ `{context.experiment.schedule!r}`",
+          f"- tier `{context.tier.name}`: N = {d['sizes']['N']}, {d['sizes']['replicates']} replicates per ε, ε ∈ "
+          f"{[f'{e:.6g}' for e in d['sizes']['eps']]}, T ∈ {d['sizes']['times']}; update rule `{d['update']}`",
+          f"- seeds: root entropy {d['seeds']['entropy']}; stream keys per ε {d['seeds']['streams']}; {d['seeds']['roles']}", ""]
+    (folder / "report.md").write_text("\n".join(L))
+
+
+CHECK = Check(name=NAME, title=TITLE, run=run, render=render)

@@ -1,0 +1,643 @@
+"""Noiseless fixed points (THEORY.md §5): the long-time limit and exponential contraction to a Dirac.
+
+**Claims.** (a) ρ is a fixed point of the noiseless dynamics iff supp(ρ) ⊆ {θ : ∇_θΨ(θ; ρ) = 0};
+the flow's long-time limit is one, so the residual r(t) = ∫ ||∇_θΨ(θ; ρ_t)||² ρ_t(dθ) → 0.
+(b) Near θ* with ∇Ψ(θ*; δ_θ*) = ∇V(θ*) + ∇₁U(θ*, θ*) = 0 and A = Hess_θΨ(θ*; δ_θ*) ≻ 0, ρ_t → δ_θ*
+exponentially fast.
+
+**Linearisation (the predicted rate).** With B = ∇₁∇₂U(θ*, θ*) (symmetric) and m_t the mean of ρ_t,
+for ρ_t concentrated near θ*:
+∇Ψ(θ; ρ_t) ≈ A(θ − θ*) + B(m_t − θ*), so a particle moves by θ' = −2ξ[A(θ − θ*) + B(m_t − θ*)],
+the mean by m' = −2ξ(A + B)(m − θ*) and the deviation u = θ − m by u' = −2ξAu. Started at
+ρ_0 = N(θ* + δ, κ² I), with τ = ∫_0^t ξ,
+
+    ∫||θ − θ*||² dρ_t ≈ κ² tr e^{−4Aτ} + ||e^{−2(A+B)τ} δ||²,
+
+so the second moment about θ* decays at the asymptotic rate r*_2 = 4 min(λ_min(A), λ_min(A + B))
+per unit τ, and the spread ∫||θ − m_t||² dρ_t at r*_s = 4 λ_min(A) (the hypothesis A ≻ 0 is
+exactly what makes the spread contract). Faster modes only make a window fit *faster* than the
+asymptotic rate, so a one-sided test "rate lower than predicted" stays valid.
+
+**Where θ* comes from.** The Dirac ODE θ' = −2[∇V(θ) + ∇₁U(θ, θ)] (the flow of ρ = δ_θ; since
+R(δ_θ) = R_# + 2V(θ) + U(θ, θ) and U is symmetric, it is θ' = −∇_θ R(δ_θ)) is run (RK4, step 1/4)
+to ||·|| < 1e-6 and polished by Newton with the finite-difference Jacobian A + B; A and B are central differences (step 1e-5) of the exact ∇Ψ in the first
+argument and in the location of the Dirac. The experiment's population is tried first (Dirac ODE
+from ρ_0's mean + its scale along (1, …, 1)/√D) and used when λ_min(A) ≥ ``MIN_CONDITION`` ·
+||A + B||. On the default experiment it is not: y = tanh(2x_1) + noise, x ~ N(0, I_3), erf
+neuron, and θ* = (1.72, 0.003, 0.016) has eig(A) = (−0.0029, −0.0011, 0.0013) (θ* minimises
+R(δ_θ), eig(A+B) = (0.026, 0.235, 0.394), but A is indefinite): for erf, σ'' = −2tσ' (t = <θ, x>),
+so when x_⊥ ⊥ θ is independent of (t, y) the curvature across θ* is
+−2 E[(σ − y)σ'(t) t] E[x_⊥²], and the first-order condition along θ* sets E[(σ − y)σ'(t) t] = 0:
+a label depending on one direction of Gaussian x leaves only sampling noise in A. The check then uses
+:func:`dedicated_population`: in a rotated orthonormal frame (q_1, …, q_d) (rotation from the
+stream "population" of ``Streams(seed).child("fixed_points")``), two points per axis, a far one 2q_k
+and a near one q_k/2, with labels (1, −0.2) on axis 1 and (2, −1) on the others. The single erf
+neuron then under-shoots the far points and over-shoots the near ones, which makes the residual-
+weighted curvature positive: θ* has |θ*|≈0.91, eig(A) = (0.128, 0.486, 0.486), eig(A+B) =
+(0.367, 0.595, 0.595); r*_2 = r*_s = 0.512.
+
+**Tests** (H0: the claim holds):
+
+1. *(a) residual decays* (a measurement, reported, not a test). The experiment's reference
+   (2^log2_M Sobol nodes of ρ_0, RK4 step ``long_h``, horizon ``long_T``): "settled" iff
+   r(T) + e < r(T/2) − e, e the largest change of r at those times when the step is halved. The
+   power-law exponent of r over [T/2, T] (OLS of log r on log t) and r(T) are reported. It is not
+   a test because r(t) → 0 is a statement about t → ∞: on a drawn experiment the residual of a
+   correct flow rose from 1.3e-5 (T = 10) to 2.1e-5 (T = 20) while passing a saddle. It had no
+   power against a wrong drift factor either (the broken flow still converges).
+2. *(b) reference contraction rate.* Nodes θ* + δ + κ z_m with the tensor Gauss–Hermite rule of
+   N(0, I) (3 points per axis, so the weighted covariance is exactly κ² I), flow by RK4 step h to
+   the horizon where the predicted second moment has fallen by e^{−contraction}; OLS of the log
+   second moment on τ over the last 3/4 of the horizon (HC3 errors): rate r̂. Run twice, at
+   (κ, δ, h) and (κ/2, δ/2, h/2); the second is judged and |r̂_1 − r̂_2| is its reference error
+   e (linearisation + integrator). p = Φ((r̂_2 − r*_2) / sqrt(se² + e²)), H1: rate lower than
+   predicted.
+3. *(b) SGD contraction rate.* ``context.update`` started at θ_i^0 = θ* + δ + κ g_i (g_i ~ N(0, I)
+   i.i.d. from the stream ("init", r)), N particles, step ε, same horizon; per replicate the OLS
+   slope of the log spread (1/N) Σ_i ||θ_i − θ̄||² on τ_k = Σ_{j<k} s_j over the same window.
+   The common noise of the data moves all particles together and cancels in the spread; what is
+   left biases the rate upward by O(ε) (Euler step and the log of a random product), i.e.
+   towards H0. One-sided t-test over replicates: p = F_{t, R−1}((mean − r*_s)/se).
+
+**Broken implementations.** The reference: :func:`reference_contraction` with ``drift_scale``
+(the nodes follow −2·drift_scale·ξ∇Ψ via :class:`mfcheck.claims.energy.ScaledDrift`): at 1/2 every
+rate halves. SGD: ``mfcheck.dynamics.mutants.no_factor_two_step`` (time runs at half speed: rate halves).
+
+**False-alarm rate.** Test 1 is deterministic. Test 2 is a z-test whose error term includes
+the measured reference error; with e and se both small and the bias of a window fit towards
+faster rates, its p under the claim is far from α. Test 3 is a t-test at level α up to the
+O(ε) bias, which goes the safe way. Holm over all tests keeps the family-wise rate ≤ α.
+
+**Measured power** (default experiment → dedicated population, r* = 0.512; raw p-values of
+tests 1 / 2 / 3 with the fitted rates; * = rejected by Holm at α = 0.05):
+
+    implementation                    smoke                                ci
+    correct                           1 / 0.59 (0.5121) / 0.93 (0.519)     1 / 0.59 (0.5121) / 0.78 (0.513)
+    drift_scale = 1/2 (reference)     1 / 0* (0.262) / —                   1 / 0* (0.262) / —
+    no_factor_two_step (SGD)          — / — / 2e-9* (0.265)                — / — / 8e-29* (0.262)
+    ntk_scaling_step (SGD)            — / — / 1e-8* (0.116)                — / — / 6e-19* (0.117)
+
+The reference error of the fitted reference rate (halving κ, δ and h) is 3.8e-4; the OLS
+standard error ≈ 6e-5. Timings on the 2-core machine: smoke ≈ 0.4 s, ci ≈ 1.5 s. The check
+does not read ``context.reference``: it solves its own flows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import statsmodels.api as sm
+from scipy import stats
+from tqdm.auto import tqdm
+
+from mfcheck._validation import check_array, check_positive_int, check_real
+from mfcheck.claims._render import save_figure, fmt_ci as _fmt_ci, md_cell as _cell, tests_table
+from mfcheck.claims.base import Check, CheckContext, sizes_for
+from mfcheck.claims.energy import flow_with_positions
+from mfcheck.errors import InvalidArgument
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import Neuron
+from mfcheck.model.problems.finite import FinitePopulation
+from mfcheck.reference.flow import require_finite_population
+from mfcheck.stats.results import ClaimResult, Test
+from mfcheck.model.schedules import Schedule, constant
+from mfcheck.seeds import Streams
+from mfcheck.dynamics.sgd import Update
+
+__all__ = [
+    "CHECK", "NAME", "TITLE", "SIZES", "Sizes", "MIN_CONDITION", "T_MAX", "FixedPoint", "dedicated_population", "dirac_gradient",
+    "dirac_fixed_point", "hessians", "fixed_point_of", "find_fixed_point", "tau_of", "linearised_second_moment", "fit_rate",
+    "long_time_residual", "reference_contraction", "sgd_spread", "horizon", "evaluate", "run", "render",
+]
+
+NAME = "fixed_points"
+TITLE = "Noiseless fixed points: ∇Ψ = 0 on the support, exponential contraction to a stable Dirac"
+MIN_CONDITION = 0.02
+"""The experiment's θ* is used when λ_min(A) ≥ MIN_CONDITION · ||A + B||₂ (else the dedicated population)."""
+T_MAX = 200.0
+"""Largest horizon of the contraction runs; a slower predicted rate leaves (b) unresolved."""
+FD_STEP = 1e-5
+REFERENCE_RESOLUTION = 0.1
+"""(b) is judged only when the reference error of the rate is ≤ REFERENCE_RESOLUTION · r*."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """(a): ``long_T``, ``long_h``, ``long_log2_M``, ``long_record_dt``. (b): start width ``kappa`` and offset
+    ``delta``, RK4 step ``h``, ``record_dt``, ``contraction`` (horizon: predicted second moment down by
+    e^{−contraction}); SGD ``N``, ``eps``, ``replicates``."""
+
+    long_T: float
+    long_h: float
+    long_log2_M: int
+    long_record_dt: float
+    kappa: float
+    delta: float
+    h: float
+    record_dt: float
+    contraction: float
+    N: int
+    eps: float
+    replicates: int
+
+
+SIZES = {
+    "smoke": Sizes(long_T=20.0, long_h=1 / 8, long_log2_M=5, long_record_dt=0.5, kappa=0.05, delta=0.05, h=1 / 8, record_dt=0.25,
+                   contraction=8.0, N=16, eps=1 / 256, replicates=6),
+    "ci": Sizes(long_T=40.0, long_h=1 / 8, long_log2_M=6, long_record_dt=0.5, kappa=0.05, delta=0.05, h=1 / 8, record_dt=0.25,
+                contraction=8.0, N=16, eps=1 / 1024, replicates=16),
+    "full": Sizes(long_T=50.0, long_h=1 / 16, long_log2_M=8, long_record_dt=0.5, kappa=0.05, delta=0.05, h=1 / 16, record_dt=0.25,
+                  contraction=10.0, N=32, eps=1 / 2048, replicates=32),
+}
+
+
+# --------------------------------------------------------------------------- the Dirac fixed point
+
+
+def dedicated_population(d: int, seed: int) -> FinitePopulation:
+    """Two points per axis of a rotated orthonormal frame (q_k): 2q_k and q_k/2, labels (1, −0.2) on
+    axis 1 and (2, −1) on the others (module docstring). The rotation comes from the stream
+    ("population", 0) of ``Streams(seed).child("fixed_points")``."""
+    d = check_positive_int(d, "d")
+    g = Streams(seed).child(NAME).generator("population", 0)
+    Q, Rm = np.linalg.qr(g.standard_normal((d, d)))
+    Q = Q * np.sign(np.diag(Rm))
+    X, y = [], []
+    for k in range(d):
+        far, near = (1.0, -0.2) if k == 0 else (2.0, -1.0)
+        X += [2.0 * Q[:, k], 0.5 * Q[:, k]]
+        y += [far, near]
+    return FinitePopulation(np.array(X), np.array(y), name=f"fixed_points.dedicated_population(d={d}, seed={seed})")
+
+
+def dirac_gradient(problem: FinitePopulation, neuron: Neuron, theta) -> np.ndarray:
+    """F(θ) = ∇_θΨ(θ; δ_θ) = ∇V(θ) + ∇₁U(θ, θ), shape (D,)."""
+    th = np.asarray(theta, dtype=np.float64)[None]
+    return problem.grad_Psi_of_prediction(neuron, th, problem.predict(neuron, th))[0]
+
+
+def hessians(problem: FinitePopulation, neuron: Neuron, theta, step: float = FD_STEP) -> tuple[np.ndarray, np.ndarray]:
+    """A = Hess_θΨ(θ; δ_θ) (first argument, the measure held at δ_θ) and B = ∇₁∇₂U(θ, θ) (the
+    measure's location moved), by central differences of the exact ∇Ψ; both symmetrised."""
+    theta = check_array(theta, "theta", ndim=1)
+    step = check_real(step, "step", positive=True)
+    D = theta.size
+    yhat = problem.predict(neuron, theta[None])
+    A = np.empty((D, D))
+    B = np.empty((D, D))
+    for k in range(D):
+        e = np.zeros(D)
+        e[k] = step
+        A[:, k] = (problem.grad_Psi_of_prediction(neuron, (theta + e)[None], yhat)
+                   - problem.grad_Psi_of_prediction(neuron, (theta - e)[None], yhat))[0] / (2 * step)
+        B[:, k] = (problem.grad_Psi_of_prediction(neuron, theta[None], problem.predict(neuron, (theta + e)[None]))
+                   - problem.grad_Psi_of_prediction(neuron, theta[None], problem.predict(neuron, (theta - e)[None])))[0] / (2 * step)
+    return (A + A.T) / 2, (B + B.T) / 2
+
+
+def dirac_fixed_point(problem: FinitePopulation, neuron: Neuron, theta_start, *, h: float = 0.25, max_time: float = 400.0,
+                      tol: float = 1e-12) -> tuple[np.ndarray, float]:
+    """Run θ' = −2F(θ) (RK4, step ``h``) until ||F|| < 1e-6 or ``max_time``, then Newton with the
+    Jacobian A + B until ||F|| ≤ ``tol``. Returns θ* and ||F(θ*)||."""
+    th = check_array(theta_start, "theta_start", ndim=1).copy()
+    h = check_real(h, "h", positive=True)
+
+    def f(t):
+        return -2.0 * dirac_gradient(problem, neuron, t)
+
+    for _ in range(int(max_time / h)):
+        if np.linalg.norm(dirac_gradient(problem, neuron, th)) < 1e-6:
+            break
+        k1 = f(th)
+        k2 = f(th + 0.5 * h * k1)
+        k3 = f(th + 0.5 * h * k2)
+        k4 = f(th + h * k3)
+        th = th + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+    for _ in range(20):
+        F = dirac_gradient(problem, neuron, th)
+        if np.linalg.norm(F) <= tol:
+            break
+        A, B = hessians(problem, neuron, th)
+        try:
+            th = th - np.linalg.solve(A + B, F)
+        except np.linalg.LinAlgError:
+            break
+    return th, float(np.linalg.norm(dirac_gradient(problem, neuron, th)))
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """θ*, A, B and where they come from (``source`` "experiment" or "dedicated", ``reason``)."""
+
+    problem: FinitePopulation
+    source: str
+    reason: str
+    theta_star: np.ndarray
+    residual: float
+    A: np.ndarray
+    B: np.ndarray
+
+    @property
+    def eig_A(self) -> np.ndarray:
+        return np.linalg.eigvalsh(self.A)
+
+    @property
+    def eig_AB(self) -> np.ndarray:
+        return np.linalg.eigvalsh(self.A + self.B)
+
+    @property
+    def stable(self) -> bool:
+        """A ≻ 0 and A + B ≻ 0, well above the finite-difference error, and F(θ*) ≈ 0."""
+        return bool(self.eig_A[0] >= MIN_CONDITION * max(abs(self.eig_AB[-1]), abs(self.eig_A[-1])) and self.eig_AB[0] > 0
+                    and self.residual <= 1e-9)
+
+    @property
+    def rate_spread(self) -> float:
+        """r*_s = 4 λ_min(A): the asymptotic rate of ∫||θ − m||² dρ per unit τ = ∫ξ."""
+        return float(4.0 * self.eig_A[0])
+
+    @property
+    def rate_second_moment(self) -> float:
+        """r*_2 = 4 min(λ_min(A), λ_min(A + B)): the asymptotic rate of ∫||θ − θ*||² dρ per unit τ."""
+        return float(4.0 * min(self.eig_A[0], self.eig_AB[0]))
+
+
+def fixed_point_of(problem: FinitePopulation, neuron: Neuron, theta_start, source: str, reason: str = "") -> FixedPoint:
+    theta, res = dirac_fixed_point(problem, neuron, theta_start)
+    A, B = hessians(problem, neuron, theta)
+    return FixedPoint(problem=problem, source=source, reason=reason, theta_star=theta, residual=res, A=A, B=B)
+
+
+def find_fixed_point(problem, neuron: Neuron, rho0: GaussianInit, seed: int) -> tuple[FixedPoint, FixedPoint | None]:
+    """The fixed point (b) uses, and the experiment's candidate when it was rejected (else None)."""
+    D = neuron.dim(problem.d)
+    candidate = None
+    if isinstance(problem, FinitePopulation):
+        start = rho0.mean + rho0.scale * np.ones(D) / math.sqrt(D)
+        candidate = fixed_point_of(problem, neuron, start, "experiment")
+        if candidate.stable:
+            return candidate, None
+        why = (f"the experiment's θ* has eig(A) = {np.round(candidate.eig_A, 5).tolist()}, eig(A+B) = "
+               f"{np.round(candidate.eig_AB, 5).tolist()}, ||F(θ*)|| = {candidate.residual:.2g}: not λ_min(A) ≥ "
+               f"{MIN_CONDITION}·||A+B||")
+    else:
+        why = f"the experiment's problem {problem!r} is not a finite population"
+    pop = dedicated_population(problem.d, seed)
+    frame = pop.X[1::2] * 2.0  # rows q_k
+    start = 0.5 * frame.sum(axis=0)
+    return fixed_point_of(pop, neuron, start, "dedicated", why), candidate
+
+
+# --------------------------------------------------------------------------- dynamics near θ*
+
+
+def tau_of(schedule: Schedule, times) -> np.ndarray:
+    """τ(t) = ∫_0^t ξ at the given increasing times (trapezoid on 64 sub-steps per interval)."""
+    times = check_array(times, "times", ndim=1)
+    out = np.zeros_like(times)
+    for j in range(1, times.size):
+        s = np.linspace(times[j - 1], times[j], 65)
+        v = np.asarray(schedule(s), dtype=np.float64)
+        out[j] = out[j - 1] + float(np.sum((v[1:] + v[:-1]) * np.diff(s)) / 2.0)
+    return out
+
+
+def horizon(schedule: Schedule, rate: float, contraction: float, record_dt: float) -> float | None:
+    """The smallest multiple of ``record_dt`` with τ ≥ contraction / rate (None when beyond T_MAX)."""
+    target = contraction / rate
+    t = np.arange(0.0, T_MAX + record_dt / 2, record_dt)
+    tau = tau_of(schedule, t)
+    idx = np.nonzero(tau >= target)[0]
+    return None if idx.size == 0 else float(t[idx[0]])
+
+
+def linearised_second_moment(fp: FixedPoint, kappa: float, delta_vec, tau) -> np.ndarray:
+    """κ² tr e^{−4Aτ} + ||e^{−2(A+B)τ} δ||² at the given τ."""
+    tau = np.asarray(tau, dtype=np.float64)
+    la, _ = np.linalg.eigh(fp.A)
+    lb, Vb = np.linalg.eigh(fp.A + fp.B)
+    spread = kappa**2 * np.sum(np.exp(-4.0 * np.outer(tau, la)), axis=1)
+    c = Vb.T @ np.asarray(delta_vec, dtype=np.float64)
+    mean = np.sum((c[None] * np.exp(-2.0 * np.outer(tau, lb))) ** 2, axis=1)
+    return spread + mean
+
+
+def fit_rate(tau, values, start: float) -> dict:
+    """OLS (HC3, t inference) of log ``values`` on τ over τ ≥ ``start``: rate = −slope with se, 95 % CI, df, intercept."""
+    tau = check_array(tau, "tau", ndim=1)
+    values = check_array(values, "values", shape=(tau.size,))
+    sel = tau >= start
+    if sel.sum() < 3 or np.any(values[sel] <= 0):
+        raise InvalidArgument(f"`values` must be > 0 on at least 3 points with τ ≥ {start}.")
+    model = sm.OLS(np.log(values[sel]), sm.add_constant(tau[sel])).fit(cov_type="HC3", use_t=True)
+    lo, hi = (float(v) for v in model.conf_int(0.05)[1])
+    return {"rate": float(-model.params[1]), "se": float(model.bse[1]), "ci": [-hi, -lo], "df": float(model.df_resid),
+            "intercept": float(model.params[0]), "start": float(start), "points": int(sel.sum())}
+
+
+def _delta_vector(D: int, delta: float) -> np.ndarray:
+    v = np.array([(-1.0) ** k * (1.0 if k % 3 else 0.5) for k in range(D)])
+    return delta * v / np.linalg.norm(v)
+
+
+def reference_contraction(fp: FixedPoint, neuron: Neuron, schedule: Schedule, *, kappa: float, delta_vec, h: float, T: float,
+                          record_dt: float, drift_scale: float = 1.0) -> dict:
+    """The flow from θ* + δ + κ·(Gauss–Hermite nodes of N(0, I), 3 per axis): times, τ,
+    second moment about θ* and spread about the mean at the record times."""
+    kappa = check_real(kappa, "kappa", positive=True)
+    D = fp.theta_star.size
+    z, w = GaussianInit(D, 1.0).quadrature(3)
+    nodes = fp.theta_star + np.asarray(delta_vec) + kappa * z
+    flow, pos = flow_with_positions(fp.problem, neuron, nodes, w, T=T, h=h, record_dt=record_dt, schedule=schedule,
+                                    drift_scale=drift_scale)
+    mean = np.einsum("m,jmD->jD", w, pos)
+    m2 = np.sum((pos - fp.theta_star) ** 2, axis=-1) @ w
+    spread = np.sum((pos - mean[:, None]) ** 2, axis=-1) @ w
+    return {"times": flow.times, "tau": tau_of(schedule, flow.times), "second_moment": m2, "spread": spread}
+
+
+def long_time_residual(problem: FinitePopulation, neuron: Neuron, nodes, weights, *, T: float, h: float, record_dt: float,
+                       schedule: Schedule = constant(1.0), drift_scale: float = 1.0) -> dict:
+    """r(t_j) = Σ_m w_m ||∇Ψ(ϑ_m(t_j); ρ_{t_j})||² and R(ρ_{t_j}) along the flow to T."""
+    flow, pos = flow_with_positions(problem, neuron, nodes, weights, T=T, h=h, record_dt=record_dt, schedule=schedule,
+                                    drift_scale=drift_scale)
+    g = problem.grad_Psi_of_prediction(neuron, pos, flow.yhat)
+    return {"times": flow.times, "residual": np.sum(g * g, axis=-1) @ np.asarray(weights), "risk": flow.risk}
+
+
+def sgd_spread(fp: FixedPoint, neuron: Neuron, update: Update, *, kappa: float, delta_vec, N: int, eps: float, T: float,
+               replicates: int, streams: Streams, record_dt: float, schedule: Schedule = constant(1.0), progress: bool = False) -> dict:
+    """Noiseless SGD with ``update`` from θ_i^0 = θ* + δ + κ g_i: times, τ_k = Σ_{j<k} s_j and the spread
+    (1/N) Σ_i ||θ_i − θ̄||² at the record times, shape (J, R)."""
+    N = check_positive_int(N, "N")
+    if N < 2:
+        raise InvalidArgument(f"`N` must be ≥ 2 for a spread, got {N}.")
+    R = check_positive_int(replicates, "replicates")
+    eps = check_real(eps, "eps", positive=True)
+    per = record_dt / eps
+    K = T / eps
+    if abs(per - round(per)) > 1e-9 * per or abs(K - round(K)) > 1e-9 * K:
+        raise InvalidArgument(f"`eps`={eps} must divide `record_dt`={record_dt} and `T`={T}.")
+    per, K = int(round(per)), int(round(K))
+    D = fp.theta_star.size
+    Theta = np.stack([fp.theta_star + np.asarray(delta_vec) + kappa * g.standard_normal((N, D)) for g in streams.generators("init", R)])
+    batches = [fp.problem.sample(g, K) for g in streams.generators("data", R)]
+    X = np.stack([b[0] for b in batches], axis=1)
+    Y = np.stack([b[1] for b in batches], axis=1)
+    s_all = eps * np.asarray(schedule(np.arange(K) * eps), dtype=np.float64)
+    tau_all = np.concatenate([[0.0], np.cumsum(s_all)])
+    rec, idx = [], []
+    for k in tqdm(range(K + 1), desc=f"{NAME}: SGD N={N} ε={eps:g}", disable=not progress, leave=False):
+        if k % per == 0:
+            u = Theta - Theta.mean(axis=1, keepdims=True)
+            rec.append(np.mean(np.sum(u * u, axis=-1), axis=-1))
+            idx.append(k)
+        if k == K:
+            break
+        Theta = update(Theta, X[k], Y[k], float(s_all[k]), neuron)
+        if not np.all(np.isfinite(Theta)):
+            raise FloatingPointError(f"SGD diverged at step {k} with N={N}, eps={eps}.")
+    idx = np.array(idx)
+    return {"times": idx * eps, "tau": tau_all[idx], "spread": np.array(rec)}
+
+
+# --------------------------------------------------------------------------- the check
+
+
+
+def _part_a(context: CheckContext, size: Sizes, streams: Streams, drift_scale: float) -> tuple[Test, dict, dict]:
+    exp = context.experiment
+    problem = require_finite_population(exp.problem)
+    nodes, weights = exp.rho0.sobol(size.long_log2_M, streams.seed_sequence("reference", 0))
+    runs = [long_time_residual(problem, exp.neuron, nodes, weights, T=size.long_T, h=hh, record_dt=size.long_record_dt,
+                               schedule=exp.schedule, drift_scale=drift_scale) for hh in (size.long_h, size.long_h / 2)]
+    t, r = runs[0]["times"], runs[1]["residual"]
+    err = np.abs(runs[0]["residual"] - r)
+    J = len(t)
+    half = int(np.argmin(np.abs(t - size.long_T / 2)))
+    e = float(max(err[half], err[-1]))
+    decays = bool(r[-1] + e < r[half] - e)
+    sel = t >= t[half]
+    model = sm.OLS(np.log(r[sel]), sm.add_constant(np.log(t[sel]))).fit(cov_type="HC3", use_t=True)
+    lo, hi = (float(v) for v in model.conf_int(0.05)[1])
+    test = Test(f"(a) residual ∫||∇Ψ||²dρ_t decays: r(T={t[-1]:g}) = {r[-1]:.3g} < r(T/2) = {r[half]:.3g} "
+                f"(± integrator {e:.2g}) [deterministic: p ∈ {{0, 1}}]", 1.0 if decays else 0.0)
+    est = {"(a) residual at T": {"estimate": float(r[-1]), "ci": [float(r[-1] - err[-1]), float(r[-1] + err[-1])], "T": float(t[-1]),
+                                 "relative_to_t0": float(r[-1] / r[0])},
+           "(a) power-law exponent of the residual over [T/2, T]": {"estimate": float(-model.params[1]), "ci": [-hi, -lo],
+                                                                    "note": "OLS of log r on log t (deterministic curve)"}}
+    details = {"times": t.tolist(), "residual": r.tolist(), "residual_coarse": runs[0]["residual"].tolist(), "risk": runs[1]["risk"].tolist(),
+               "h": size.long_h / 2, "h_coarse": size.long_h, "T": size.long_T, "nodes": f"2^{size.long_log2_M} scrambled Sobol",
+               "integrator_error": e, "J": J}
+    return test, est, details
+
+
+def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | None = None) -> ClaimResult:
+    """The check; ``drift_scale`` ≠ 1 judges a broken reference drift (tests 1–2) instead of the correct one."""
+    exp = context.experiment
+    size = sizes or sizes_for(context, SIZES, NAME)
+    streams = Streams(exp.seed).child(NAME)
+    test_a, estimates, details_a = _part_a(context, size, streams, drift_scale)
+    # (a) is a measurement, not a test: r(t) → 0 is a statement about t → ∞, and on a finite horizon
+    # the residual of a correct flow may rise (a drawn experiment: r(20) = 2.1e-5 > r(10) = 1.3e-5
+    # while the flow passed a saddle). Whether it settled is reported; the claim is judged by (b).
+    details_a["settled"] = bool(test_a.p_value == 1.0)
+    estimates["(a) residual settled on [T/2, T]"] = {"estimate": float(details_a["settled"]), "ci": [float(details_a["settled"])] * 2,
+                                                     "note": test_a.name}
+    tests = []
+    details = {"a": details_a, "drift_scale": drift_scale, "sizes": {k: getattr(size, k) for k in size.__dataclass_fields__}}
+    unresolved = []
+    fp, rejected = find_fixed_point(exp.problem, exp.neuron, exp.rho0, exp.seed)
+    details["fixed_point"] = {
+        "source": fp.source, "reason": fp.reason, "problem": repr(fp.problem), "theta_star": fp.theta_star.tolist(),
+        "residual": fp.residual, "A": fp.A.tolist(), "B": fp.B.tolist(), "eig_A": fp.eig_A.tolist(), "eig_AB": fp.eig_AB.tolist(),
+        "rate_second_moment": fp.rate_second_moment, "rate_spread": fp.rate_spread,
+        "experiment_candidate": None if rejected is None else {"theta_star": rejected.theta_star.tolist(), "eig_A": rejected.eig_A.tolist(),
+                                                               "eig_AB": rejected.eig_AB.tolist(), "residual": rejected.residual},
+    }
+    details["seeds"] = {
+        "entropy": int(exp.seed),
+        "a_nodes": f"Streams({exp.seed}).child({NAME!r}): role 'reference', replicate 0 (Sobol scramble)",
+        "population": f"Streams({exp.seed}).child({NAME!r}): role 'population', replicate 0 (rotation of the dedicated population)",
+        "sgd": f"Streams({exp.seed}).child({NAME!r}, 'sgd', N): roles 'init', 'data', replicate r",
+        "streams": streams.describe(),
+    }
+    reference_error = details_a["integrator_error"]
+    T_b = horizon(exp.schedule, fp.rate_second_moment, size.contraction, size.record_dt) if fp.stable else None
+    if not fp.stable:
+        unresolved.append(f"(b) not judged: no fixed point with Hess_θΨ(θ*; δ_θ*) ≻ 0 was found ({fp.reason}; dedicated: eig(A) = "
+                          f"{np.round(fp.eig_A, 5).tolist()}). Use a population with a stable single-neuron fit.")
+    elif T_b is None:
+        unresolved.append(f"(b) not judged: ∫ξ does not reach {size.contraction}/r* = {size.contraction / fp.rate_second_moment:.3g} "
+                          f"before t = {T_MAX}: lower `contraction` or use a schedule that does not decay.")
+    if not unresolved:
+        D = fp.theta_star.size
+        dvec = _delta_vector(D, size.delta)
+        levels = [reference_contraction(fp, exp.neuron, exp.schedule, kappa=size.kappa / f, delta_vec=dvec / f, h=size.h / f, T=T_b,
+                                        record_dt=size.record_dt, drift_scale=drift_scale) for f in (1, 2)]
+        start = levels[0]["tau"][-1] / 4
+        fits = [fit_rate(lv["tau"], lv["second_moment"], start) for lv in levels]
+        spread_fits = [fit_rate(lv["tau"], lv["spread"], start) for lv in levels]
+        e_ref = abs(fits[0]["rate"] - fits[1]["rate"])
+        reference_error = e_ref
+        r2 = fp.rate_second_moment
+        z = (fits[1]["rate"] - r2) / math.sqrt(fits[1]["se"] ** 2 + e_ref**2) if (fits[1]["se"] > 0 or e_ref > 0) else (
+            -math.inf if fits[1]["rate"] < r2 else math.inf)
+        if e_ref > REFERENCE_RESOLUTION * r2:
+            unresolved.append(f"(b) reference rate error {e_ref:.3g} > {REFERENCE_RESOLUTION}·r*: lower `kappa`, `delta` or `h`.")
+        else:
+            tests.append(Test(f"(b) reference: ∫||θ−θ*||²dρ_t contracts at rate ≥ r*₂ = 4 min λ(A, A+B) = {r2:.4g} "
+                              f"(fitted {fits[1]['rate']:.4g}; one-sided z with reference error {e_ref:.2g})", float(stats.norm.cdf(z))))
+        sgd_streams = streams.child("sgd", size.N)
+        sg = sgd_spread(fp, exp.neuron, context.update, kappa=size.kappa, delta_vec=dvec, N=size.N, eps=size.eps, T=T_b,
+                        replicates=size.replicates, streams=sgd_streams, record_dt=size.record_dt, schedule=exp.schedule,
+                        progress=context.progress)
+        rates = np.array([fit_rate(sg["tau"], sg["spread"][:, r], start)["rate"] for r in range(size.replicates)])
+        mean, se = float(rates.mean()), float(rates.std(ddof=1) / math.sqrt(len(rates)))
+        df = len(rates) - 1
+        rs = fp.rate_spread
+        p_sgd = float(stats.t.cdf((mean - rs) / se, df)) if se > 0 else (0.0 if mean < rs else 1.0)
+        tests.append(Test(f"(b) SGD `{getattr(context.update, '__name__', 'update')}`: spread contracts at rate ≥ r*_s = 4 λ_min(A) = "
+                          f"{rs:.4g} (mean of {len(rates)} replicates {mean:.4g}; one-sided t)", p_sgd))
+        q = stats.t.ppf(0.975, df)
+        estimates.update({
+            "(b) λ_min(Hess_θΨ(θ*; δ_θ*))": {"estimate": float(fp.eig_A[0]), "ci": [float(fp.eig_A[0])] * 2,
+                                             "note": f"finite differences, step {FD_STEP}; source {fp.source}"},
+            "(b) reference rate of ∫||θ−θ*||²dρ_t": {"estimate": fits[1]["rate"], "ci": fits[1]["ci"], "predicted": r2,
+                                                     "reference_error": e_ref, "coarse": fits[0]["rate"]},
+            "(b) reference rate of the spread ∫||θ−m_t||²dρ_t": {"estimate": spread_fits[1]["rate"], "ci": spread_fits[1]["ci"],
+                                                                "predicted": rs, "coarse": spread_fits[0]["rate"]},
+            "(b) SGD rate of the spread": {"estimate": mean, "ci": [float(mean - q * se), float(mean + q * se)], "predicted": rs,
+                                           "replicates": len(rates)},
+        })
+        details["b"] = {
+            "T": T_b, "start_tau": start, "delta_vec": dvec.tolist(), "kappa": size.kappa, "h": size.h,
+            "levels": [{"kappa": size.kappa / f, "delta": size.delta / f, "h": size.h / f, "times": lv["times"].tolist(),
+                        "tau": lv["tau"].tolist(), "second_moment": lv["second_moment"].tolist(), "spread": lv["spread"].tolist(),
+                        "fit": fit, "spread_fit": sfit}
+                       for f, lv, fit, sfit in zip((1, 2), levels, fits, spread_fits)],
+            "linearised_second_moment": linearised_second_moment(fp, size.kappa / 2, dvec / 2, levels[1]["tau"]).tolist(),
+            "reference_error": e_ref,
+            "sgd": {"update": getattr(context.update, "__name__", repr(context.update)), "N": size.N, "eps": size.eps,
+                    "replicates": size.replicates, "times": sg["times"].tolist(), "tau": sg["tau"].tolist(),
+                    "spread": sg["spread"].T.tolist(), "rates": rates.tolist(), "mean": mean, "se": se, "p_value": p_sgd},
+        }
+    return ClaimResult(claim=NAME, verdict="unresolved", alpha=math.nan, tests=tuple(tests), unresolved=" ".join(unresolved),
+                       reference_error=float(reference_error), estimates=estimates, details=details)
+
+
+def run(context: CheckContext) -> ClaimResult:
+    """The check at ``context.tier`` (sizes from :data:`SIZES`)."""
+    return evaluate(context)
+
+
+# --------------------------------------------------------------------------- report
+
+
+
+
+def _plot(result: ClaimResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = result.details
+    b = d.get("b")
+    fig, axes = plt.subplots(1, 3 if b else 1, figsize=(15 if b else 5.5, 4.2), squeeze=False)
+    ax = axes[0][0]
+    a = d["a"]
+    ax.semilogy(a["times"], a["residual"], color="tab:blue", label=f"h = {a['h']:g}")
+    ax.semilogy(a["times"], a["residual_coarse"], ":", color="tab:gray", label=f"h = {a['h_coarse']:g}")
+    ax.set_xlabel("T")
+    ax.set_ylabel("∫||∇Ψ(θ; ρ_T)||² dρ_T")
+    ax.set_title(f"(a) residual vs T (end: {a['residual'][-1]:.2g})")
+    ax.legend(fontsize=7)
+    if b:
+        fpd = d["fixed_point"]
+        ax = axes[0][1]
+        for lv, style in zip(b["levels"], ("-", "--")):
+            ax.semilogy(lv["tau"], lv["second_moment"], style, color="tab:blue", label=f"measured, κ = {lv['kappa']:g}, h = {lv['h']:g}")
+        fine = b["levels"][1]
+        tau = np.array(fine["tau"])
+        ax.semilogy(tau, b["linearised_second_moment"], ":", color="tab:orange", lw=2, label="linearisation κ²tr e^{−4Aτ} + ||e^{−2(A+B)τ}δ||²")
+        f = fine["fit"]
+        sel = tau >= f["start"]
+        ax.semilogy(tau[sel], np.exp(f["intercept"] - f["rate"] * tau[sel]), color="tab:green", lw=1,
+                    label=f"fit: rate {f['rate']:.4g} {_fmt_ci(f['ci'])}")
+        ax.semilogy(tau[sel], np.exp(f["intercept"] - f["rate"] * tau[sel][0]) * np.exp(-fpd["rate_second_moment"] * (tau[sel] - tau[sel][0])),
+                    color="tab:red", lw=1, alpha=0.7, label=f"predicted rate r*₂ = {fpd['rate_second_moment']:.4g}")
+        ax.set_xlabel("τ = ∫ξ dt")
+        ax.set_ylabel("∫||θ − θ*||² dρ_t")
+        ax.set_title(f"(b) reference, drift scale {d['drift_scale']:g}")
+        ax.legend(fontsize=6)
+        ax = axes[0][2]
+        sg = b["sgd"]
+        tau = np.array(sg["tau"])
+        for k, row in enumerate(sg["spread"]):
+            ax.semilogy(tau, row, color="tab:blue", alpha=0.4, lw=0.8, label="replicates" if k == 0 else None)
+        sel = tau >= b["start_tau"]
+        s0 = float(np.exp(np.mean(np.log(np.array(sg["spread"])[:, sel][:, 0]))))
+        ax.semilogy(tau[sel], s0 * np.exp(-sg["mean"] * (tau[sel] - tau[sel][0])), color="tab:green",
+                    label=f"mean fitted rate {sg['mean']:.4g} ± {sg['se']:.2g}")
+        ax.semilogy(tau[sel], s0 * np.exp(-fpd["rate_spread"] * (tau[sel] - tau[sel][0])), color="tab:red",
+                    label=f"predicted r*_s = 4λ_min(A) = {fpd['rate_spread']:.4g}")
+        ax.set_xlabel("τ_k = Σ s_j")
+        ax.set_ylabel("(1/N) Σ ||θ_i − θ̄||²")
+        ax.set_title(f"(b) SGD `{sg['update']}`, N = {sg['N']}, ε = {sg['eps']:.3g}")
+        ax.legend(fontsize=6)
+    fig.suptitle(TITLE, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
+    """Write ``folder/report.md`` and ``folder/fixed_points.png``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _plot(result, folder / "fixed_points.png")
+    d = result.details
+    a, fpd, s = d["a"], d["fixed_point"], d["seeds"]
+    verdict = result.verdict.upper() if isinstance(result.verdict, str) else str(result.verdict)
+    L = [f"# {TITLE}", "", f"**Verdict: {verdict}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
+    L += ["## Claim", "",
+          "(a) ρ is a noiseless fixed point iff `supp(ρ) ⊆ {θ : ∇_θΨ(θ; ρ) = 0}`; the flow's limit is one, so "
+          "`∫||∇_θΨ(θ; ρ_t)||² dρ_t → 0`.",
+          "(b) Near θ* with `∇V(θ*) + ∇₁U(θ*, θ*) = 0` and `A = Hess_θΨ(θ*; δ_θ*) ≻ 0`, `ρ_t → δ_θ*` exponentially: the "
+          "linearisation gives `∫||θ − θ*||² dρ_t ≈ κ² tr e^{−4Aτ} + ||e^{−2(A+B)τ}δ||²` (B = ∇₁∇₂U(θ*, θ*), τ = ∫ξ), "
+          "asymptotic rate `r*₂ = 4 min(λ_min(A), λ_min(A+B))`; the spread about the mean decays at `r*_s = 4 λ_min(A)`.", ""]
+    L += ["## The fixed point", "",
+          f"Source: **{fpd['source']}** population `{fpd['problem']}`" + (f" — because {fpd['reason']}." if fpd["reason"] else "."),
+          f"θ* = {np.round(fpd['theta_star'], 5).tolist()}, ||∇Ψ(θ*; δ_θ*)|| = {fpd['residual']:.2g}; eig(A) = "
+          f"{np.round(fpd['eig_A'], 5).tolist()}, eig(A+B) = {np.round(fpd['eig_AB'], 5).tolist()}; r*₂ = {fpd['rate_second_moment']:.5g}, "
+          f"r*_s = {fpd['rate_spread']:.5g}.", ""]
+    L += ["## Estimates", "", "| quantity | estimate | 95 % CI / interval | predicted |", "|---|---|---|---|"]
+    for k, v in result.estimates.items():
+        L.append(f"| {_cell(k)} | {v['estimate']:.5g} | {_fmt_ci(v['ci'])} | {_cell(v.get('predicted', ''))} |")
+    L += ["", "![fixed points](fixed_points.png)", "", *tests_table(result)]
+    L += ["", "## Reference and its error", "",
+          f"(a) the experiment's flow on {a['nodes']} nodes of ρ_0 to T = {a['T']}, RK4 h = {a['h']} against h = {a['h_coarse']}: "
+          f"largest change of the tested residuals {a['integrator_error']:.2g}.", ""]
+    if "b" in d:
+        b = d["b"]
+        L += [f"(b) horizon T = {b['T']} (predicted second moment down by e^{{−{d['sizes']['contraction']}}}), fit over τ ≥ "
+              f"{b['start_tau']:.3g}; the runs at (κ, δ, h) = ({b['levels'][0]['kappa']}, {b['levels'][0]['delta']}, "
+              f"{b['levels'][0]['h']}) and ({b['levels'][1]['kappa']}, {b['levels'][1]['delta']}, {b['levels'][1]['h']}) give rates "
+              f"{b['levels'][0]['fit']['rate']:.5g} and {b['levels'][1]['fit']['rate']:.5g}: reference error {b['reference_error']:.2g} "
+              "(linearisation + integrator), added to the fit's standard error in the test.", "",
+              f"SGD: `{b['sgd']['update']}`, N = {b['sgd']['N']}, ε = {b['sgd']['eps']:.4g}, {b['sgd']['replicates']} replicates; "
+              f"per-replicate rates {np.round(b['sgd']['rates'], 4).tolist()}.", ""]
+    L += ["## What the numbers mean", "",
+          "- (a) the residual falls by orders of magnitude and keeps falling: the flow approaches a fixed point (on the default "
+          "experiment it decays like a power of t, a degenerate limit, not exponentially).",
+          "- (b) a fitted rate at or above the predicted one says the flow contracts onto δ_θ* as fast as its linearisation; "
+          "a drift or an SGD step missing the factor 2 contracts at about half the rate and is rejected.", ""]
+    L += ["## Seeds", "", f"- root entropy {s['entropy']}", f"- (a) nodes: {s['a_nodes']}", f"- dedicated population: {s['population']}",
+          f"- SGD: {s['sgd']}", f"- spawn key prefix {s['streams']['spawn_key_prefix']}", ""]
+    (folder / "report.md").write_text("\n".join(L))
+
+
+CHECK = Check(name=NAME, title=TITLE, run=run, render=render)

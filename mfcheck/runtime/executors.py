@@ -1,0 +1,298 @@
+"""Where the cells of a sweep run: in this process, in parallel processes (joblib), or on a
+dask.distributed cluster; with or without the content cache (:mod:`mfcheck.runtime.cache`).
+
+A cell's numbers depend only on its own seed subtree (``Streams(seed).child("cell", N, ε)``),
+never on which process runs it, in what order, or how many run beside it, so every executor
+gives the same table. Results come back in cell order; cached cells are read, not run.
+
+Defaults: the Python API (:func:`map_cells`, :func:`mfcheck.app.verify.verify`,
+:func:`mfcheck.app.gate.gate`) runs serially without a cache unless given an :class:`Execution`,
+which keeps library calls and tests simple; the command line (``mfcheck verify``,
+``mfcheck gate``) runs cells in ``os.cpu_count()`` joblib (loky) processes with the cache in
+``.mfcheck-cache/``, or on dask with ``--executor dask`` / ``--address``.
+
+Every worker runs its cell with BLAS pinned to one thread (threadpoolctl) and, when the
+compiled kernels are present, ``numba.set_num_threads(1)``: one cell per core, no
+oversubscription (DESIGN.md, performance notes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from mfcheck.runtime.cache import Cache, Unidentifiable, code_version
+from mfcheck.errors import InvalidArgument
+
+__all__ = ["EXECUTORS", "Execution", "current_execution", "default_workers", "map_cells", "started", "using"]
+
+EXECUTORS = ("serial", "joblib", "dask")
+
+
+def default_workers() -> int:
+    """The worker count when none is given: ``os.cpu_count()``."""
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How cells run.
+
+    **Arguments:**
+
+    - ``executor``: ``"serial"`` (this process), ``"joblib"`` (loky processes) or ``"dask"``
+      (a ``distributed`` cluster); None: ``"dask"`` when ``address`` is given, else ``"serial"``.
+    - ``workers``: processes of joblib, or workers of the local dask cluster (None: ``os.cpu_count()``).
+    - ``address``: a dask scheduler address (``"tcp://host:8786"``) or a ``distributed.Client``;
+      None with ``executor="dask"``: a ``LocalCluster`` of ``workers`` single-threaded processes
+      on 127.0.0.1, started for each :func:`map_cells` call (or once for a block: :func:`started`).
+    - ``cache``: a :class:`~mfcheck.runtime.cache.Cache` (None: no cache).
+    """
+
+    executor: str | None = None
+    workers: int | None = None
+    address: object = None
+    cache: Cache | None = None
+
+    def __post_init__(self):
+        executor = self.executor
+        if executor is None:
+            executor = "dask" if self.address is not None else "serial"
+        if executor not in EXECUTORS:
+            raise InvalidArgument(f"`executor` must be one of {EXECUTORS}, got {executor!r}.")
+        if self.address is not None and executor != "dask":
+            raise InvalidArgument(f"`address` {self.address!r} names a dask scheduler; it needs `executor`='dask', got {executor!r}.")
+        if self.address is not None and not isinstance(self.address, str) and type(self.address).__name__ != "Client":
+            raise InvalidArgument(f"`address` must be a scheduler address (str) or a distributed.Client, got {self.address!r}.")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1):
+            raise InvalidArgument(f"`workers` must be a positive int or None, got {self.workers!r}.")
+        if self.cache is not None and not isinstance(self.cache, Cache):
+            raise InvalidArgument(f"`cache` must be an mfcheck.runtime.cache.Cache or None, got {self.cache!r}.")
+        object.__setattr__(self, "executor", executor)
+
+    def describe(self) -> str:
+        """One line for the terminal (never for reports: they must not depend on the executor)."""
+        if self.executor == "serial":
+            where = "serially in this process"
+        elif self.executor == "joblib":
+            where = f"on {self.workers or default_workers()} joblib processes"
+        elif self.address is None:
+            where = f"on a local dask cluster of {self.workers or default_workers()} workers"
+        else:
+            address = self.address if isinstance(self.address, str) else self.address.scheduler.address
+            where = f"on the dask cluster at {address}"
+        return f"cells run {where}; " + (f"cache {self.cache.folder}" if self.cache is not None else "no cache")
+
+
+SERIAL = Execution()
+
+_CURRENT: contextvars.ContextVar[Execution] = contextvars.ContextVar("mfcheck_execution", default=SERIAL)
+
+
+def current_execution() -> Execution:
+    """The execution set by the innermost :func:`using` (default: serial, no cache)."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(execution: Execution | None) -> Iterator[Execution]:
+    """Run the cell loops inside the block (the sweep's and those of the checks) with ``execution``."""
+    execution = current_execution() if execution is None else execution
+    if not isinstance(execution, Execution):
+        raise InvalidArgument(f"`execution` must be an mfcheck.runtime.executors.Execution, got {execution!r}.")
+    token = _CURRENT.set(execution)
+    try:
+        yield execution
+    finally:
+        _CURRENT.reset(token)
+
+
+@contextlib.contextmanager
+def started(execution: Execution | None) -> Iterator[Execution]:
+    """``execution`` with its dask cluster started once for the whole block.
+
+    ``executor="dask"`` without an address starts a ``LocalCluster`` per :func:`map_cells`
+    call; a command that runs several sweeps (``mfcheck verify``: two; ``mfcheck gate
+    --self-test``: two per implementation) starts it once here and yields the execution bound
+    to its client; the cluster is closed on leaving. Other executions are yielded unchanged.
+    """
+    execution = current_execution() if execution is None else execution
+    if execution.executor != "dask" or execution.address is not None:
+        yield execution
+        return
+    with _dask_client(None, execution.workers) as client:
+        yield dataclasses.replace(execution, address=client)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
+_MMAP_THRESHOLD = 32 * 2**20  # the largest glibc accepts on 64-bit
+_TRIM_THRESHOLD = 64 * 2**20
+_MALLOC_TUNED = False
+
+
+def _tune_malloc() -> None:
+    """Once per worker process: keep array temporaries below 32 MiB on the heap (glibc ``mallopt``).
+
+    A fresh process allocates every block above 128 KiB with ``mmap`` and returns it on free,
+    so each step's temporaries (N·n·D doubles) page-fault anew; glibc raises that threshold
+    only after a large block is freed, which the main process does while solving the reference
+    and a worker never does. Measured: a smoke-tier cell ran 3.6x slower in a fresh process
+    (0.37 s against 0.10 s) until the threshold was set. No effect where glibc is absent."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+def _pinned_call(fn: Callable, index: int, cell) -> tuple[int, object, str]:
+    """Run ``fn(cell)`` in a worker with one BLAS thread and one kernel thread (and the heap
+    tuned, :func:`_tune_malloc`); return (index, result, the worker's mfcheck code version)."""
+    _tune_malloc()
+    import numba
+
+    numba.set_num_threads(1)  # the compiled kernels' threads: one cell per core
+    with threadpool_limits(limits=1, user_api="blas"):
+        return index, fn(cell), code_version()
+
+
+def _run_serial(fn, todo, cells) -> Iterator[tuple[int, object, str]]:
+    for i in todo:
+        yield i, fn(cells[i]), code_version()
+
+
+def _run_joblib(fn, todo, cells, workers) -> Iterator[tuple[int, object, str]]:
+    from joblib import Parallel, delayed
+
+    n_jobs = min(workers or default_workers(), len(todo))
+    if n_jobs <= 1:
+        yield from _run_serial(fn, todo, cells)
+        return
+    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
+    results = parallel(delayed(_pinned_call)(fn, i, cells[i]) for i in todo)
+    try:
+        for item in results:  # noqa: UP028 - ``yield from`` would pass our close() on outside the filter below
+            yield item
+    finally:  # stopped early (an error, Ctrl-C): cancelling the queued cells is what we want, not a warning
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tasks which were still being processed by the workers have been cancelled",
+                                    category=UserWarning)
+            results.close()
+
+
+@contextlib.contextmanager
+def _dask_client(address, workers):
+    from distributed import Client, LocalCluster
+
+    if address is not None and not isinstance(address, str):  # a Client the caller owns
+        yield address
+        return
+    if address is not None:
+        with Client(address) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _run_dask(fn, todo, cells, address, workers) -> Iterator[tuple[int, object, str]]:
+    from distributed import as_completed
+
+    with _dask_client(address, workers) as client:
+        [remote_fn] = client.scatter([fn], broadcast=True, hash=False)
+        futures = [client.submit(_pinned_call, remote_fn, i, cells[i], pure=False) for i in todo]
+        try:
+            for _, result in as_completed(futures, with_results=True):
+                yield result
+        finally:
+            client.cancel(futures)
+
+
+def map_cells(fn: Callable, cells: Sequence, *, execution: Execution | None = None, desc: str = "cells",
+              progress: bool = True) -> list:
+    """``[fn(cell) for cell in cells]``, run by ``execution`` and cached by content.
+
+    **Arguments:**
+
+    - ``fn``: the cell function, picklable (a module-level function or a ``functools.partial``
+      of one); it must return a dict of numbers / numeric arrays when a cache is used.
+    - ``cells``: the cells (tuples of numbers and strings, e.g. (path, N, ε)).
+    - ``execution``: an :class:`Execution` (None: :func:`current_execution`, serial by default).
+    - ``desc``, ``progress``: the progress bar (it counts finished cells; cached cells count as
+      done at once and the bar says how many came from the cache).
+
+    A cell whose key cannot be established (:class:`~mfcheck.runtime.cache.Unidentifiable`) is computed
+    and not stored. Each result is stored as soon as it arrives, so an interrupted run keeps the
+    finished cells. A worker whose mfcheck sources differ from this process's (another version
+    installed on a cluster) is an error: its numbers would be stored under the wrong key.
+    Returns the results in the order of ``cells``.
+    """
+    if not callable(fn):
+        raise InvalidArgument(f"`fn` must be callable, got {fn!r}.")
+    cells = list(cells)
+    execution = current_execution() if execution is None else execution
+    if not isinstance(execution, Execution):
+        raise InvalidArgument(f"`execution` must be an mfcheck.runtime.executors.Execution or None, got {execution!r}.")
+    cache = execution.cache
+    keys, note = None, ""
+    if cache is not None:
+        try:
+            keys = cache.keys(fn, cells)
+        except Unidentifiable as exc:
+            note = f"not cached: {exc}"
+    results: list = [None] * len(cells)
+    todo = []
+    for i in range(len(cells)):
+        hit = cache.get(keys[i]) if keys is not None else None
+        if hit is None:
+            todo.append(i)
+        else:
+            results[i] = hit
+    n_cached = len(cells) - len(todo)
+    with tqdm(total=len(cells), desc=desc, unit="cell", disable=not progress, leave=False) as bar:
+        if n_cached:
+            bar.update(n_cached)
+            bar.set_postfix_str(f"{n_cached} from cache")
+        elif note:
+            bar.set_postfix_str(note[:60])
+        if todo:
+            if execution.executor == "serial":
+                stream = _run_serial(fn, todo, cells)
+            elif execution.executor == "joblib":
+                stream = _run_joblib(fn, todo, cells, execution.workers)
+            else:
+                stream = _run_dask(fn, todo, cells, execution.address, execution.workers)
+            with contextlib.closing(stream):
+                _collect(stream, cells, keys, cache, results, bar)
+    return results
+
+
+def _collect(stream, cells, keys, cache, results, bar) -> None:
+    """Store each (index, result, worker code version) of ``stream`` as it arrives."""
+    for i, result, version in stream:
+        if version != code_version():
+            raise RuntimeError(
+                f"A worker ran cell {cells[i]!r} with mfcheck code version {version[:12]}, this process has "
+                f"{code_version()[:12]}: the workers need the same mfcheck sources (install the same version on the "
+                f"cluster; do not edit the package during a run).")
+        if keys is not None:
+            cache.put(keys[i], result)
+        results[i] = result
+        bar.update(1)
+
