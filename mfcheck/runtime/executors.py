@@ -1,7 +1,7 @@
 """Where the cells of a sweep run: in this process, in parallel processes (joblib), or on a
 dask.distributed cluster; with or without the content cache (:mod:`mfcheck.runtime.cache`).
 
-A cell's numbers depend only on its own seed subtree (``Streams(seed).child("cell", N, ε)``),
+A cell's numbers depend only on its own seed subtree (``Streams(seed).child("cell", N, repr(ε))``),
 never on which process runs it, in what order, or how many run beside it, so every executor
 gives the same table. Results come back in cell order; cached cells are read, not run.
 
