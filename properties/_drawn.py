@@ -8,13 +8,12 @@ replays exactly and shrinks: hypothesis prints the constructor calls of the expe
 the ``ci`` profile, a ``@reproduce_failure`` blob.
 
 **Regime.** The theorems are asymptotic: S ≤ C e^{CT} err_{N,D}. A check can only see the rate
-where the statistic is already small at the tier's sizes. Drawn with the default caps of the
-strategies (sup|σ| and Lip(σ) up to 4, labels up to 2, input scale up to 2, ρ_0 scale up to 1),
-3 of 25 experiments had coupling distances of order 1 at N = 256 (particles spread by the flow
-faster than 1/sqrt(N) shrinks): pre-asymptotic, and the coupling claim rejected them. The
+where the statistic is already small at the tier's sizes. With the default caps of the
+strategies (sup|σ| and Lip(σ) up to 4, labels up to 2, input scale up to 2, ρ_0 scale up to 1)
+some drawn experiments have coupling distances of order 1 at N = 256 (particles spread by the
+flow faster than 1/sqrt(N) shrinks): pre-asymptotic, and the coupling claim rejects them. The
 properties therefore draw from :data:`DRAWN`: sup|σ| ≤ 1, Lip(σ), Lip(σ') ≤ 1.5, |y| ≤ 1, input
-scale ≤ 1, ρ_0 scale ≤ 1/2 (the default experiment lies inside it). Measured at the smoke tier
-with the correct SGD: 40 of 40 drawn experiments passed every rate claim.
+scale ≤ 1, ρ_0 scale ≤ 1/2 (the default experiment lies inside it).
 
 **False-alarm rate.** A property that asserts "pass" on k examples fails a correct
 implementation with probability up to k·α' when each example is judged at level α'. Each example
@@ -40,8 +39,8 @@ EXAMPLES = {"smoke": 3, "ci": 8, "full": 50}
 """Drawn experiments per property at each ``--mfcheck-tier``."""
 
 SLOW_EXAMPLES = {"smoke": 1, "ci": 3, "full": 20}
-"""The same for the checks whose one example costs a minute at smoke on 2 cores (Theorem 2's
-three noisy sweeps with their Fokker–Planck reference; the fixed points' long-time flows)."""
+"""The same for the slowest checks (Theorem 2's three noisy sweeps with their Fokker–Planck
+reference; the fixed points' long-time flows)."""
 
 DRAWN = ms.experiments(
     data=ms.finite_populations(n=st.integers(4, 16), d=st.integers(1, 3), max_label=1.0, max_scale=1.0),

@@ -14,9 +14,8 @@ to rounding at these scales (|b|·(1+Δ)·r ≤ 2.2); tanh-like σ converge geom
 there, and kinks are refused by the oracle.
 
 False-alarm rate: the comparison is deterministic (no sampling), so the only way a correct
-implementation fails is a discretisation error above its refinement estimate; measured on the
-default example: gaps 3e-10 (R) and 2e-9 (∫||θ||²) against allowances 3e-7 and 1.3e-6. The
-companion swaps in the d = 40 angle law (a wrong u(r, r')) and must miss by more than 100× the
+implementation fails is a discretisation error above its refinement estimate. The companion
+swaps in the d = 40 angle law (a wrong u(r, r')) and must miss by more than 100× the
 allowance. The SGD half of the row (SGD's risk and ||w|| histograms against this PDE, N = 800)
 is measured in ``reports/mmn18/`` and ``tests/test_reproduce_mmn18.py``.
 """

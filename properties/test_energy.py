@@ -3,12 +3,13 @@ for the project's reference flow and, per unit time, for the correct SGD; it is 
 reference drift with the wrong factor (−ξ∇Ψ), for an ascent (+2ξ∇Ψ) and for the SGD missing
 the factor 2 (``mfcheck.dynamics.mutants.no_factor_two_step``).
 
-False-alarm rate: the two reference tests are deterministic (p ∈ {0, 1}; the correct flow sits at
-q = 1.00 of the order-2 Richardson estimate against a threshold of 3); the SGD test is a
-one-sided martingale-CLT z-test at level α; Holm at α = 0.05 over the check's tests. Seeds are
-fixed, so the outcome is deterministic. Measured at smoke: correct p = (1, 1, 0.50); drift ½:
-(1, 0, ·); ascent: (0, 0, ·); no_factor_two: SGD p ≈ 1e-135. The check does not read
-``context.reference`` (it solves its own flows), so none is built here.
+False-alarm rate: the two reference tests are deterministic (p ∈ {0, 1}; under the claim the
+discrepancy is near the order-2 Richardson estimate, q → 1, against a threshold of 3); the SGD
+test is a one-sided martingale-CLT z-test at level α; Holm at α = 0.05 over the check's tests.
+Seeds are fixed, so the outcome is deterministic. A drift at half the factor breaks the identity
+(test 2), an ascent also the monotonicity (test 1), and the SGD without the factor 2 the SGD
+identity (test 3). The check does not read ``context.reference`` (it solves its own flows), so
+none is built here.
 """
 
 from __future__ import annotations

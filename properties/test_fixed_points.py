@@ -4,10 +4,9 @@ correct SGD contract at the rate of the linearisation (4 λ_min of Hess_θΨ(θ*
 reference drift with the wrong factor (−ξ∇Ψ) and the SGD missing the factor 2
 (``mfcheck.dynamics.mutants.no_factor_two_step``) contract at half the rate and are rejected.
 
-False-alarm rate: Holm at α = 0.05 over the check's tests (one deterministic, one z-test with
-the measured reference error, one t-test over replicates); seeds are fixed, so the outcome is
-deterministic. Measured at smoke: correct p = (1, 0.59, 0.93); drift ½: reference-rate p = 0
-(fitted 0.26 against 0.51); no_factor_two: SGD p ≈ 2e-9 (fitted 0.265). The check does not read
+False-alarm rate: Holm at α = 0.05 over the check's two tests (a z-test on the reference rate
+with its refinement error, a t-test over SGD replicates; the long-time residual is reported, not
+tested); seeds are fixed, so the outcome is deterministic. The check does not read
 ``context.reference``, so none is built here.
 """
 

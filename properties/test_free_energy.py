@@ -3,9 +3,9 @@ non-increasing and d/dt F_β = −2ξ∫ρ|∂(Ψ_λ + β⁻¹ log ρ)|² to dis
 Fokker–Planck solver; a solver with the wrong diffusion coefficient (2β⁻¹, the c = 2 / c = 4 confusion
 read the other way, or β⁻¹/2) is rejected.
 
-False-alarm rate: both tests are deterministic (p ∈ {0, 1}; the correct solver sits at q ≈ 1 of the
-order-2 Richardson estimate against a threshold of 3, observed order ≈ 2). Measured at smoke: correct
-p = (1, 1); diffusion ×2: (0, 0); diffusion ×½: (1, 0).
+False-alarm rate: both tests are deterministic (p ∈ {0, 1}; under the claim the discrepancy is near
+the order-2 Richardson estimate, q → 1, against a threshold of 3, observed order 2). A wrong
+diffusion breaks the identity (test 2) whichever way it errs.
 """
 
 from __future__ import annotations

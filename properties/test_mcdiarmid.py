@@ -2,11 +2,10 @@
 sampler and is rejected for a correlated one (each draw repeated m = 16 times, N = 32).
 
 False-alarm rate: Holm over the check's 15 exact binomial tests at α = 0.05; seeds are fixed,
-so the outcome is deterministic. Measured (see ``mfcheck.claims.mcdiarmid``): at the smoke
-tier the correct sampler has no exceedance at all (every raw p = 1), the m = 16 sampler has
-smallest raw p ≈ 1e-42; m = 8 is rejected only marginally at smoke and m ≤ 4 never.
-The smoke tier uses a reference on 2^9 nodes (its measured error, ≈ 2.5e-4·K, is three orders
-below the tested u ≈ 0.5) to keep this file fast; other tiers use the tier's ``log2_M``.
+so the outcome is deterministic. Only strong correlation is detectable by this bound (see
+:mod:`mfcheck.claims.mcdiarmid`), hence m = 16. The smoke tier uses a reference on 2^9 nodes
+(its refinement error stays far below the tested u ≈ 0.5, which the check itself verifies
+through its resolution rule) to keep this file fast; other tiers use the tier's ``log2_M``.
 """
 
 from __future__ import annotations

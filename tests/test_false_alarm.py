@@ -47,7 +47,7 @@ def test_correct_step_does_not_alarm_and_the_report_is_written(tmp_path):
 
 
 def test_a_broken_step_alarms_every_time():
-    # the mutant companion: the update without its factor 2 fails the Azuma ε-exponent (p ≈ 1e-57 at smoke)
+    # the mutant companion: the update without its factor 2 fails the Azuma ε-exponent
     r = measure_false_alarm(get_tier("smoke"), [3, 4], impl=no_factor_two_step, claims=["azuma"], progress=False)
     assert r.alarms == 2 and r.rate == 1.0 and not r.compatible
     assert all(run.failed_claims == ("azuma",) for run in r.runs)

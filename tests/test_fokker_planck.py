@@ -91,8 +91,9 @@ def test_convergence_order_two_in_dx(problem):
 
 def test_long_time_limit_is_the_gibbs_fixed_point(problem):
     """ŷ_T against solve_gibbs's ŷ*: the gap is at most the discretisation error (order-2 Richardson estimate
-    4/3·|coarse − fine|) plus the remaining transient (estimated by the last change |ŷ_T − ŷ_{T−1}|; the
-    transient decays like e^{−1.7 t} here, so the remainder is ≈ 0.2 of it), with a factor 2 of margin."""
+    4/3·|coarse − fine|) plus the remaining transient (estimated by the last change |ŷ_T − ŷ_{T−1}|: an
+    exponential transient of rate κ leaves a remainder 1/(e^κ − 1) times that change, smaller than it once
+    κ > log 2), with a factor 2 of margin."""
     p, nn, r0 = problem
     coarse, fine = _solve(problem, 80, 10.0, 1.0), _solve(problem, 80, 10.0, 1.0, refine=1)
     g = solve_gibbs(p, nn, beta=BETA, lam=LAM, points=801, box=coarse.half_width)

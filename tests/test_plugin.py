@@ -1,8 +1,8 @@
 """The pytest plugin in a temporary user project (loaded with ``-p mfcheck.app.plugin``).
 
 Kept cheap: the gates run only claims that need no solved Theorem 1 reference (azuma and
-energy_decay, about a second each at the smoke tier); the Theorem 1 rate claims cost ~35 s of
-reference on two cores and are exercised by properties/test_gate.py at the ci tier.
+energy_decay); the Theorem 1 rate claims need that reference, the costliest part of a gate run,
+and are exercised by properties/test_gate.py at the ci tier.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Tests of mfcheck.reference.radial.forms: q, the Hermite coefficients and pair, by independent routes.
 
 Every check here is deterministic (adaptive scipy quadrature, finite differences, Parseval, and
-two independent routes to pair: the Mehler series and the conditional 1-D integral); the
-tolerances are the measured discrepancies with a margin stated next to each.
+two independent routes to pair: the Mehler series and the conditional 1-D integral); each
+tolerance covers the error of the route it is compared with, with a margin.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def test_ramp_form_reproduces_the_activation():
 
 @pytest.mark.parametrize("a", A[1:])
 def test_q_closed_form_against_quadrature(a):
-    # measured agreement ≤ 4e-15 for a ≥ 0.3 and 4e-10 at a = 0.05 (quad's own error there)
+    # the tolerance covers quad's own error, largest at the smallest a
     assert abs(forms.q(PAPER_SIGMA, a) - _quad(lambda g: PAPER_SIGMA(a * g), a)) < 1e-9
 
 
@@ -96,7 +96,7 @@ def test_parseval_tail_is_nonnegative_and_shrinks():
     # the tail of a kinked σ falls like n^{-3/2} (μ_n² ~ n^{-5/2}): quadrupling n divides it by ≈ 8
     big = deficits[1] > 1e-8
     ratio = deficits[2][big] / deficits[1][big]
-    # (measured ratios 0.045 to 0.22, oscillating with a; their geometric mean 0.11)
+    # (the ratio oscillates with a: each is bounded, their geometric mean is tested against 1/8)
     assert np.all(ratio < 0.3)
     assert 1 / 16 < np.exp(np.mean(np.log(ratio))) < 1 / 4
     mu = forms.hermite_coefficients(SMOOTH, A[:5], 100)
@@ -107,7 +107,7 @@ def test_parseval_tail_is_nonnegative_and_shrinks():
 
 @pytest.mark.parametrize("c", [0.0, 0.35, -0.6, 0.9])
 def test_pair_direct_route_equals_mehler_series(c):
-    # measured: ≤ 3e-14 for |c| ≤ 0.9 with 400 terms (the Mehler tail is ≤ 0.9^400 · 56 ≈ 3e-17)
+    # 400 terms: the Mehler tail is ≤ 0.9^400 · 56 ≈ 3e-17 for |c| ≤ 0.9; the tolerance covers rounding
     mu = forms.hermite_coefficients(PAPER_SIGMA, A, 400)
     direct = forms.pair(PAPER_SIGMA, A[:, None], A[None, :], c)
     np.testing.assert_allclose(direct, forms.pair_mehler(mu[:, None], mu[None], c), atol=1e-12)
@@ -161,7 +161,7 @@ def test_bad_input_is_refused():
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_collinear_closed_form_equals_the_direct_route(sign):
-    # measured: ≤ 2e-13 over A × A
+    # both routes are exact up to rounding and the Gauss–Legendre rule on smooth pieces
     np.testing.assert_allclose(
         forms.pair_collinear(PAPER_SIGMA, A[:, None], A[None, :], sign),
         forms.pair(PAPER_SIGMA, A[:, None], A[None, :], sign), atol=1e-11,

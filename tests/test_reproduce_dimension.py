@@ -129,7 +129,7 @@ def test_reference_initial_law_matches_the_sgd_initialisation():
 
 
 def test_reproduce_dimension_fast_tier(tmp_path):
-    """End to end on the fast tier: real SGD, exact risk and the radial PDE (seconds)."""
+    """End to end on the fast tier: real SGD, exact risk and the radial PDE."""
     s = dim.reproduce_dimension(tmp_path, tier="fast", progress=False)
     names = {p.name for p in tmp_path.iterdir()}
     assert names == {"README.md", "summary.json", "paths.png", "ratios.png", "cells.csv", "replicates.csv"}

@@ -21,13 +21,9 @@ an interrupted run, run again, computes only the missing cells. Reports do not d
 Exit codes: 0 every claim passes, 1 a claim fails, 2 bad usage, 3 no claim fails but one is
 unresolved (its report says which knob to turn).
 
-Example::
-
-    $ mfcheck verify --tier ci --out reports
-    reference: RK4 h=0.03125, 2^14 Sobol nodes; measured error yhat 1.2e-04 ...
-    claim                      exponent 1/N (95% CI)   exponent ε (95% CI)   Ĉ      verdict
-    theorem1_test_functions    0.535 [0.481, 0.589]    0.595 [0.540, 0.651]  0.169  pass
-    ...
+Example: ``mfcheck verify --tier ci --out reports`` prints the reference and its refinement error,
+then one line per claim (the exponents along 1/N and ε with their 95 % CIs, Ĉ, the verdict), and
+writes ``reports/`` (its ``README.md`` indexes the verdicts).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ Conventions, as in hypothesis itself:
   allowed, shift and phase 0, positive amplitudes (1.0 where allowed), direction e_1, zero
   noise, seed 0, the smallest n and d. Hypothesis orders examples by the shortlex order of
   the choices made, so among kinds the one that takes the fewest choices is the simplest,
-  not the first listed. Measured unconditional minima (``hypothesis.find``, tested):
+  not the first listed. The unconditional minima (``hypothesis.find``; the tests pin them):
   ``erf_sigmoid(amplitude=1.0, slope=1.0)`` (mfcheck's default σ) for
   :func:`lipschitz_activations` (``tanh_sum(amplitudes=(1.0,), slopes=(1.0,), shifts=(0.0,))``
   with ``kinds=("tanh_sum",)``), ``tanh_ridge(u=[1.0, 0.0, ...])`` for :func:`test_functions`,

@@ -30,54 +30,32 @@ of Δθ/s, bounded by 4B².
 (b) *Scale.* For each replicate and record time, RMS_r(t) = sqrt(mean_{i,a} (M_{i,a}^{t/ε})²).
     OLS (cluster-robust by replicate, t inference with #clusters − 1 df) of log RMS on
     log Σ_{l<k} s_l² (= log εt): predicted exponent 1/2.
-    - *pooled exponent* over the grid ε × t (reported, not tested: E M² = ε ∫ ξ² E v dt grows
-      faster than εt when the gradient noise v rises along the run, which a drawn experiment
-      showed with a correct SGD, p = 0.006; the theorem bounds M by the Azuma proxy, tested in (a));
+    - *pooled exponent* over the grid ε × t: reported, not tested. It mixes the exponents in ε
+      and in t with weights set by the design, and E M² = ε ∫ ξ² E v dt grows faster than εt when
+      the gradient noise v rises along the run, so a test of it could fail a correct SGD; the
+      theorem bounds M by the Azuma proxy, tested in (a).
     - *ε exponent* from log RMS = a + b_ε log ε + b_t log(Σ s_l²/ε) + c ε (c: the O(ε) weak
       error of E v, a nuisance; see :func:`fit_scale`): H1 b_ε < 1/2, i.e.
       RMS / sqrt(εt) grows along the limit ε ↓ (DESIGN.md: an upper bound fails when the ratio
-      grows along the limit). b_t is reported: for a correct SGD it is ≤ 1/2 when the gradient
-      noise v_l decreases along the run (as here), and it is only bounded, not pinned, by theory.
-The measured scale σ̂(ε, t) = sqrt(mean over replicates of mean_{i,a} M²) (t-interval on the
+      grows along the limit). This is the sharp part of the claim: at fixed T,
+      E M² = ε ∫_0^T ξ² E v dt (1 + O(ε)); the sweep starts at ε = 1/16 to keep the O(ε) part
+      small. b_t is reported: for a correct SGD it is ≤ 1/2 when the gradient noise v_l
+      decreases along the run, and it is only bounded, not pinned, by theory.
+The scale σ̂(ε, t) = sqrt(mean over replicates of mean_{i,a} M²) (t-interval on the
 replicate mean squares) is reported beside σ_A: the standard deviation is a lower bound of any
 sub-Gaussian variance proxy, so σ_A / σ̂ says how loose Azuma's proxy is.
 
 **Broken rules** (update-rule signature): :func:`sqrt_step` (s replaced by sqrt(s): the step is
 not scaled by ε) and :class:`ExtraNoiseStep` (noise τ sqrt(s) g left on in a noiseless run,
-i.e. noisy SGD with c/β = τ² = 1/4).
+i.e. noisy SGD with c/β = τ² = 1/4). Both leave a martingale that does not shrink with ε, which
+the ε-exponent test sees.
 
-**False-alarm rate and power.** The tail tests are exact binomial tests, the exponent tests
-cluster-robust t tests (asymptotic), each at level α; Holm over all tests of a verification keeps
-the family-wise false-alarm rate ≤ α = 0.05. Seeds are fixed, so verdicts are deterministic.
-Measured on :func:`mfcheck.model.experiment.default_experiment` at its fixed seeds (raw one-sided
-p-values in the order tail z = 1.5, 2, 2.5, 3 | ε exponent; b_ε, b_T the fitted exponents of the
-RMS in ε and in T, pooled the exponent of εT, reported and not tested; 95 % CIs; each run takes
-1–6 s once the kernels are compiled):
-
-- correct SGD, smoke: 1, 1, 1, 1 | 0.86; b_ε = 0.612 [0.409, 0.814], b_T = 0.318 [0.278, 0.358],
-  pooled 0.473 [0.433, 0.513]; σ_A / σ̂ ≥ 14.6.
-- correct SGD, ci: 1, 1, 1, 1 | 0.65; b_ε = 0.512 [0.450, 0.574], b_T = 0.362 [0.343, 0.381],
-  pooled 0.464 [0.449, 0.480]; σ_A / σ̂ ≥ 14.0.
-- ``sqrt_step``: ε-test p = 2.2e-46 at smoke (b_ε = −0.26), 5.8e-182 at ci (b_ε = −0.19); every
-  tail p ≥ 0.99.
-- ``extra_noise`` (τ = 0.5): ε-test p = 1.3e-61 at smoke (b_ε = 0.02), 1.5e-309 at ci; tail p = 1.
-- :mod:`mfcheck.dynamics.mutants` (not used by the property test): ``no_factor_two`` 3.7e-13 at smoke, 6e-79
-  at ci (b_ε = 0.04–0.06, b_T = 0.80–0.82: a drift bias makes M grow like T); ``ntk_scaling``
-  3.8e-8 at smoke, 4.5e-69 at ci (b_T = 1.04–1.09).
-
-Honest limits. (1) Azuma is loose: B = 7.51 here, so σ_A = 15.0 sqrt(εT), while the measured
-σ̂ ≈ 0.74–1.07 sqrt(εT): σ_A / σ̂ ≥ 14 in every cell. The tail tests can only reject when a
-rule's martingale reaches the Azuma scale itself; none of the broken rules does in the pooled
-sample (``sqrt_step`` at ci reaches σ_A / σ̂ = 0.63 only in its smallest-ε cell; its pooled
-exceedances 39/384 at z = 1.5 stay far below 2e^(−1.125) = 0.65). They have no power here: even
-a rule with the fixed step s = 1/4 (not scaled by ε at all) stayed within the bound at smoke
-(17/192 exceedances at z = 1.5, tail p = 1; its ε test: p = 6e-137). (2) The pooled exponent
-(of εT) mixes b_ε and b_T with weights set by the design. For this SGD b_T ≈ 0.3 < 1/2 (the
-gradient noise decays along the run) and a test of H1 > 1/2 had no power against any rule above;
-where the gradient noise rises along the run, E M² grows faster than t and that test failed a
-correct SGD. It is reported, not tested. All rejections come from the ε-exponent test, which is
-the sharp part of the claim: at fixed T, E M² = ε ∫_0^T ξ² E v dt (1 + O(ε)); the fit carries a
-nuisance c ε term for the O(ε) part, and the sweep starts at ε = 1/16 to keep it small.
+**False-alarm rate and power.** The tail tests are exact binomial tests, the exponent test a
+cluster-robust t test (asymptotic), each at level α; Holm over all tests of a verification keeps
+the family-wise false-alarm rate ≤ α. Azuma's proxy uses the worst-case bound B, so it is loose
+(σ_A / σ̂ is in ``reports/azuma/report.md``): the tail tests can only reject a rule whose
+martingale reaches the Azuma scale itself, and a rule that merely fails to shrink with ε does
+not; such rules are rejected by the ε-exponent test.
 """
 
 from __future__ import annotations
@@ -377,8 +355,7 @@ def fit_scale(table: dict[str, np.ndarray]) -> dict:
       p_value_t (reported, not a test) for H1 b_t > 1/2. The nuisance c ε (fitted when there are
       at least three ε) is the first-order
       weak error of SGD in E v (log E M² = log ε + log ∫ξ² E v₀ dt + O(ε)); without it a
-      problem whose O(ε) correction is negative made a correct SGD reject (b_ε = 0.45, p = 1e-3,
-      on a drawn nearly linear σ).
+      negative O(ε) correction lowers the fitted b_ε below 1/2 and a correct SGD can be rejected.
     """
     rms = np.asarray(table["rms"], dtype=np.float64)
     if len(rms) < 4 or not np.all(np.isfinite(rms)) or np.any(rms <= 0):

@@ -1,13 +1,13 @@
-"""Term E2 of the coupling lemma closed by Gronwall: the coupling grows at most like e^{KT}.
+"""Term E2 of the coupling lemma closed by Gronwall: the coupling grows at most like e^{K_drift T}.
 
 THEORY.md §4 and the §7 row "Gronwall". With θ̄_i the nonlinear particle started at the same
 θ_i^0 as SGD particle i (synchronous coupling), the coupling statistic of one replicate is
 
     S(T) = max_{i ≤ N} sup_{kε ≤ T} ||θ_i^k − θ̄_i^{kε}||_2        (k on the record grid),
 
-and the coupling lemma bounds it by a(T) e^{KT} with a(T) the discretisation (E1 ≤ K T ε) and
-martingale (E3, ∝ sqrt(εT)) terms. One SGD run per replicate to a horizon ``T_max`` gives
-S(T) for every prefix T of the record grid (S is a running maximum, non-decreasing in T).
+and the coupling lemma bounds it by a(T) e^{K_drift T} with a(T) the discretisation (E1 ≤ K T ε),
+martingale (E3, ∝ sqrt(εT)) and i.i.d. terms. One SGD run per replicate to a horizon ``T_max``
+gives S(T) for every prefix T of the record grid (S is a running maximum, non-decreasing in T).
 
 **The Gronwall rate from the oracle constants.** The drift of both particles is
 b(θ, ρ) = −2ξ(t) ∇_θ Ψ(θ; ρ), ∇_θΨ(θ; ρ) = ∇V(θ) + ∫ ∇₁U(θ, θ') ρ(dθ'). Then
@@ -31,89 +31,60 @@ by the population average (1/n) Σ_j |x_j|² (and sup|y| by |y_j| inside the ave
 third, sharper rigorous rate. Both are reported, not tested.
 
 **Tests** (one-sided, H0 "the claim holds"; raw p-values, Holm in :func:`mfcheck.stats.results.decide`),
-on the prefixes T ≥ record_dt that the reference resolves (its measured coupling error at most
+on the prefixes T ≥ record_dt that the reference resolves (its coupling error at most
 ``RESOLUTION_RATIO`` × the median S(T)):
 
-1. *Rate.* K̂ = OLS slope of log S(T) on T, all replicates pooled, standard errors
-   cluster-robust by replicate with t inference on R − 1 df. The prefixes of one replicate are
-   strongly dependent (S is a running maximum of one path: neighbouring prefixes are often
-   equal), so HC3, which treats them as independent observations, understates the standard
-   error (measured at smoke: HC3 0.031, cluster-robust 0.049); replicates are independent, so
-   clustering by replicate is valid. (With the
-   same time grid in every replicate the pooled slope equals the mean of the per-replicate
-   slopes, and the cluster-robust standard error is their standard error up to a factor
-   sqrt((n−1)/(n−2)); the replicate-level t-interval is reported as a cross-check.)
-   The tested slope is that of log(S(T)/T), not of log S: the prefactor a(T) grows too (E1 ∝ εT,
-   E3 ∝ sqrt(εT)), and a(T)/T is non-increasing for both shapes, so S(T) ≤ a(T) e^{KT} implies
-   that log(S(T)/T) grows at rate at most K. Testing log S itself is valid only when the
-   onset slope of a(T) is negligible beside K_drift, which fails for weak drifts: on drawn
-   experiments with K_drift ≈ 1e-3–0.4 (nearly linear σ of amplitude 1/8) the raw K̂, mostly
-   the √T martingale onset, exceeded K_drift (p = 2e-4) for a correct SGD.
-   H0: K ≤ K_drift, H1: K > K_drift; p = P(t_{R−1} ≥ (slope − K_drift)/se).
+1. *Rate.* The OLS slope of log(S(T)/T) on T, all replicates pooled; H0: K ≤ K_drift,
+   H1: K > K_drift; p = P(t_{R−1} ≥ (slope − K_drift)/se). The slope is that of log(S(T)/T),
+   not of log S, because the prefactor a(T) grows too (E1 ∝ εT, E3 ∝ sqrt(εT)): a(T)/T is
+   non-increasing for both shapes, so S(T) ≤ a(T) e^{KT} implies that log(S(T)/T) grows at rate
+   at most K, whereas the slope of log S also carries the onset of a(T), which can exceed a weak
+   drift's K_drift on its own. Standard errors are cluster-robust by replicate with t inference
+   on R − 1 df: the prefixes of one replicate are strongly dependent (S is a running maximum of
+   one path), so HC3, which treats them as independent observations, understates the standard
+   error; replicates are independent, so clustering by replicate is valid. (With the same time
+   grid in every replicate the pooled slope equals the mean of the per-replicate slopes, whose
+   t-interval is reported as a cross-check, as is the raw slope K̂ of log S.)
 2. *At most exponential.* Pooled OLS of log S(T) = a + b (T − T̄) + c (T − T̄)², same
    cluster-robust errors; H0: c ≤ 0 (log S is linear or concave in T), H1: c > 0 (the local
    growth rate increases: super-exponential growth). p = P(t_{R−1} ≥ ĉ/se). A quadratic term
-   was chosen over comparing local slopes across T windows because it is one test (no
-   multiplicity), uses every prefix, and a smooth acceleration of the rate is what a
-   super-exponential blow-up looks like on a finite horizon.
+   rather than local slopes over T windows: it is one test (no multiplicity), uses every
+   prefix, and a smooth acceleration of the rate is what a super-exponential blow-up looks like
+   on a finite horizon.
 
 **False-alarm rate.** Each test has level α at the boundary of its null (K = K_drift, c = 0),
 up to the t_{R−1} approximation of the cluster-robust statistic; Holm over all tests of a
-verification keeps the family-wise rate ≤ α = 0.05. Seeds are fixed, so verdicts are
-deterministic. Caveats, both in the direction of *not* failing a correct implementation here:
-(1) test 1 removes the steepest admissible onset (a ∝ T), so for a correct SGD whose onset is
-the martingale's sqrt(T) it errs on the side of passing (the slope of ½ log T on the grid is
-0.67 on [1/16, 2], reported as ``onset_slope``, against 1.34 removed); (2) test 2 tests the §7 shape "log-error at most
-linear in T", which is stronger than the Gronwall inequality (a bound a(T)e^{KT} allows a convex
-log S on a finite horizon, e.g. a flow that crosses an unstable region mid-run); on this
-problem log S is clearly concave (ĉ < 0, p ≈ 1).
+verification keeps the family-wise rate ≤ α. Two caveats: (1) test 1 removes the steepest
+admissible onset (a ∝ T), twice the slope of the martingale's ½ log T (reported as
+``onset_slope``), so for a correct SGD it errs on the side of passing; (2) test 2 tests the §7
+shape "log-error at most linear in T", which is stronger than the Gronwall inequality (a bound
+a(T)e^{KT} allows a convex log S on a finite horizon, e.g. a flow that crosses an unstable
+region mid-run), so it could fail a correct SGD on such a flow; the fitted curvature of the
+default experiment is in ``reports/gronwall/report.md``.
 
-**How loose the bound is, and the horizon.** On :func:`mfcheck.model.experiment.default_experiment`
-(grad_V_lipschitz = 10.66, grad_U_lipschitz = 20.97, ξ ≡ 1): K_drift = 105.2 (structural form
-63.2, population-averaged 16.6), while K̂ = 0.36 [0.24, 0.47] (smoke) and 0.45 [0.39, 0.51] (ci):
-K̂ / K_drift ≈ 0.003–0.004, and the slope of log S − ½ log T is negative (−0.31, −0.22). The
-coupling of a correct SGD is dominated by the martingale onset and then saturates; it shows no
-Gronwall amplification at all on [0, 2]. Because e^{K_drift T} is astronomically large, the rate
-test can only be violated by growth that approaches float64 overflow: SGD raises (non-finite
-particles) once |<θ, x>|² overflows, i.e. |<θ, x>| ≳ e^{354}, so a rate K is observable on
-[0, T_max] only if K · T_max ≲ 350. With K_drift = 105 the window of detectable rates is
-(105, ≈ 175) for T_max = 2 and empty for T_max ≳ 3.3; this is why ``T_max`` = 2 at every tier
-(not 4). A run that overflows is reported *unresolved* (knob: ``SIZES[tier]['T_max']``).
+**How loose the bound is, and the horizon.** K_drift bounds the worst case of the oracle
+constants; the coupling of a correct SGD is dominated by the martingale onset and then
+saturates (K̂/K_drift and the slope of log S − ½ log T are in ``reports/gronwall/report.md``).
+Because e^{K_drift T} is astronomically large, the rate test can only be violated by growth
+that approaches float64 overflow: SGD raises (non-finite particles) once |<θ, x>|² overflows,
+i.e. |<θ, x>| ≳ e^{354} (``FLOAT64_LOG_LIMIT``), so a rate K is observable on [0, T_max] only if
+K · T_max ≲ 354. The window of detectable rates is (K_drift, 354/T_max); with K_drift ≈ 105 on
+:func:`mfcheck.model.experiment.default_experiment` it is (105, ≈ 177) for T_max = 2 and empty for
+T_max ≳ 3.4, which is why ``T_max`` = 2 at every tier. A run that overflows is reported
+*unresolved* (knob: ``SIZES[tier]['T_max']``).
 
-**Broken rule and measured power.** With bounded σ' (assumption A2) every SGD increment is
-bounded, ||Δθ|| ≤ 2 s_k (sup|y| + sup|ŷ|) sup||∇σ*||, so any bug that changes only the gradient
-term or the step size (missing factor 2, NTK output scaling, a step size growing with k) moves
-particles at most linearly in the elapsed step sum: it cannot produce exponential growth, let
-alone a rate above K_drift. Only a multiplicative term can, e.g. weight decay with the wrong
-sign. :func:`anti_weight_decay_step` is θ ← e^{+2λs} θ + (mean-field step) (the exact decay
-factor e^{−2λs} with its sign flipped), with λ = ``ANTI_DECAY`` = 60, rate 2λ = 120 > K_drift.
-That coefficient is not plausible (practical weight decay is 1e-4–1e-1); it is the smallest
-kind of bug this bound can see. Measured with this module (raw one-sided p, rate test / curvature
-test; K̂ the fitted rate):
-
-=========================  ================================  ================================
-update rule                smoke (N=64, ε=1/64, R=8)          ci (N=256, ε=1/256, R=20)
-=========================  ================================  ================================
-correct                    p = 1 / 0.999;   K̂ = 0.36          p = 1 / 1;       K̂ = 0.45
-anti_weight_decay, λ = 60  p = 1.4e-57 / 1; K̂ = 120.0         p = 2.9e-157 / 1; K̂ = 120.0
-anti weight decay, λ = 1   p = 1 / 1; K̂ = 2.65 (not seen)     p = 1 / 1; K̂ = 2.65 (not seen)
-anti weight decay, λ = 5   p = 1 / 1; K̂ = 10.1 (not seen)     p = 1 / 1; K̂ = 10.1 (not seen)
-anti weight decay, λ = 50  p = 1 / 1; K̂ = 100.0 (not seen)    p = 1 / 1; K̂ = 100.0 (not seen)
-no_factor_two (mutants)    p = 1 / 1; K̂ = 0.71                p = 1 / 1; K̂ = 0.75
-ntk_scaling (mutants)      p = 1 / 1; K̂ = 1.03                p = 1 / 1; K̂ = 1.01
-quartic anti-penalty       λ=0.03: p = 1 / 0.93;              λ = 0.03, 0.035, 0.04: overflow
-  θ + 2sλ||θ||²θ + step    λ=0.035: p = 1 / 0.18 (ĉ = 12.9);  before T_max (unresolved)
-                           λ=0.04: overflow (unresolved)
-=========================  ================================  ================================
-
-The curvature test had no power against any rule tried: a finite-time blow-up (the quartic
-anti-penalty) is convex only in its last steps before overflow, and at smoke only some
-replicates blow up inside the horizon, so ĉ is large but its cluster-robust error larger. The
-natural bugs are caught by the Theorem 1 rate claims (the coupling does not shrink along N ↑,
-ε ↓), not by the T-shape.
-
-Cost (2 shared cores): smoke about 1 s per run; ci 5–30 s (the reference for T_max = 2 on 2^11
-nodes and its refinement dominate; the spread is BLAS-thread contention with other processes).
+**Broken rule.** With bounded σ' (assumption A2) every SGD increment is bounded,
+||Δθ|| ≤ 2 s_k (sup|y| + sup|ŷ|) sup||∇σ*||, so any bug that changes only the gradient term or the
+step size (missing factor 2, NTK output scaling, a step size growing with k) moves particles at
+most linearly in the elapsed step sum: it cannot produce exponential growth, let alone a rate
+above K_drift. Such bugs are left to the Theorem 1 rate claims (the coupling does not shrink
+along N ↑, ε ↓). Only a multiplicative term can, e.g. weight decay with the wrong sign:
+:func:`anti_weight_decay_step` is θ ← e^{+2λs} θ + (mean-field step) (the exact decay factor
+e^{−2λs} with its sign flipped), with λ = ``ANTI_DECAY`` = 60, rate 2λ = 120 > K_drift. That
+coefficient is not plausible (practical weight decay is 1e-4–1e-1); it is the smallest bug of
+this kind the bound can see. A finite-time blow-up is convex in log S only in its last steps
+before overflow, so the curvature test sees it only when those steps fall inside the horizon
+and the run has not overflowed yet.
 """
 
 from __future__ import annotations

@@ -33,44 +33,24 @@ alternative="greater"; Clopper–Pearson 95 % intervals shown):
   replicates with sup_j |X_j − I_j| ≥ K_f sqrt(2/N)(sqrt(log 2J) + z) + δ_f against e^{−z²}.
 
 15 tests, all on one test function: the f of the experiment with the largest min_t sd_t(f)/K_f,
-measured on a pilot of ``PILOT`` i.i.d. particles from an independent stream (the "reference"
+estimated on a pilot of ``PILOT`` i.i.d. particles from an independent stream (the "reference"
 role of ``Streams(seed).child("mcdiarmid", "pilot")``, always drawn with the correct sampler),
 so the choice does not depend on the data tested. Frequencies of every f are in the details.
+A tested u is judged only when δ_f ≤ ``RESOLUTION_RATIO`` · u.
 
 **False-alarm rate.** Each test is exact (binomial, the counts are conservative), so under
 the claim each p-value is super-uniform; ``mfcheck.stats.results.decide`` applies Holm over all
 tests of all claims decided together: family-wise false-alarm rate ≤ α.
 
-**How loose the bound is, and the measured power** (default experiment, N = 32, the selected
-f is tanh(1.5 θ_1), whose sd under ρ_t is 0.53, 0.47, 0.40 · K_f at t = 0, 0.5, 1, so
-K_f²/sd² ≈ 3.5–6.3). McDiarmid uses sup|f| where the CLT uses the sd, and 2e^{−s²/2} where the
-normal tail is 2Φ̄(s K_f/sd). For the correct sampler no replicate exceeds any threshold, at
-smoke (1024 replicates) or ci (8192), against bounds 0.088 … 0.00067; the Clopper–Pearson upper
-limit of the frequency at s = 2.5 is 3.6e-3 (smoke) and 4.5e-4 (ci), i.e. ≥ 24× and ≥ 195× below
-the bound, and the CLT predicts 3e-6 … 1e-23 for these cells, 10⁴ to 10¹⁹ times below the bound.
-A sampler that repeats each of N/m draws m times (:func:`clustered_init`) inflates the variance
-of X by m, and exceeds the bound only once m ≳ K_f²/sd² times a tail factor. Measured (15 tests
-of this check alone, raw p; "rej." = tests rejected by Holm at 0.05 over those 15):
-
-    m (N = 32)   smoke, R = 1024          ci, R = 8192
-    1 (i.i.d.)   min p = 1      0 rej.    min p = 1        0 rej.
-    2            min p = 1      0 rej.    min p = 1        0 rej.
-    4            min p = 1      0 rej.    min p = 0.996    0 rej.   (frequency < bound everywhere)
-    8            min p = 7.5e-4 1 rej.    min p = 1.1e-34  8 rej.   (at smoke: Holm p 0.011, marginal)
-    16           min p = 1e-90  11 rej.   min p < 1e-300  12 rej.
-    32 (= N)     min p < 1e-300 14 rej.   min p < 1e-300  14 rej.
-
-So only strong correlation is detectable: m = 16 (two distinct draws per replicate) robustly,
-m = 8 (four) at ci and only marginally at smoke (with the Holm correction over the whole suite
-it may not be rejected there), and no number of replicates can detect m ≤ 4 here, whose
-clustered average still satisfies the McDiarmid bound at these u (measured frequency/bound ≤ 0.23):
-a sampler bug can pass this claim while breaking the CLT scale by a factor sqrt(m). The
-uniform-in-time tests have less power still (union bound over J = 17 times): they reject only
-full correlation m = N (p = 9.6e-4 at smoke, 1e-31 at ci, z = 1.5), not m = 16 (p = 1).
-The reference error δ_f is 5e-5 (smoke, 2^13 nodes) to 3e-5 (ci) for this f, four orders below
-the tested u ≈ 0.44–0.71; counts at u − δ_f exceed those at u + δ_f by at most two (none for
-the correct sampler).
-Timings on the shared 2-core machine: smoke 1.4–8 s, ci 11–21 s (coupling R·N particles).
+**How loose the bound is, and what it can detect.** McDiarmid uses sup|f| where the CLT uses
+the standard deviation, and 2e^{−s²/2} where the normal tail is 2Φ̄(s K_f/sd): for i.i.d.
+particles with sd well below K_f the CLT tail lies orders of magnitude below the bound (the
+pilot's sd_t(f)/K_f, the frequencies and their CLT values are in ``reports/mcdiarmid/report.md``). A sampler that
+repeats each of N/m draws m times (:func:`clustered_init`, assumption A4 broken) inflates the
+variance of X by m, and exceeds the bound only once m is of the order of K_f²/sd² times a tail
+factor: only strong correlation is detectable, and a mild one (small m) passes this claim at any
+number of replicates while breaking the CLT scale by sqrt(m). The uniform-in-time tests have
+less power still (union bound over the J record times).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The reference flow is deterministic given ρ_0, so it is solved once per sweep (with its
 refinement) and every cell's coupled particles θ̄_i are integrated in its stored field.
-Each cell (path, N, ε) has its own seed subtree ``Streams(seed).child("cell", N, ε)``, so its
+Each cell (path, N, ε) has its own seed subtree ``Streams(seed).child("cell", N, repr(ε))``, so its
 numbers do not depend on the order or the set of cells run beside it, nor on the executor that
 runs it: cells go through :func:`mfcheck.runtime.executors.map_cells` (serial, joblib processes or
 dask; cached by content when the execution has a cache).

@@ -42,7 +42,7 @@ def _drop_stale_disk_cache() -> None:
 
     numba invalidates ``cache=True`` entries on the source file's modification time and size only,
     so a checkout that restores an older file time can load machine code compiled from other
-    source (seen: kernels differing in the last bits). The sha256 of this file is kept beside the
+    source (and give results that differ in the last bits). The sha256 of this file is kept beside the
     cache (``__pycache__/kernels.sha256``); on a mismatch the ``kernels.*.nbi/nbc`` files go. A
     cache elsewhere (``NUMBA_CACHE_DIR``, or a read-only package) is left to numba."""
     import hashlib
@@ -497,7 +497,8 @@ _NO_NOISE = np.zeros((1, 1, 1, 1))
 
 def _run_block(kind, Theta, X, Y, S, G, first, code, p, lam, beta, c, noisy):
     """Replicates in parallel threads when there are several and each has enough work; serially otherwise
-    (a parallel region costs milliseconds when another process holds the other core)."""
+    (a parallel region has a start-up cost that small blocks do not repay, least of all when other
+    processes hold the other cores)."""
     R, N, D = Theta.shape
     parallel = R > 1 and numba.get_num_threads() > 1 and X.shape[0] * N * D >= _PARALLEL_MIN_WORK
     (_block_parallel if parallel else _block_serial)(kind, Theta, X, Y, S, G, first, code, p, lam, beta, c, noisy)

@@ -48,7 +48,6 @@ DEFAULT_CACHE_DIR = ".mfcheck-cache"
 """The folder ``mfcheck verify`` and ``mfcheck gate`` cache cells in (relative to the working directory)."""
 
 _MAX_DEPTH = 64
-_PACKAGE = "mfcheck"
 
 
 class Unidentifiable(Exception):

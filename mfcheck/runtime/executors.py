@@ -1,7 +1,7 @@
 """Where the cells of a sweep run: in this process, in parallel processes (joblib), or on a
 dask.distributed cluster; with or without the content cache (:mod:`mfcheck.runtime.cache`).
 
-A cell's numbers depend only on its own seed subtree (``Streams(seed).child("cell", N, ε)``),
+A cell's numbers depend only on its own seed subtree (``Streams(seed).child("cell", N, repr(ε))``),
 never on which process runs it, in what order, or how many run beside it, so every executor
 gives the same table. Results come back in cell order; cached cells are read, not run.
 
@@ -144,8 +144,8 @@ def _tune_malloc() -> None:
     A fresh process allocates every block above 128 KiB with ``mmap`` and returns it on free,
     so each step's temporaries (N·n·D doubles) page-fault anew; glibc raises that threshold
     only after a large block is freed, which the main process does while solving the reference
-    and a worker never does. Measured: a smoke-tier cell ran 3.6x slower in a fresh process
-    (0.37 s against 0.10 s) until the threshold was set. No effect where glibc is absent."""
+    and a worker never does, so without this a worker runs the same cell slower than the main
+    process. No effect where glibc is absent."""
     global _MALLOC_TUNED
     if _MALLOC_TUNED:
         return

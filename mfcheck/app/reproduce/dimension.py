@@ -93,7 +93,7 @@ DIMENSION_TIERS = {
     "full": DimensionTier("full", dims=(10, 40, 160, 320), N_path=(32, 64, 128, 256), kink=2.0, eps_path=(1e-4, 3e-5, 1e-5),
                           eps_N=256, replicates=8, T=1.0, records=8),
 }
-"""``full``: the committed report (minutes on 2 cores); ``fast``: seconds, for tests."""
+"""``full``: the committed report; ``fast``: a small sweep for tests."""
 
 
 def get_dimension_tier(name: str) -> DimensionTier:
@@ -529,7 +529,7 @@ def reproduce_dimension(out="reports/dimension", *, tier="full", seed: int = DEF
     **Arguments:**
 
     - ``out``: the folder (created; files overwritten).
-    - ``tier``: a :class:`DimensionTier` or its name in :data:`DIMENSION_TIERS` ("full": minutes; "fast": seconds).
+    - ``tier``: a :class:`DimensionTier` or its name in :data:`DIMENSION_TIERS` ("full" or "fast").
     - ``seed``: root entropy; ``command``: the command line printed as the way to regenerate.
     - ``reference``: optional override ``reference(d, times) -> RadialCurves``.
     - ``quality``: radial solver settings (:data:`mfcheck.app.reproduce.reference.QUALITY`); default

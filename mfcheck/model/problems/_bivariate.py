@@ -25,35 +25,18 @@ weights divided by √(2π), tensorised on (Z1, Z2) with ``n_nodes`` per axis: c
 evaluations per pair. The rule is exact for polynomials of degree ≤ 2n - 1 in each
 coordinate; for entire or analytic integrands the error falls geometrically in n, at a
 rate set by the distance to the nearest complex singularity divided by the scale of the
-argument (tanh(c t) has poles at t = ± iπ/(2c), so large |w| or steep slopes need more nodes).
-
-Measured accuracy (max absolute error over pairs with |a| = |b| = c at relative angles 0°,
-45°, 90°, 180° and one skew pair, against a 300-node rule; each cell: E f(<a,g>) / pair
-expectation / pair gradient). The σ below have slope 1, so c is the scale of their argument;
-for a σ of slope k read the column k·c. For
-:class:`~mfcheck.model.problems.gaussians.TwoGaussians` the scale is (1 + Δ)|w| · slope.
-
-==================  ==========================  ==========================  ==========================
-σ, nodes            c = 1                       c = 2                       c = 3
-==================  ==========================  ==========================  ==========================
-tanh(t + 0.3), 48   3e-9 / 5e-8 / 5e-7          5e-5 / 2e-4 / 5e-4          1e-3 / 5e-3 / 4e-3
-tanh(t + 0.3), 96   5e-13 / 8e-12 / 8e-11       2e-7 / 6e-6 / 2e-5          6e-5 / 2e-4 / 4e-4
-tanh(t + 0.3), 160  ≤ 3e-14                     4e-9 / 8e-8 / 4e-7          2e-6 / 2e-5 / 3e-5
-erf(t), 48          - / 1e-10 / 2e-9            - / 2e-4 / 7e-4             - / 8e-3 / 8e-3
-erf(t), 160         ≤ 3e-16                     - / 1e-10 / 1e-9            - / 5e-6 / 1e-5
-sin(t + 0.7), 48    ≤ 6e-16                     ≤ 6e-16                     ≤ 6e-16
-==================  ==========================  ==========================  ==========================
-
-(erf is odd, so its E f(<a,g>) is 0 by symmetry.) At c = 0.5 every smooth case is at
-rounding level (≤ 6e-14) with 48 nodes, and sin(t + 0.7) needs more than 48 nodes only
-beyond c ≈ 5 (1e-4 there). Rule of thumb: 48 nodes are good to ~5e-7 for scales ≤ 1, 160 nodes
-to ~5e-7 for scales ≤ 2; steep σ or large |w| need more nodes (at most 300).
+argument (tanh(c t) has poles at t = ± iπ/(2c), so large |w| or steep slopes need more nodes;
+an entire σ such as a sine converges fastest). For
+:class:`~mfcheck.model.problems.gaussians.TwoGaussians` the scale of the argument is
+(1 + Δ)|w| · slope. The default ``DEFAULT_NODES`` suits arguments of scale up to about 1; steeper
+σ or larger |w| need more nodes (at most ``MAX_NODES``). The tests compare the oracles with a
+dense grid, adaptive quadrature and Monte Carlo (``tests/test_problems_gaussians.py``,
+``tests/test_problems_teacher_student.py``).
 
 The piecewise-linear σ of MMN18 (kinks at 0.5 and 1.5, so σ' jumps) is not a polynomial-like
-integrand: the error falls slowly and erratically in n. With TwoGaussians(Δ = 0.5) and
-|w| ∈ [0.3, 3], against closed forms: V errs by up to 0.09 (|V| ≤ 1.1) at 48 nodes, U by up
-to 1.5 (|U| ≤ 20) and ∇₁U by up to 3 (|∇₁U| ≤ 6.5), and ∇₁U still errs by up to 1.5 at 300 nodes
-(σ' is an indicator). Use these oracles with smooth σ; see
+integrand: the error falls slowly and erratically in n, and ∇₁U, whose integrand carries the
+indicator σ', stays far from its value even at ``MAX_NODES``. Use these oracles with smooth σ
+(:func:`quadrature_activation` refuses the others); see
 ``tests/test_problems_gaussians.py::test_piecewise_linear_converges_slowly_under_gauss_hermite``.
 """
 
@@ -216,9 +199,9 @@ def inner_activation(problem, neuron: Neuron) -> Activation:
 def quadrature_activation(problem, neuron: Neuron) -> Activation:
     """As :func:`inner_activation`, and refuse σ whose σ' is not Lipschitz (kinks).
 
-    Gauss–Hermite does not converge usefully for such σ (see the table above: ∇₁U errs by up
-    to 1.5 even at 300 nodes for the piecewise-linear σ), so the oracle would return wrong
-    numbers; it raises instead.
+    Gauss–Hermite does not converge usefully for such σ (module docstring: ∇₁U stays far off
+    even at ``MAX_NODES`` for the piecewise-linear σ), so the oracle would return wrong numbers;
+    it raises instead.
     """
     act = inner_activation(problem, neuron)
     if not math.isfinite(act.lipschitz_prime):

@@ -10,7 +10,7 @@ With σ*(x; w) = σ(<w, x>), s_± = 1 ± Δ, g ~ N(0, I_d), G ~ N(0, 1), q(a) = 
     ∇₁U(w, w') = (1/2) Σ_± s_± E[σ'(s_± <w, g>) σ(s_± <w', g>) g].
 
 Every expectation is a one- or two-dimensional Gauss–Hermite quadrature
-(:mod:`mfcheck.model.problems._bivariate`, whose docstring gives the measured accuracy); the
+(:mod:`mfcheck.model.problems._bivariate`, whose docstring discusses its accuracy); the
 gradients are the quadrature of the exact derivative, not finite differences. Note that for
 an odd σ, q ≡ 0 and so V ≡ 0: the problem is only learnable with a σ that is not odd.
 """

@@ -343,8 +343,8 @@ def pair(sigma: Activation, a, b, c, *, n_nodes: int | None = None) -> np.ndarra
     - ``n_nodes``: Gauss–Legendre nodes per piece (ramp form, default 32) or Gauss–Hermite nodes
       per axis (any other σ, default 100; tensor rule in (G, Z) with G' = cG + √(1 − c²) Z).
 
-    Returns the broadcast shape. Accuracy, measured against the Mehler series and a doubled
-    rule, is stated in ``tests/test_radial_forms.py``.
+    Returns the broadcast shape. Its accuracy is checked against the Mehler series and a doubled
+    rule in ``tests/test_radial_forms.py``.
     """
     a = _check_a(a)
     b = _check_a(b, "b")

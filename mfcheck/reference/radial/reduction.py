@@ -59,7 +59,7 @@ def row_space(Phi, rel: float = 1e-13, max_rows: int = 1025) -> np.ndarray:
         return np.eye(F)
     step = max(1, (Phi.shape[0] - 1) // (max_rows - 1))
     sub = Phi[::step]
-    with threadpool_limits(limits=1, user_api="blas"):  # measured: 2 threads on a busy machine, 40× slower
+    with threadpool_limits(limits=1, user_api="blas"):  # small products: BLAS threads cost more than they give
         lam, vec = np.linalg.eigh(sub.T @ sub)
     keep = lam > rel * rel * lam[-1]
     return vec[:, keep]

@@ -8,9 +8,8 @@ sorted radii are the quantile function of ρ̄_t at the fixed levels of the init
 **Initial law.** r = ||w^0|| with w^0 ~ N(0, κ²/d I_d), i.e. r = κ √(χ²_d / d), discretised by
 its quantiles: r_i = F^{-1}((i − 1/2)/M), w_i = 1/M (a deterministic midpoint rule in the
 quantile variable; no Monte Carlo error). Its error is first order in 1/M (the end cells of a
-law with unbounded support carry it): measured for Δ = 0.8, d = 40, κ = 0.8 up to t = 3,
-|ΔR| = 3.7e-6 at M = 4000, 1.6e-6 at 8000, 5e-7 at 16000, against M = 32000. Or any law given
-as (nodes, weights).
+law with unbounded support carry it; ``tests/test_radial_solver.py`` checks the rate). Or any
+law given as (nodes, weights).
 
 **Field.** By :mod:`mfcheck.reference.radial.reduction`, ∂_r ψ(r; ρ̄) = v'(r) + Φ'(r)·A with A = ∫ Φ dρ̄.
 v', Φ, Φ' are tabulated once on a uniform grid of K points in [0, r_hi]; A is accumulated from
@@ -22,15 +21,14 @@ grid is doubled in length whenever a particle passes 90% of it.
 explicit Dormand–Prince 5(4) pair (compiled with numba), with the error of every particle
 controlled in the max norm: |local error_i| ≤ ``atol`` + ``rtol`` |r_i|; steps land exactly on
 the recording times. The flow contracts fast at first and slowly later, so adaptive steps are
-the efficient choice (measured: 3191 steps for T = 100 at rtol = 1e-7 with the paper's σ,
-Δ = 0.8, d = 40; about 47 s for M = 10^5 on one core).
+the efficient choice.
 
 **Error by refinement.** With ``refine=True`` a second flow runs with 2M particles, 2K − 1 grid
 points and tolerances divided by 32; the largest differences of R(ρ̄_t), of the quantile
 function and of each test-function mean over the time grid are stored in ``error``. They
 bound the error of the coarse flow up to the usual refinement assumption (the fine flow is
-much closer to the truth than the coarse one), which the tests check on their rates. In the
-setting above M dominates: doubling K alone moves R by 1.4e-8, tightening rtol 30× by 4e-8.
+much closer to the truth than the coarse one), which the tests check on their rates; with
+the default K and tolerances the particle count M dominates the difference.
 
 Recorded as well: the dissipation D(t) = 4ξ(t) ∫ (∂_r ψ)² dρ̄_t, so that the exact identity
 dR(ρ̄_t)/dt = −D(t) ≤ 0 can be checked.
@@ -101,8 +99,8 @@ def _gather(g, r, h):
     return out
 
 
-# Dormand–Prince 5(4) tableau (the 5th-order solution is propagated; b − b* estimates the error)
-_C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
+# Dormand–Prince 5(4) tableau (the 5th-order solution is propagated; b − b* estimates the error;
+# the flow is autonomous in τ, so the nodes c are not needed)
 _A = np.array([
     [0, 0, 0, 0, 0, 0],
     [1 / 5, 0, 0, 0, 0, 0],
