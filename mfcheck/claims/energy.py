@@ -52,25 +52,12 @@ gives d/dt R = −2ξ∫||∇Ψ||², half of D; ``drift_scale = −1`` (ascent) 
 SGD: ``context.update = mfcheck.dynamics.mutants.no_factor_two_step`` (E[ΔR_N] = −2 s G).
 
 **False-alarm rate.** Tests 1–2 are deterministic: under the claim they pass unless the
-integrator is outside its asymptotic range (measured on the default experiment, h = 1/32:
-q = 1.0015, a margin of 3 against the threshold; observed order 1.998; R decreases by at least
-2.5e-3 per step against a tolerance of 1.4e-9). Test 3 has level α up to the CLT approximation
-and the sampling error of Ĉ (in the denominator). Measured: ignoring Ĉ would shift Z by only
-0.07 (smoke) and 0.13 (ci) standard deviations. Holm over all tests keeps the family-wise
-false-alarm rate ≤ α.
+integrator is outside its asymptotic range (q ≈ 1 against the threshold 3). Test 3 has level α
+up to the CLT approximation and the sampling error of Ĉ (in the denominator). Holm over all
+tests keeps the family-wise false-alarm rate ≤ α.
 
-**Measured power** (default experiment; raw p-values of tests 1 / 2 / 3; * = rejected by Holm at
-α = 0.05; the reference tests do not depend on the update rule, the SGD test not on the drift):
-
-    implementation                     smoke                              ci
-    correct                            1 / 1 / 0.50 (Z = 0.01)            1 / 1 / 0.83 (Z = −0.97)
-    drift_scale = 1/2 (reference)      1 / 0* (q = 2.9e4, slope 0.50)     1 / 0* (q = 2.9e4)
-    drift_scale = −1 (reference)       0* / 0* (slope −1.00)              0* / 0*
-    no_factor_two_step (SGD)           p = 1e-135* (Z = 24.8, ratio 0.50) p < 1e-300* (Z = 70.5, ratio 0.50)
-    ntk_scaling_step (SGD)             p = 1e-68* (ratio 0.53)            p < 1e-300* (ratio 0.19)
-
-Timings on the 2-core machine: smoke ≈ 0.4 s, ci ≈ 4–6 s (the SGD loop and its curvature
-samples dominate). The check does not read ``context.reference``: it solves its own flows.
+`mfcheck calibrate energy_decay` measures the power against the stated alternative, and `mfcheck gate
+--self-test` which claims reject each broken implementation. The check does not read ``context.reference``: it solves its own flows.
 """
 
 from __future__ import annotations

@@ -68,18 +68,9 @@ the measured reference error; with e and se both small and the bias of a window 
 faster rates, its p under the claim is far from α. Test 3 is a t-test at level α up to the
 O(ε) bias, which goes the safe way. Holm over all tests keeps the family-wise rate ≤ α.
 
-**Measured power** (default experiment → dedicated population, r* = 0.512; raw p-values of
-tests 1 / 2 / 3 with the fitted rates; * = rejected by Holm at α = 0.05):
-
-    implementation                    smoke                                ci
-    correct                           1 / 0.59 (0.5121) / 0.93 (0.519)     1 / 0.59 (0.5121) / 0.78 (0.513)
-    drift_scale = 1/2 (reference)     1 / 0* (0.262) / —                   1 / 0* (0.262) / —
-    no_factor_two_step (SGD)          — / — / 2e-9* (0.265)                — / — / 8e-29* (0.262)
-    ntk_scaling_step (SGD)            — / — / 1e-8* (0.116)                — / — / 6e-19* (0.117)
-
-The reference error of the fitted reference rate (halving κ, δ and h) is 3.8e-4; the OLS
-standard error ≈ 6e-5. Timings on the 2-core machine: smoke ≈ 0.4 s, ci ≈ 1.5 s. The check
-does not read ``context.reference``: it solves its own flows.
+`mfcheck calibrate fixed_points` measures the power against the stated alternative, and `mfcheck gate
+--self-test` which claims reject each broken implementation. The check does not read
+``context.reference``: it solves its own flows.
 """
 
 from __future__ import annotations

@@ -43,23 +43,7 @@ at 2β, what c = 2 gives) likewise. Then dF_β/dt = −2ξ∫ρ ∂(Ψ_λ + β�
 **False-alarm rate.** Both tests are deterministic: under the claim they fail only outside the
 asymptotic range of the discretisation (the correct solver sits at q ≈ 1 against the order-1
 threshold q = 3, observed order 2.0, so there is a margin of 3). Holm over all tests keeps the
-family-wise false-alarm rate ≤ α. Measured on the fixed population (seed 20180427), raw p of
-tests 1 / 2 (* rejected by Holm at α = 0.05), q, observed order, slope of −dF/dt on D,
-KL(ρ_T | ρ*_β) (reported, not tested; KL(ρ_0 | ρ*) = 0.405):
-
-    implementation               smoke (100 / 200 cells, T = 3)             ci (200 / 400 cells, T = 4)
-    correct                      1 / 1,   q 0.965, order 2.04, slope 1.02,  1 / 1,   q 0.987, order 2.01, slope 1.01,
-                                 KL_T 4.5e-6, F_T − F* ≈ 2e-6               KL_T 1.3e-7
-    diffusion ×2 (broken)        0* / 0*, q 7.96, order 0.006, slope 0.27,  0* / 0*, q 15.8, order 0.001, slope 0.31,
-                                 KL_T 0.164, F_T − F* 0.043                 KL_T 0.165
-    diffusion ×½ (broken)        1 / 0*,  q 28.8, order 0.02, slope 0.29,   1 / 0*,  q 78.9, order 0.005, slope 0.28,
-                                 KL_T 0.102                                 KL_T 0.102
-
-(full, 400 / 800 cells, T = 6: correct 1 / 1, q 0.995, order 2.005; ×2 and ×½ both 0* / 0*.)
-F_β is non-increasing for the correct solver (largest increment −3.9e-7 smoke, −5.3e-9 ci) and
-KL(ρ_t | ρ*) decreases along the record grid; with diffusion ×2 F_β rises by up to 6.9e-4
-(smoke) against a bound of 2.0e-4, and KL is not monotone. Run time on 2 cores: smoke ≈ 0.5 s,
-ci ≈ 1.3 s, full ≈ 5 s (the fine level dominates).
+family-wise false-alarm rate ≤ α.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ particles) once |<θ, x>|² overflows, i.e. |<θ, x>| ≳ e^{354}, so a rate K i
 (105, ≈ 175) for T_max = 2 and empty for T_max ≳ 3.3; this is why ``T_max`` = 2 at every tier
 (not 4). A run that overflows is reported *unresolved* (knob: ``SIZES[tier].T_max``).
 
-**Broken rule and measured power.** With bounded σ' (assumption A2) every SGD increment is
+**Broken rule and power.** With bounded σ' (assumption A2) every SGD increment is
 bounded, ||Δθ|| ≤ 2 s_k (sup|y| + sup|ŷ|) sup||∇σ*||, so any bug that changes only the gradient
 term or the step size (missing factor 2, NTK output scaling, a step size growing with k) moves
 particles at most linearly in the elapsed step sum: it cannot produce exponential growth, let
@@ -88,32 +88,15 @@ alone a rate above K_drift. Only a multiplicative term can, e.g. weight decay wi
 sign. :func:`anti_weight_decay_step` is θ ← e^{+2λs} θ + (mean-field step) (the exact decay
 factor e^{−2λs} with its sign flipped), with λ = ``ANTI_DECAY`` = 60, rate 2λ = 120 > K_drift.
 That coefficient is not plausible (practical weight decay is 1e-4–1e-1); it is the smallest
-kind of bug this bound can see. Measured with this module (raw one-sided p, rate test / curvature
-test; K̂ the fitted rate):
+kind of bug this bound can see: weaker anti-decay (2λ ≤ K_drift), the missing factor 2 and the NTK
+scaling grow far more slowly than e^{K_drift T} and pass. `mfcheck calibrate gronwall` measures the
+power against λ = 60.
 
-=========================  ================================  ================================
-update rule                smoke (N=64, ε=1/64, R=8)          ci (N=256, ε=1/256, R=20)
-=========================  ================================  ================================
-correct                    p = 1 / 0.999;   K̂ = 0.36          p = 1 / 1;       K̂ = 0.45
-anti_weight_decay, λ = 60  p = 1.4e-57 / 1; K̂ = 120.0         p = 2.9e-157 / 1; K̂ = 120.0
-anti weight decay, λ = 1   p = 1 / 1; K̂ = 2.65 (not seen)     p = 1 / 1; K̂ = 2.65 (not seen)
-anti weight decay, λ = 5   p = 1 / 1; K̂ = 10.1 (not seen)     p = 1 / 1; K̂ = 10.1 (not seen)
-anti weight decay, λ = 50  p = 1 / 1; K̂ = 100.0 (not seen)    p = 1 / 1; K̂ = 100.0 (not seen)
-no_factor_two (mutants)    p = 1 / 1; K̂ = 0.71                p = 1 / 1; K̂ = 0.75
-ntk_scaling (mutants)      p = 1 / 1; K̂ = 1.03                p = 1 / 1; K̂ = 1.01
-quartic anti-penalty       λ=0.03: p = 1 / 0.93;              λ = 0.03, 0.035, 0.04: overflow
-  θ + 2sλ||θ||²θ + step    λ=0.035: p = 1 / 0.18 (ĉ = 12.9);  before T_max (unresolved)
-                           λ=0.04: overflow (unresolved)
-=========================  ================================  ================================
-
-The curvature test had no power against any rule tried: a finite-time blow-up (the quartic
-anti-penalty) is convex only in its last steps before overflow, and at smoke only some
+The curvature test has little power: a finite-time blow-up (e.g. a quartic anti-penalty
+θ + 2sλ||θ||²θ + step) is convex only in its last steps before overflow, and at smoke only some
 replicates blow up inside the horizon, so ĉ is large but its cluster-robust error larger. The
 natural bugs are caught by the Theorem 1 rate claims (the coupling does not shrink along N ↑,
 ε ↓), not by the T-shape.
-
-Cost (2 shared cores): smoke about 1 s per run; ci 5–30 s (the reference for T_max = 2 on 2^11
-nodes and its refinement dominate; the spread is BLAS-thread contention with other processes).
 """
 
 from __future__ import annotations

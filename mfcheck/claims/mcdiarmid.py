@@ -70,7 +70,6 @@ full correlation m = N (p = 9.6e-4 at smoke, 1e-31 at ci, z = 1.5), not m = 16 (
 The reference error δ_f is 5e-5 (smoke, 2^13 nodes) to 3e-5 (ci) for this f, four orders below
 the tested u ≈ 0.44–0.71; counts at u − δ_f exceed those at u + δ_f by at most two (none for
 the correct sampler).
-Timings on the shared 2-core machine: smoke 1.4–8 s, ci 11–21 s (coupling R·N particles).
 """
 
 from __future__ import annotations
