@@ -102,11 +102,12 @@ class Claim:
         passes) and refuses any other: its problem, neuron or ρ_0 would be silently ignored."""
         if self.own_setting is None:
             return
-        default = default_experiment(seed=experiment.seed, log2_M=experiment.log2_M)
-        if experiment.describe() != default.describe():
+        given, default = experiment.describe(), default_experiment(seed=experiment.seed, log2_M=experiment.log2_M).describe()
+        changed = [key for key in given if given[key] != default[key]]
+        if changed:
             raise InvalidArgument(
-                f"{self.name} runs on {self.own_setting}; it cannot take `experiment` = {experiment.describe()['problem']}: "
-                f"only a seed applies to it (pass `default_experiment(seed=...)`), or leave {self.name!r} out of `claims`.")
+                f"{self.name} runs on {self.own_setting}; it cannot take `experiment` with its own {', '.join(changed)}: "
+                f"only the seed applies to it (pass `default_experiment(seed=...)`), or leave {self.name!r} out of `claims`.")
 
 
 @dataclass(frozen=True, kw_only=True)
