@@ -25,6 +25,8 @@ from mfcheck.model.experiment import Experiment, default_experiment
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems import teacher_population
+from mfcheck.report import write_report
+from mfcheck.stats.results import ClaimResult, Test, decide
 
 LAYERS = ("errors", "_validation", "seeds", "runtime", "model", "dynamics", "reference", "stats", "claims", "report", "app")
 """The layers of mfcheck, lowest first: a module imports only from its own layer and the ones below."""
@@ -98,6 +100,18 @@ def test_a_claim_on_the_users_experiment_takes_any():
     for claim in CLAIMS.values():
         if claim.own_setting is None:
             claim.check_experiment(_custom_experiment())
+
+
+def test_a_claim_without_a_renderer_of_its_own_gets_the_generic_report(tmp_path):
+    claim = dataclasses.replace(get_claim("azuma"), name="new_claim", title="A new claim")
+    [result] = decide([ClaimResult(claim="new_claim", verdict="unresolved", alpha=0.05, tests=(Test("its test", 0.5),),
+                                   estimates={"its estimate": {"estimate": 1.0, "ci": [0.5, 1.5]}})])
+    context = CheckContext(experiment=default_experiment(log2_M=6), tier=get_tier("smoke"), reference=None)
+    write_report(claim, result, context, tmp_path)
+    text = (tmp_path / "new_claim" / "report.md").read_text()
+    assert text.startswith("# A new claim\n") and "Verdict: PASS" in text and claim.statement in text
+    assert "| its estimate | 1 | [0.5, 1.5] |" in text and "| its test | 0.5 | 0.5 | no |" in text
+    assert json.loads((tmp_path / "new_claim" / "summary.json").read_text())["claim"] == "new_claim"
 
 
 def test_the_family_size_is_the_number_of_tests_a_smoke_run_decides(smoke_reports):
