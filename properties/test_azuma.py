@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.claims.azuma import AZUMA_MUTANTS, CHECK
+from mfcheck.claims.azuma import AZUMA_MUTANTS, CLAIM
 from mfcheck.claims.base import CheckContext
 from mfcheck.model.experiment import default_experiment
 from mfcheck.stats.results import decide
@@ -33,7 +33,7 @@ def experiment():
 def _decide(experiment, tier, update):
     # The check compensates with the exact ∇Ψ of the finite population: it needs no reference flow.
     context = CheckContext(experiment=experiment, tier=get_tier(tier), reference=None, update=update)
-    return decide([CHECK.run(context)], ALPHA)[0]
+    return decide([CLAIM.run(context)], ALPHA)[0]
 
 
 def test_correct_sgd_passes(experiment, mfcheck_tier):

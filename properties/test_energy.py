@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 
 from mfcheck.claims.base import CheckContext
-from mfcheck.claims.energy import CHECK, evaluate
+from mfcheck.claims.energy import CLAIM, evaluate
 from mfcheck.model.experiment import default_experiment
 from mfcheck.dynamics.mutants import no_factor_two_step
 from mfcheck.stats.results import decide
@@ -40,7 +40,7 @@ def _context(tier, update=mean_field_step):
 
 
 def test_correct_flow_and_sgd_pass(tier):
-    [r] = decide([CHECK.run(_context(tier))], ALPHA)
+    [r] = decide([CLAIM.run(_context(tier))], ALPHA)
     assert r.verdict == "pass", r.message
     assert min(t.p_adjusted for t in r.tests) > ALPHA
 
@@ -48,7 +48,7 @@ def test_correct_flow_and_sgd_pass(tier):
 @pytest.mark.parametrize("broken", ["drift_factor_half", "ascent", "no_factor_two_step"])
 def test_broken_reference_or_sgd_is_rejected(tier, broken):
     if broken == "no_factor_two_step":
-        result, rejected = CHECK.run(_context(tier, no_factor_two_step)), "SGD"
+        result, rejected = CLAIM.run(_context(tier, no_factor_two_step)), "SGD"
     else:
         result, rejected = evaluate(_context(tier), drift_scale=0.5 if broken == "drift_factor_half" else -1.0), "reference"
     [r] = decide([result], ALPHA)

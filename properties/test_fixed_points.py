@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 
 from mfcheck.claims.base import CheckContext
-from mfcheck.claims.fixed_points import CHECK, evaluate
+from mfcheck.claims.fixed_points import CLAIM, evaluate
 from mfcheck.model.experiment import default_experiment
 from mfcheck.dynamics.mutants import no_factor_two_step
 from mfcheck.stats.results import decide
@@ -38,7 +38,7 @@ def _context(tier, update=mean_field_step):
 
 
 def test_correct_flow_and_sgd_pass(tier):
-    [r] = decide([CHECK.run(_context(tier))], ALPHA)
+    [r] = decide([CLAIM.run(_context(tier))], ALPHA)
     assert r.verdict == "pass", r.message
     assert len(r.tests) == 2 and min(t.p_adjusted for t in r.tests) > ALPHA
 
@@ -46,7 +46,7 @@ def test_correct_flow_and_sgd_pass(tier):
 @pytest.mark.parametrize("broken", ["drift_factor_half", "no_factor_two_step"])
 def test_half_speed_drift_or_sgd_is_rejected(tier, broken):
     if broken == "no_factor_two_step":
-        result, rejected = CHECK.run(_context(tier, no_factor_two_step)), "(b) SGD"
+        result, rejected = CLAIM.run(_context(tier, no_factor_two_step)), "(b) SGD"
     else:
         result, rejected = evaluate(_context(tier), drift_scale=0.5), "(b) reference"
     [r] = decide([result], ALPHA)

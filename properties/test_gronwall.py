@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 
 from mfcheck.claims.base import CheckContext
-from mfcheck.claims.gronwall import CHECK, anti_weight_decay_step
+from mfcheck.claims.gronwall import CLAIM, anti_weight_decay_step
 from mfcheck.model.experiment import default_experiment
 from mfcheck.reference import build_reference
 from mfcheck.stats.results import decide
@@ -40,7 +40,7 @@ def setting(mfcheck_tier):
 def _run(setting, update):
     tier, experiment, reference = setting
     context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, progress=False)
-    return decide([CHECK.run(context)], ALPHA)[0]
+    return decide([CLAIM.run(context)], ALPHA)[0]
 
 
 def test_correct_sgd_passes(setting):

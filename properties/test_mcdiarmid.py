@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 
 from mfcheck.claims.base import CheckContext
-from mfcheck.claims.mcdiarmid import CHECK, make_clustered_init
+from mfcheck.claims.mcdiarmid import CLAIM, make_clustered_init
 from mfcheck.model.experiment import default_experiment
 from mfcheck.reference import build_reference
 from mfcheck.stats.results import decide
@@ -37,7 +37,7 @@ def setting(mfcheck_tier):
 def _decide(setting, init):
     tier, experiment, reference = setting
     context = CheckContext(experiment=experiment, tier=tier, reference=reference, init=init)
-    [result] = decide([CHECK.run(context)], ALPHA)
+    [result] = decide([CLAIM.run(context)], ALPHA)
     return result
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from mfcheck.claims.rate import CLAIMS
+from mfcheck.claims.theorem1 import CLAIMS
 from mfcheck.model.experiment import default_experiment
 from mfcheck.dynamics.mutants import MUTANTS
 from mfcheck.reference import build_reference
@@ -34,7 +34,7 @@ def setting(mfcheck_tier):
 
 def _verify(setting, update):
     tier, experiment, reference = setting
-    return verify(tier, experiment=experiment, alpha=ALPHA, update=update, reference=reference, progress=False, claims=list(CLAIMS))
+    return verify(tier, experiment=experiment, alpha=ALPHA, update=update, reference=reference, progress=False, claims=[c.name for c in CLAIMS])
 
 
 def test_correct_sgd_passes_every_claim(setting):
@@ -57,7 +57,7 @@ def test_rate_claims_hold_on_drawn_experiments(mfcheck_tier):
     @drawn_settings(mfcheck_tier)
     @given(experiment=DRAWN)
     def holds(experiment):
-        v = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), update=mean_field_step, progress=False, claims=list(CLAIMS))
+        v = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), update=mean_field_step, progress=False, claims=[c.name for c in CLAIMS])
         assert [r.verdict for r in v.results] == ["pass"] * len(v.results), [(r.claim, r.message) for r in v.results]
 
     holds()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 from mfcheck.claims.base import CheckContext
-from mfcheck.claims.theorem2 import CHECKS
+from mfcheck.claims.theorem2 import CLAIMS, SWEEP
 from mfcheck.model.experiment import default_experiment
 from mfcheck.dynamics.noisy import sqrt_s_over_beta_noise
 from mfcheck.stats.results import decide
@@ -19,7 +19,8 @@ from properties._drawn import drawn_settings, level
 
 def _run(tier_name, noisy_update):
     ctx = CheckContext(experiment=default_experiment(log2_M=8), tier=get_tier(tier_name), reference=None, noisy_update=noisy_update)
-    return decide([c.run(ctx) for c in CHECKS.values()], 0.05)
+    sweep = SWEEP.run(ctx)
+    return decide([c.fit(sweep) for c in CLAIMS], 0.05)
 
 
 def test_correct_noisy_sgd_passes(mfcheck_tier):
@@ -44,7 +45,8 @@ def test_noisy_rate_claims_hold_for_drawn_seeds(mfcheck_tier):
     @given(seed=seeds())
     def holds(seed):
         ctx = CheckContext(experiment=default_experiment(seed=seed, log2_M=8), tier=tier, reference=None)
-        results = decide([c.run(ctx) for c in CHECKS.values()], level(mfcheck_tier, slow=True))
+        sweep = SWEEP.run(ctx)
+        results = decide([c.fit(sweep) for c in CLAIMS], level(mfcheck_tier, slow=True))
         assert [r.verdict for r in results] == ["pass"] * 3, [(r.claim, r.message) for r in results]
 
     holds()

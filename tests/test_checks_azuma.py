@@ -1,5 +1,5 @@
 """Unit tests of mfcheck.claims.azuma: the Azuma bound, the SGD loop with its exact compensator,
-the tail and scale statistics, the broken rules, and run/render on a tiny sweep."""
+the tail and scale statistics, the broken rules, and run and report on a tiny sweep."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from mfcheck.model.experiment import Experiment
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import AffineNeuron, InnerNeuron
 from mfcheck.model.problems import teacher_population
+from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.seeds import Streams
 from mfcheck.dynamics.sgd import mean_field_step, run_sgd
@@ -223,7 +224,7 @@ def test_subgaussian_scales(pop, rho0):
 
 
 def test_run_and_render_tiny(monkeypatch, tmp_path, pop, rho0):
-    monkeypatch.setitem(A.SIZES, "smoke", {"N": 6, "replicates": 12, "eps": (1 / 16, 1 / 32), "times": (0.25, 0.5)})
+    monkeypatch.setitem(A.SIZES, "smoke", A.Sizes(N=6, replicates=12, eps=(1 / 16, 1 / 32), times=(0.25, 0.5)))
     exp = Experiment(problem=pop, neuron=INNER, rho0=rho0, T=0.5, seed=11)
     ctx = CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None)  # the check needs no reference flow
     r1 = A.run(ctx)
@@ -234,10 +235,11 @@ def test_run_and_render_tiny(monkeypatch, tmp_path, pop, rho0):
     assert "pooled exponent (εT)" in r1.estimates and "exponent in ε" in r1.estimates
     assert r1.details["drift_mismatch_max"] < 1e-12
     decided = decide([r1], 0.05)[0]
-    A.render(decided, tmp_path, ctx)
-    text = (tmp_path / "report.md").read_text()
+    write_report(A.CLAIM, decided, ctx, tmp_path)
+    folder = tmp_path / "azuma"
+    text = (folder / "report.md").read_text()
     assert "Verdict" in text and "Holm-adjusted" in text and "Reference error" in text
-    assert (tmp_path / "scale.png").stat().st_size > 0 and (tmp_path / "tail.png").stat().st_size > 0
+    assert (folder / "scale.png").stat().st_size > 0 and (folder / "tail.png").stat().st_size > 0
     import json
 
     json.dumps(decided.to_dict())  # JSON-able details
@@ -253,11 +255,11 @@ def test_run_rejects_unknown_tier(pop, rho0):
 
 
 def test_run_rejects_times_beyond_T(monkeypatch, pop, rho0):
-    monkeypatch.setitem(A.SIZES, "smoke", {"N": 4, "replicates": 2, "eps": (1 / 16, 1 / 32), "times": (0.25, 1.0)})
+    monkeypatch.setitem(A.SIZES, "smoke", A.Sizes(N=4, replicates=2, eps=(1 / 16, 1 / 32), times=(0.25, 1.0)))
     exp = Experiment(problem=pop, neuron=INNER, rho0=rho0, T=0.5)
     with pytest.raises(InvalidArgument, match="T"):
         A.run(CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None))
 
 
-def test_check_object():
-    assert A.CHECK.name == "azuma" and callable(A.CHECK.run) and callable(A.CHECK.render)
+def test_claim_object():
+    assert A.CLAIM.name == "azuma" and A.CLAIM.compute is A.run and A.CLAIM.sizes is A.SIZES

@@ -8,7 +8,7 @@ import pytest
 from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.claims.base import CheckContext
 from mfcheck.claims.energy import (
-    CHECK, SIZES, ScaledDrift, Sizes, centred_difference, curvature_term, dissipation, evaluate, flow_with_positions,
+    CLAIM, SIZES, ScaledDrift, Sizes, centred_difference, curvature_term, dissipation, evaluate, flow_with_positions,
     reference_identity, roundoff_bound, sgd_identity,
 )
 from mfcheck.errors import InvalidArgument
@@ -19,6 +19,7 @@ from mfcheck.dynamics.mutants import no_factor_two_step
 from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems import teacher_population
 from mfcheck.reference import couple, solve_flow
+from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
@@ -36,7 +37,7 @@ def small():
 
 def test_sizes_cover_every_tier():
     assert set(SIZES) == {"smoke", "ci", "full"}
-    assert CHECK.name == "energy_decay"
+    assert CLAIM.name == "energy_decay"
 
 
 def test_scaled_drift_scales_only_the_gradient(small, rng):
@@ -159,14 +160,14 @@ def test_evaluate_and_render(tmp_path):
     assert [t.p_value for t in result.tests[:2]] == [1.0, 1.0]
     assert result.verdict == "pass"
     assert abs(result.estimates["reference: slope of dR/dt on −4ξ∫||∇Ψ||²"]["estimate"] - 1) < 1e-3
-    CHECK.render(result, tmp_path, ctx)
-    text = (tmp_path / "report.md").read_text()
+    write_report(CLAIM, result, ctx, tmp_path)
+    text = (tmp_path / "energy_decay" / "report.md").read_text()
     assert "Verdict: PASS" in text and "Holm-adjusted" in text
-    assert (tmp_path / "energy.png").stat().st_size > 0
+    assert (tmp_path / "energy_decay" / "energy.png").stat().st_size > 0
 
 
 def test_run_refuses_an_unknown_tier():
     ctx = _tiny_context()
     bogus = Tier("bogus", N_path=(16,), eps_path=(1 / 16,), kink=4, replicates=2, log2_M=6)
     with pytest.raises(InvalidArgument, match="tier"):
-        CHECK.run(CheckContext(experiment=ctx.experiment, tier=bogus, reference=None))
+        CLAIM.run(CheckContext(experiment=ctx.experiment, tier=bogus, reference=None))

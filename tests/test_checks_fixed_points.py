@@ -10,12 +10,13 @@ import pytest
 from mfcheck.model.activations import erf_sigmoid
 from mfcheck.claims.base import CheckContext
 from mfcheck.claims.fixed_points import (
-    CHECK, SIZES, Sizes, dedicated_population, dirac_fixed_point, dirac_gradient, find_fixed_point, fit_rate, fixed_point_of,
+    CLAIM, SIZES, Sizes, dedicated_population, dirac_fixed_point, dirac_gradient, find_fixed_point, fit_rate, fixed_point_of,
     hessians, horizon, linearised_second_moment, reference_contraction, sgd_spread, tau_of, evaluate,
 )
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
 from mfcheck.model.neurons import InnerNeuron
+from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
@@ -34,7 +35,7 @@ def fp():
 
 def test_sizes_cover_every_tier():
     assert set(SIZES) == {"smoke", "ci", "full"}
-    assert CHECK.name == "fixed_points"
+    assert CLAIM.name == "fixed_points"
 
 
 def test_dedicated_population_is_reproducible_and_orthonormal():
@@ -136,10 +137,10 @@ def test_evaluate_and_render(tmp_path):
     result = decide([evaluate(ctx, sizes=TINY)])[0]
     assert len(result.tests) == 2 and result.verdict == "pass", result.message
     assert result.details["fixed_point"]["source"] == "dedicated"
-    CHECK.render(result, tmp_path, ctx)
-    text = (tmp_path / "report.md").read_text()
+    write_report(CLAIM, result, ctx, tmp_path)
+    text = (tmp_path / "fixed_points" / "report.md").read_text()
     assert "Verdict: PASS" in text and "dedicated" in text
-    assert (tmp_path / "fixed_points.png").stat().st_size > 0
+    assert (tmp_path / "fixed_points" / "fixed_points.png").stat().st_size > 0
 
 
 def test_evaluate_is_unresolved_when_the_schedule_dies_out(tmp_path):
@@ -150,5 +151,5 @@ def test_evaluate_is_unresolved_when_the_schedule_dies_out(tmp_path):
     ctx = CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None)
     result = decide([evaluate(ctx, sizes=TINY)])[0]
     assert result.verdict == "unresolved" and "schedule" in result.unresolved
-    CHECK.render(result, tmp_path, ctx)
-    assert (tmp_path / "report.md").exists()
+    write_report(CLAIM, result, ctx, tmp_path)
+    assert (tmp_path / "fixed_points" / "report.md").exists()

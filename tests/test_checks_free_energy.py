@@ -10,13 +10,14 @@ import pytest
 
 from mfcheck.claims.base import CheckContext
 from mfcheck.claims.free_energy import (
-    CHECK, SIZES, Sizes, choose_dt, evaluate, free_energy_identity, gibbs_free_energy, kl_divergence,
+    CLAIM, SIZES, Sizes, choose_dt, evaluate, free_energy_identity, gibbs_free_energy, kl_divergence,
 )
 from mfcheck.claims.temperature import BETA, LAM, setting
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
 from mfcheck.reference.gibbs import solve_gibbs
 from mfcheck.reference.fokker_planck import default_half_width, max_stable_dt
+from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.claims.tiers import get_tier
 
@@ -35,7 +36,7 @@ def context():
 
 def test_sizes_cover_every_tier():
     assert set(SIZES) == {"smoke", "ci", "full"}
-    assert CHECK.name == "free_energy"
+    assert CLAIM.name == "free_energy"
 
 
 def test_choose_dt_divides_the_record_spacing_and_is_stable(problem):
@@ -77,10 +78,10 @@ def test_evaluate_and_render(context, tmp_path):
     [r] = decide([result], 0.05)
     assert r.verdict == "pass" and [t.p_value for t in r.tests] == [1.0, 1.0]
     json.dumps(r.to_dict())
-    CHECK.render(r, tmp_path, context)
-    text = (tmp_path / "report.md").read_text()
+    write_report(CLAIM, r, context, tmp_path)
+    text = (tmp_path / "free_energy" / "report.md").read_text()
     assert "PASS" in text and "free_energy.png" in text
-    assert (tmp_path / "free_energy.png").stat().st_size > 1000
+    assert (tmp_path / "free_energy" / "free_energy.png").stat().st_size > 1000
 
 
 def test_evaluate_rejects_wrong_diffusion(context):
@@ -92,4 +93,4 @@ def test_evaluate_rejects_wrong_diffusion(context):
 def test_unknown_tier_is_rejected(context):
     bad = dataclasses.replace(context, tier=dataclasses.replace(context.tier, name="huge"))
     with pytest.raises(InvalidArgument, match="tier"):
-        CHECK.run(bad)
+        CLAIM.run(bad)

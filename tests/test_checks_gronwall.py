@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.claims.gronwall: the bound, the statistic, the fits, the broken rule, run/render."""
+"""Unit tests of mfcheck.claims.gronwall: the bound, the statistic, the fits, the broken rule, run and report."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
 from mfcheck.model.problems.base import TheoremConstants
 from mfcheck.reference import build_reference
+from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.dynamics.sgd import mean_field_step
 from mfcheck.claims.tiers import Tier, get_tier
@@ -148,10 +149,10 @@ def test_mutant_rate_is_in_the_detectable_window():
     ex = EXPERIMENT
     K = G.drift_lipschitz(ex.problem.constants(ex.neuron), ex.schedule.bound)["K_drift"]
     for size in G.SIZES.values():
-        assert K < 2 * G.ANTI_DECAY < G.FLOAT64_LOG_LIMIT / size["T_max"] - 10
+        assert K < 2 * G.ANTI_DECAY < G.FLOAT64_LOG_LIMIT / size.T_max - 10
 
 
-# -- run and render -------------------------------------------------------------------------------
+# -- run and report -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dummy_reference():
     # the check builds its own reference for its horizon; the context's is not used
@@ -165,39 +166,39 @@ def _context(reference, update=mean_field_step, tier="smoke"):
 
 def test_run_and_render_on_the_correct_sgd(dummy_reference, tmp_path):
     ctx = _context(dummy_reference)
-    r = G.CHECK.run(ctx)
-    assert G.CHECK.name == "gronwall"
+    r = G.CLAIM.run(ctx)
+    assert G.CLAIM.name == "gronwall"
     assert len(r.tests) == 2 and not r.unresolved
     assert r.reference_error == r.details["reference"]["error"]["coupling"] < 0.01
     assert 0 < r.estimates["K_hat"]["estimate"] < r.estimates["K_drift"]["estimate"]
-    assert len(r.details["times"]) == int(G.SIZES["smoke"]["T_max"] / EXPERIMENT.record_dt)
+    assert len(r.details["times"]) == int(G.SIZES["smoke"].T_max / EXPERIMENT.record_dt)
     (r,) = decide([r], 0.05)
-    G.CHECK.render(r, tmp_path, ctx)
-    text = (tmp_path / "report.md").read_text()
+    write_report(G.CLAIM, r, ctx, tmp_path)
+    text = (tmp_path / "gronwall" / "report.md").read_text()
     assert "K_drift" in text and "Holm-adjusted" in text and "PASS" in text
-    assert (tmp_path / "growth.png").stat().st_size > 0
+    assert (tmp_path / "gronwall" / "growth.png").stat().st_size > 0
 
 
 def test_overflowing_rule_is_unresolved(dummy_reference, tmp_path):
     ctx = _context(dummy_reference, update=G.make_anti_weight_decay(300.0))  # e^{600·2}: overflows float64
-    r = G.CHECK.run(ctx)
+    r = G.CLAIM.run(ctx)
     assert r.tests == () and "overflowed" in r.unresolved and "T_max" in r.unresolved
     (r,) = decide([r], 0.05)
     assert r.verdict == "unresolved"
-    G.CHECK.render(r, tmp_path, ctx)
-    assert (tmp_path / "growth.png").exists() and "UNRESOLVED" in (tmp_path / "report.md").read_text()
+    write_report(G.CLAIM, r, ctx, tmp_path)
+    assert (tmp_path / "gronwall" / "growth.png").exists() and "UNRESOLVED" in (tmp_path / "gronwall" / "report.md").read_text()
 
 
 def test_coarse_reference_is_unresolved(dummy_reference, monkeypatch):
-    monkeypatch.setitem(G.SIZES, "smoke", {**G.SIZES["smoke"], "log2_M": 1, "T_max": 0.5})
-    r = G.CHECK.run(_context(dummy_reference))
+    monkeypatch.setitem(G.SIZES, "smoke", dataclasses.replace(G.SIZES["smoke"], log2_M=1, T_max=0.5))
+    r = G.CLAIM.run(_context(dummy_reference))
     assert r.tests == () and "log2_M" in r.unresolved
 
 
 def test_unknown_tier_is_refused(dummy_reference):
     tier = Tier("weird", N_path=(16,), eps_path=(1 / 16,), kink=4, replicates=2, log2_M=4)
     with pytest.raises(InvalidArgument, match="tier"):
-        G.CHECK.run(_context(dummy_reference, tier=tier))
+        G.CLAIM.run(_context(dummy_reference, tier=tier))
 
 
 def test_coupling_statistic_does_not_overflow_on_huge_distances():

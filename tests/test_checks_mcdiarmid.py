@@ -16,6 +16,7 @@ from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
 from mfcheck.model.initial import GaussianInit
 from mfcheck.reference import build_reference
+from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.seeds import Streams
 from mfcheck.dynamics.sgd import iid_init
@@ -174,12 +175,12 @@ def test_sizes_cover_every_tier():
 
 def test_render_writes_report_and_plot(context, tmp_path):
     [r] = decide([M.measure(replace(context, init=M.make_clustered_init(4)), 8, 64, pilot=256)], 0.05)
-    M.render(r, tmp_path, context)
-    text = (tmp_path / "report.md").read_text()
+    write_report(M.CLAIM, r, context, tmp_path)
+    text = (tmp_path / "mcdiarmid" / "report.md").read_text()
     assert "Verdict" in text and "2 exp(−N u² / (2 K_f²))" in text and "Holm" in text
-    assert (tmp_path / "exceedance.png").stat().st_size > 1000
+    assert (tmp_path / "mcdiarmid" / "exceedance.png").stat().st_size > 1000
     assert math.isfinite(r.reference_error)
 
 
-def test_check_object():
-    assert M.CHECK.name == "mcdiarmid" and M.CHECK.run is M.run and M.CHECK.render is M.render
+def test_claim_object():
+    assert M.CLAIM.name == "mcdiarmid" and M.CLAIM.compute is M.run and M.CLAIM.parts == {"init"}

@@ -13,12 +13,11 @@ from scipy.stats import binom
 from mfcheck.claims.base import CheckContext
 from mfcheck.claims.temperature import (
     BETA,
-    CHECK,
+    CLAIM,
     LAM,
     SIZES,
     estimate_beta,
     quantile_points,
-    render,
     replicate_cdfs,
     run_with,
     setting,
@@ -28,6 +27,7 @@ from mfcheck.claims.temperature import (
 )
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
+from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.dynamics.sgd import SGDResult
 from mfcheck.claims.tiers import get_tier
@@ -108,10 +108,9 @@ def test_estimate_beta_inverts_the_table():
 def test_sizes_cover_the_tiers():
     assert set(SIZES) == {"smoke", "ci", "full"}
     for size in SIZES.values():
-        assert {"replicates", "N", "eps", "burn", "sample", "thin", "flips"} <= set(size)
-        per = size["thin"] / size["eps"]
+        per = size.thin / size.eps
         assert abs(per - round(per)) < 1e-9  # the thinning is a multiple of ε
-    assert CHECK.name == "temperature" and callable(CHECK.run) and callable(CHECK.render)
+    assert CLAIM.name == "temperature" and CLAIM.sizes is SIZES and CLAIM.own_setting
     assert LAM > 0 and BETA > 0
 
 
@@ -138,10 +137,10 @@ def test_smoke_result_is_complete(smoke_result):
 
 def test_render_writes_report_and_plots(smoke_result, tmp_path):
     context, r = smoke_result
-    render(r, tmp_path, context)
-    text = (tmp_path / "report.md").read_text()
+    write_report(CLAIM, r, context, tmp_path)
+    text = (tmp_path / "temperature" / "report.md").read_text()
     for needle in ("Verdict: PASS", "ρ*_β", "Holm-adjusted p", "Reference error", "root entropy", "histograms.png"):
         assert needle in text
     for png in ("histograms.png", "diagnostics.png"):
-        assert (tmp_path / png).stat().st_size > 10_000
+        assert (tmp_path / "temperature" / png).stat().st_size > 10_000
     assert math.isfinite(r.tests[0].p_adjusted)

@@ -2,13 +2,14 @@ import numpy as np
 import pytest
 
 from mfcheck.model.bounds import coupling_scale, err_ND
-from mfcheck.claims.rate import CLAIMS, get_claim
+from mfcheck.claims import get_claim
+from mfcheck.claims.theorem1 import CLAIMS
 from mfcheck.errors import InvalidArgument
 
 
 def test_claims_scales_and_log_factors():
     N, eps = np.array([16.0, 1024.0]), np.array([1 / 128, 1 / 16])
-    for c in CLAIMS.values():
+    for c in CLAIMS:
         s = c.scale(N, eps, 3, 1.0, 0.0)
         assert np.allclose(c.log_factor(N, eps, 3, 1.0) * np.sqrt(np.maximum(1 / N, eps)), s)
         assert c.predicted == {"N": 0.5, "eps": 0.5}

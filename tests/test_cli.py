@@ -10,15 +10,6 @@ from mfcheck.app.calibrate import family_size
 from mfcheck.app.cli import main
 
 
-@pytest.fixture(scope="module")
-def smoke_reports(tmp_path_factory):
-    """The command-line defaults: cells in parallel processes, cached (here in a temporary folder)."""
-    out = tmp_path_factory.mktemp("reports")
-    cache = tmp_path_factory.mktemp("cache")
-    code = main(["verify", "--tier", "smoke", "--out", str(out), "--quiet", "--cache", str(cache)])
-    return code, out, cache
-
-
 def test_verify_writes_every_report(smoke_reports):
     code, out, _ = smoke_reports
     assert code == 0

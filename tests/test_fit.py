@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mfcheck.claims.rate import get_claim
+from mfcheck.claims import get_claim
 from mfcheck.errors import InvalidArgument
 from mfcheck.claims.fit import _fit_path, decide, fit_claim
 from mfcheck.claims.tiers import get_tier

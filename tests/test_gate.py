@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mfcheck.app import gate as G
-from mfcheck.claims.rate import CLAIMS
+from mfcheck.claims.theorem1 import CLAIMS as THEOREM1
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
 from mfcheck.claims.fit import fit_claim
@@ -26,6 +26,7 @@ from mfcheck.app.verify import Verification
 
 EXPERIMENT = default_experiment(log2_M=8)
 NEURON = EXPERIMENT.neuron
+CLAIMS = {claim.name: claim for claim in THEOREM1}
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Choose the number of replicates that gives a claim a target power against a stated alternative.
 
-Rate claims (:func:`calibrate`) and the other checks (:func:`calibrate_check`, against each
-check's matching broken implementation) are handled separately.
+Rate claims (:func:`calibrate`) and the other claims (:func:`calibrate_check`, against the
+broken implementation each declares in ``alternative`` and ``inject``) are handled separately.
 
 **Rate claims.**
 
@@ -20,7 +20,6 @@ power(R) ≥ the target on both paths.
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass, replace
 
@@ -28,14 +27,14 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from mfcheck._validation import check_positive_int, check_real
-from mfcheck.claims.rate import CLAIMS
+from mfcheck.claims import CLAIMS, get_claim, tests_in_family
+from mfcheck.claims.base import CheckContext
+from mfcheck.claims.rate import RateClaim
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import Experiment, default_experiment
-from mfcheck.claims.fit import fit_claim
 from mfcheck.reference.refinement import build_reference
 from mfcheck.stats.power import power, replicates_for_power
 from mfcheck.stats.results import DEFAULT_ALPHA
-from mfcheck.claims.sweep import run_sweep
 from mfcheck.claims.tiers import Tier
 
 __all__ = ["power", "replicates_for_power", "Calibration", "calibrate", "family_size", "CheckCalibration", "calibrate_check"]
@@ -43,8 +42,6 @@ __all__ = ["power", "replicates_for_power", "Calibration", "calibrate", "family_
 
 def family_size() -> int:
     """m: the number of tests of one ``mfcheck verify`` run (Holm's worst case is α/m)."""
-    from mfcheck.claims import tests_in_family
-
     return tests_in_family()
 
 
@@ -75,12 +72,10 @@ def calibrate(
     progress: bool = True,
 ) -> Calibration:
     """Run a pilot of ``pilot_replicates`` per cell of ``tier`` and recommend replicates for ``claim``."""
-    from mfcheck.claims.theorem2 import CLAIMS2
-
-    if claim not in CLAIMS and claim not in CLAIMS2:
-        raise InvalidArgument(f"`claim` must be a rate claim, one of {sorted(CLAIMS) + sorted(CLAIMS2)}, got {claim!r} "
-                              "(the other checks: calibrate_check).")
-    c = CLAIMS[claim] if claim in CLAIMS else CLAIMS2[claim]
+    rate_claims = sorted(n for n, c in CLAIMS.items() if isinstance(c, RateClaim))
+    if claim not in rate_claims:
+        raise InvalidArgument(f"`claim` must be a rate claim, one of {rate_claims}, got {claim!r} (the other claims: calibrate_check).")
+    c = CLAIMS[claim]
     pilot_replicates = check_positive_int(pilot_replicates, "pilot_replicates")
     if pilot_replicates < 4:
         raise InvalidArgument(f"`pilot_replicates` must be >= 4 (an even/odd split and a slope need them), got {pilot_replicates}.")
@@ -90,21 +85,13 @@ def calibrate(
     if not (target_power < 1 and alpha < 1):
         raise InvalidArgument(f"`target_power` and `alpha` must be in (0, 1), got {target_power} and {alpha}.")
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
+    c.check_experiment(experiment)
     with threadpool_limits(limits=1, user_api="blas"):
-        if claim in CLAIMS:
-            pilot = replace(tier, replicates=pilot_replicates)
-            sweep = run_sweep(experiment, pilot, reference=build_reference(experiment), progress=progress)
-            ref_err = sweep.reference.error[c.statistic]
-            tier_replicates = tier.replicates
-        else:  # Theorem 2: its own D = 1 sweep on the cells of its tier of the same name
-            from mfcheck.claims.base import CheckContext
-            from mfcheck.claims.theorem2 import TIERS as TIERS2
-            from mfcheck.claims.theorem2 import noisy_sweep
-
-            sweep, errors = noisy_sweep(CheckContext(experiment=experiment, tier=tier, reference=None, progress=progress), pilot_replicates)
-            ref_err = errors[c.statistic]
-            tier_replicates = TIERS2[tier.name].replicates
-    result = fit_claim(c, sweep.table, D=sweep.experiment.D, T=sweep.experiment.T, reference_error=ref_err, alpha=alpha)
+        reference = build_reference(experiment) if c.reads_reference else None
+        context = CheckContext(experiment=experiment, tier=tier, reference=reference, progress=progress)
+        tier_replicates = c.sizes_for(context).replicates
+        sweep = c.sweep.run(replace(context, replicates=pilot_replicates))
+    result = c.fit(sweep, alpha)
     if len(result.exponents) < 2:
         raise InvalidArgument(f"The pilot could not fit {claim!r}: {result.message}")
     level = alpha / family_size()
@@ -121,30 +108,7 @@ def calibrate(
                        target_power=target_power, level=level, rows=tuple(rows))
 
 
-# -- the other checks: power against each check's matching broken implementation -----------------
-
-
-def _alternatives() -> dict:
-    """The stated alternative of each check: a description and how to inject it into a context."""
-    from dataclasses import replace as _r
-
-    from mfcheck.claims.azuma import sqrt_step
-    from mfcheck.claims.gronwall import anti_weight_decay_step
-    from mfcheck.claims.mcdiarmid import make_clustered_init
-    from mfcheck.dynamics.mutants import no_factor_two_step
-    from mfcheck.dynamics.noisy import sqrt_s_over_beta_noise
-
-    return {
-        "mcdiarmid": ("initial particles in clusters of 8 equal draws", lambda c: _r(c, init=make_clustered_init(8))),
-        "azuma": ("the step s replaced by sqrt(s)", lambda c: _r(c, update=sqrt_step)),
-        "gronwall": ("weight decay of the wrong sign, λ = 60", lambda c: _r(c, update=anti_weight_decay_step)),
-        "energy_decay": ("the update without its factor 2", lambda c: _r(c, update=no_factor_two_step)),
-        "fixed_points": ("the update without its factor 2", lambda c: _r(c, update=no_factor_two_step)),
-        "temperature": ("noise sqrt(s/β) g (c = 1)", lambda c: _r(c, noisy_update=sqrt_s_over_beta_noise)),
-    }
-
-
-DETERMINISTIC = {"free_energy": "a solver with twice the diffusion (its identity fails with p = 0 at every tier)"}
+# -- the other claims: power against the broken implementation each declares ------------------
 
 
 @dataclass(frozen=True)
@@ -183,42 +147,36 @@ def calibrate_check(
     experiment: Experiment | None = None,
     progress: bool = True,
 ) -> CheckCalibration:
-    """Recommend replicates for a check that is not a rate claim, against its stated alternative."""
-    from dataclasses import replace as _r
-
-    from mfcheck.claims import CHECKS
-    from mfcheck.claims.base import CheckContext, sizes_for
-    from mfcheck.app.verify import NEEDS_REFERENCE
-
-    alternatives = _alternatives()
+    """Recommend replicates for a claim that is not a rate claim, against its stated alternative."""
+    c = get_claim(claim)
     level = alpha / family_size()
-    if claim in DETERMINISTIC:
-        return CheckCalibration(claim=claim, tier=tier.name, alternative=DETERMINISTIC[claim], pilot_replicates=None, p_pilot=None,
+    if c.deterministic:
+        return CheckCalibration(claim=claim, tier=tier.name, alternative=c.alternative, pilot_replicates=None, p_pilot=None,
                                 z_pilot=None, level=level, tier_replicates=None, power_at_tier_replicates=None, recommended=None,
                                 note="deterministic tests: replicates do not apply")
-    if claim not in alternatives:
-        raise InvalidArgument(f"`claim` must be one of {sorted(CLAIMS) + sorted(alternatives) + sorted(DETERMINISTIC)}, or a theorem2_* claim; got {claim!r}.")
+    if c.inject is None:
+        raise InvalidArgument(f"`claim` {claim!r} declares no broken implementation to run (its alternative: {c.alternative}); "
+                              "rate claims are calibrated by `calibrate`.")
     pilot_replicates = check_positive_int(pilot_replicates, "pilot_replicates")
     target_power = check_real(target_power, "target_power", positive=True)
     if not target_power < 1:
         raise InvalidArgument(f"`target_power` must be in (0, 1), got {target_power}.")
-    description, inject = alternatives[claim]
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
+    c.check_experiment(experiment)
     with threadpool_limits(limits=1, user_api="blas"):
-        reference = build_reference(experiment) if claim in NEEDS_REFERENCE else None
+        reference = build_reference(experiment) if c.reads_reference else None
         context = CheckContext(experiment=experiment, tier=tier, reference=reference, progress=progress)
-        size = sizes_for(context, importlib.import_module(CHECKS[claim].run.__module__).SIZES, claim)
-        tier_replicates = size["replicates"] if isinstance(size, dict) else size.replicates
-        result = CHECKS[claim].run(inject(_r(context, replicates=pilot_replicates)))
+        tier_replicates = c.sizes_for(context).replicates
+        result = c.run(c.inject(replace(context, replicates=pilot_replicates)))
     p = min(t.p_value for t in result.tests) if result.tests else 1.0
     z0 = float(stats.norm.isf(max(p, 1e-300)))
     if z0 <= 0:
-        return CheckCalibration(claim=claim, tier=tier.name, alternative=description, pilot_replicates=pilot_replicates, p_pilot=p,
+        return CheckCalibration(claim=claim, tier=tier.name, alternative=c.alternative, pilot_replicates=pilot_replicates, p_pilot=p,
                                 z_pilot=z0, level=level, tier_replicates=tier_replicates, power_at_tier_replicates=None,
                                 recommended=None, note="the pilot shows no effect of the alternative: raise --pilot-replicates")
     zq = stats.norm.isf(level) + stats.norm.ppf(target_power)
     recommended = max(2, math.ceil(pilot_replicates * (zq / z0) ** 2))
     at_tier = float(stats.norm.cdf(z0 * math.sqrt(tier_replicates / pilot_replicates) - stats.norm.isf(level)))
-    return CheckCalibration(claim=claim, tier=tier.name, alternative=description, pilot_replicates=pilot_replicates, p_pilot=p,
+    return CheckCalibration(claim=claim, tier=tier.name, alternative=c.alternative, pilot_replicates=pilot_replicates, p_pilot=p,
                             z_pilot=z0, level=level, tier_replicates=tier_replicates, power_at_tier_replicates=at_tier,
                             recommended=recommended)

@@ -33,7 +33,8 @@ import os
 import sys
 import time
 
-from mfcheck.claims.rate import CLAIMS
+from mfcheck.claims import CLAIMS
+from mfcheck.claims.rate import RateClaim
 from mfcheck.errors import InvalidArgument
 from mfcheck.runtime.executors import started
 from mfcheck.claims.tiers import TIERS, get_tier
@@ -155,10 +156,9 @@ def _calibrate_check(args) -> int:
 
 def _calibrate(args) -> int:
     from mfcheck.app.calibrate import calibrate
-    from mfcheck.claims.theorem2 import CLAIMS2
     from mfcheck.stats.results import DEFAULT_ALPHA
 
-    if args.claim not in CLAIMS and args.claim not in CLAIMS2:
+    if not isinstance(CLAIMS.get(args.claim), RateClaim):
         return _calibrate_check(args)
     try:
         cal = calibrate(args.claim, get_tier(args.tier), pilot_replicates=args.pilot_replicates, target_power=args.power,

@@ -255,10 +255,7 @@ def _code_lines(result: FalseAlarm) -> list[str]:
 
 
 def _plot(result: FalseAlarm, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from mfcheck.report.figures import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for i, claim in enumerate(result.claims):
@@ -271,8 +268,7 @@ def _plot(result: FalseAlarm, path: Path) -> None:
     ax.set_title(f"gate on {result.implementation}, {len(result.runs)} seeds, tier {result.tier}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: int | None = None, note: str = "") -> Path:

@@ -123,17 +123,15 @@ __all__ = [
 Implementation = Callable[..., np.ndarray]
 """``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None) -> new_theta`` (module docstring)."""
 
-STEP_CLAIMS = (
-    "theorem1_test_functions", "theorem1_risk", "coupling_lemma",
-    "theorem2_test_functions", "theorem2_risk", "theorem2_coupling",
-    "azuma", "gronwall", "energy_decay", "fixed_points", "temperature",
-)
+from mfcheck.claims import CLAIMS as _CLAIMS  # noqa: E402  (the declarations the three names below are read from)
+
+STEP_CLAIMS = tuple(name for name, claim in _CLAIMS.items() if claim.parts & {"step", "noise"})
 """The claims that run the step under test (mcdiarmid and free_energy do not)."""
 
-INIT_CLAIMS = ("mcdiarmid",)
+INIT_CLAIMS = tuple(name for name, claim in _CLAIMS.items() if claim.parts == {"init"})
 """The claims that test the initial sampler alone."""
 
-_NEEDS_REFERENCE = frozenset(STEP_CLAIMS[:3] + INIT_CLAIMS)
+_NEEDS_REFERENCE = frozenset(name for name, claim in _CLAIMS.items() if claim.reads_reference)
 """The claims that read the solved Theorem 1 reference (solving it costs most of a smoke run)."""
 
 

@@ -100,8 +100,9 @@ def failure_message(verification) -> str:
 def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, baseline=None, check=True):
     """Run :func:`mfcheck.app.gate.gate` with the session's defaults and shared references; raise
     :class:`GateFailed` (when ``check``) unless the exit code is 0."""
+    from mfcheck.claims import get_claim
     from mfcheck.model.experiment import default_experiment
-    from mfcheck.app.gate import _NEEDS_REFERENCE, INIT_CLAIMS, STEP_CLAIMS, gate, load_implementation
+    from mfcheck.app.gate import INIT_CLAIMS, STEP_CLAIMS, gate, load_implementation
     from mfcheck.reference.refinement import build_reference
     from mfcheck.stats.results import DEFAULT_ALPHA
     from mfcheck.claims.tiers import get_tier
@@ -118,7 +119,7 @@ def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, bas
         INIT_CLAIMS if impl is None and init is not None else STEP_CLAIMS + (INIT_CLAIMS if init is not None else ()))
     experiment = default_experiment(log2_M=tier.log2_M)
     reference = None
-    if any(n in _NEEDS_REFERENCE for n in names):
+    if any(get_claim(n).reads_reference for n in names):
         key = (tier.name, experiment.seed)
         if key not in _REFERENCES:
             _REFERENCES[key] = build_reference(experiment)

@@ -1,4 +1,4 @@
-"""The main job: sweep, fit every Theorem 1 claim, decide them together, optionally report."""
+"""The main job: run the selected claims (each sweep once), decide them together, optionally report."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from mfcheck.claims import CHECKS, Check, CheckContext
-from mfcheck.claims.rate import CLAIMS, Claim
+from mfcheck.claims import CheckContext, Claim, select, theorem1
+from mfcheck.claims.rate import RateClaim
 from mfcheck.runtime.executors import Execution, using
 from mfcheck.model.experiment import Experiment, default_experiment
-from mfcheck.claims.fit import fit_claim
 from mfcheck.dynamics.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
 from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult, decide
 from mfcheck.dynamics.sgd import InitSampler, Update, iid_init, mean_field_step
-from mfcheck.claims.sweep import SweepResult, run_sweep
+from mfcheck.claims.sweep import SweepResult
 from mfcheck.claims.tiers import Tier
 
 __all__ = ["Verification", "verify"]
@@ -25,13 +24,14 @@ __all__ = ["Verification", "verify"]
 
 @dataclass(frozen=True)
 class Verification:
-    """The decided results: the rate claims (``claims``) first, then the ``checks``."""
+    """The decided results, in the registry's order: the rate claims fitted on the Theorem 1
+    ``sweep`` (``claims``) first, then the others (``checks``)."""
 
     results: list[ClaimResult]
-    claims: list[Claim]
-    sweep: SweepResult
+    claims: list[RateClaim]
+    sweep: SweepResult | None
     alpha: float
-    checks: list[Check]
+    checks: list[Claim]
     context: CheckContext
 
     def result(self, name: str) -> ClaimResult:
@@ -63,7 +63,9 @@ def verify(
     ``noisy_update`` (a factory ``(λ, β) -> noisy rule``; None: Langevin noise around ``update``);
     decide them together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
 
-    ``claims`` selects claims by name (default: all rate claims and all registered checks).
+    ``claims`` selects claims by name (default: every claim of :data:`mfcheck.claims.CLAIMS`);
+    a claim that runs on a setting of its own refuses an ``experiment`` that is not the default
+    one at some seed (:class:`~mfcheck.errors.InvalidArgument`), before anything runs.
     BLAS runs on one thread: the per-step matrix products are small, and threads inside a
     step lose more to synchronisation than they gain (DESIGN.md, performance notes).
 
@@ -77,31 +79,28 @@ def verify(
         return _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims)
 
 
-NEEDS_REFERENCE = ("mcdiarmid",)
-"""Checks that read the Theorem 1 reference flow (besides the rate claims of Theorem 1)."""
-
-
 def _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims) -> Verification:
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
-    names = list(CLAIMS) + list(CHECKS) if claims is None else list(claims)
-    unknown = [n for n in names if n not in CLAIMS and n not in CHECKS]
-    if unknown:
-        from mfcheck.errors import InvalidArgument
-
-        raise InvalidArgument(f"Unknown claim(s) {unknown}; known: {sorted(CLAIMS) + sorted(CHECKS)}.")
-    rate_claims = [CLAIMS[n] for n in names if n in CLAIMS]
-    if reference is None and (rate_claims or any(n in NEEDS_REFERENCE for n in names)):
+    selected = select(claims)
+    for claim in selected:
+        claim.check_experiment(experiment)
+    if reference is None and any(claim.reads_reference for claim in selected):
         reference = build_reference(experiment)
-    checks = [CHECKS[n] for n in names if n in CHECKS]
-    sweep = run_sweep(experiment, tier, update=update, init=init, reference=reference, progress=progress) if rate_claims else None
-    results = [
-        fit_claim(c, sweep.table, D=experiment.D, T=experiment.T, reference_error=reference.error[c.statistic], alpha=alpha)
-        for c in rate_claims
-    ]
     context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, init=init, progress=progress,
                            noisy_update=noisy_update)
-    results += [check.run(context) for check in checks]
+    solved, sources, results = {}, [], []
+    for claim in selected:
+        if isinstance(claim, RateClaim):  # each sweep is solved once and read by every claim of its theorem
+            if claim.sweep.name not in solved:
+                solved[claim.sweep.name] = claim.sweep.run(context)
+            sources.append(solved[claim.sweep.name])
+            results.append(claim.fit(sources[-1]))
+        else:
+            sources.append(context)
+            results.append(claim.run(context))
     results = decide(results, alpha)
     if out is not None:
-        write_reports(results, rate_claims, checks, sweep, context, Path(out), alpha, command)
-    return Verification(results=results, claims=rate_claims, sweep=sweep, alpha=alpha, checks=checks, context=context)
+        write_reports(list(zip(selected, results, sources)), Path(out), alpha, command)
+    on_sweep = [c for c in selected if isinstance(c, RateClaim) and c.sweep is theorem1.SWEEP]
+    return Verification(results=results, claims=on_sweep, sweep=solved.get(theorem1.SWEEP.name), alpha=alpha,
+                        checks=[c for c in selected if c not in on_sweep], context=context)

@@ -1,27 +1,31 @@
-"""The interface of the claims that are not rate fits (concentration, Gronwall, energies, ...).
+"""The claim protocol: everything mfcheck knows about a claim, declared once in a frozen :class:`Claim`.
 
-A :class:`Check` runs on a :class:`CheckContext` (the experiment, the tier, the solved
-reference, the SGD update rule and initial sampler under test) and returns a
-:class:`~mfcheck.stats.results.ClaimResult` with raw p-values; ``mfcheck verify`` decides all
-claims together (Holm) and then calls ``render`` to write ``report.md`` and plots into the
-claim's folder, beside the ``summary.json`` it writes itself.
+``mfcheck verify``, the gate, the pytest plugin, ``mfcheck calibrate`` and the reports read only
+these declarations. Two kinds implement the protocol: a :class:`Check` runs on a
+:class:`CheckContext` (the experiment, the tier, the solved reference, the implementation under
+test); a :class:`mfcheck.claims.rate.RateClaim` is fitted on a sweep it shares with the other
+claims of its theorem. Both return a :class:`~mfcheck.stats.results.ClaimResult` with raw
+p-values; :func:`mfcheck.stats.results.decide` decides all claims of a run together (Holm).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, is_dataclass, replace
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 from mfcheck.errors import InvalidArgument
-from mfcheck.model.experiment import Experiment
+from mfcheck.model.experiment import Experiment, default_experiment
 from mfcheck.dynamics.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference
 from mfcheck.stats.results import ClaimResult
 from mfcheck.dynamics.sgd import InitSampler, Update, iid_init, mean_field_step
 from mfcheck.claims.tiers import Tier
 
-__all__ = ["Check", "CheckContext", "sizes_for"]
+__all__ = ["PARTS", "Claim", "Check", "CheckContext"]
+
+PARTS = ("step", "noise", "init")
+"""The parts of an implementation a claim may exercise: the noiseless update rule, the noisy
+update rule, the sampler of θ^0."""
 
 
 @dataclass(frozen=True)
@@ -38,33 +42,81 @@ class CheckContext:
     progress: bool = False
     noisy_update: NoisyFactory | None = None
     replicates: int | None = None
-    """Overrides the replicates of the check's sizes at this tier (``mfcheck calibrate``)."""
+    """Overrides the replicates of the claim's sizes at this tier (``mfcheck calibrate``)."""
 
 
-@dataclass(frozen=True)
-class Check:
-    """- ``name``: folder and key; ``title``: report heading;
-    - ``run(context) -> ClaimResult`` (verdict left to :func:`mfcheck.stats.results.decide`);
-    - ``render(result, folder, context)``: writes ``report.md`` and plots (after the decision)."""
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """The declaration of a claim.
+
+    - ``name``: folder and key; ``title``: report heading; ``statement``: the claim as printed.
+    - ``order``: its place in a run, in the index of the reports and in the gate's table (the
+      paper's order: Theorem 1, Theorem 2, the terms of the proof, then the limit dynamics).
+    - ``sizes``: tier name -> the sizes of the claim at that tier (a frozen dataclass, with a
+      ``replicates`` field when its tests are random).
+    - ``parts``: the parts of an implementation it exercises (a subset of :data:`PARTS`).
+    - ``reads_reference``: it reads ``CheckContext.reference``, the solved Theorem 1 reference.
+    - ``own_setting``: None when the claim runs on the run's experiment; else the fixed setting
+      it runs on, from which it takes only the experiment's seed.
+    - ``test_count``: the tests it adds to the Holm family when all of them are resolved.
+    - ``alternative``: the stated alternative of ``mfcheck calibrate``; ``inject(context)``
+      returns the context that runs it (None: the claim is calibrated otherwise, see
+      :mod:`mfcheck.app.calibrate`).
+    - ``deterministic``: its p-values are 0 or 1, so replicates do not apply.
+    """
 
     name: str
     title: str
-    run: Callable[[CheckContext], ClaimResult]
-    render: Callable[[ClaimResult, Path, CheckContext], None]
+    statement: str
+    order: int
+    sizes: Mapping[str, object]
+    parts: frozenset[str]
+    reads_reference: bool
+    test_count: int
+    alternative: str
+    inject: Callable[[CheckContext], CheckContext] | None = None
+    own_setting: str | None = None
+    deterministic: bool = False
 
+    def __post_init__(self):
+        if not self.parts <= set(PARTS):
+            raise InvalidArgument(f"`parts` of {self.name} must be a subset of {PARTS}, got {sorted(self.parts)}.")
 
-def sizes_for(context: CheckContext, sizes: dict, check: str):
-    """The sizes of ``check`` at the context's tier (a dict or a dataclass with ``replicates``),
-    with ``context.replicates`` applied when it is set."""
-    name = context.tier.name
-    if name not in sizes:
-        raise InvalidArgument(f"`tier` must be one of {sorted(sizes)} for the {check} check, got {name!r}.")
-    size = sizes[name]
-    if context.replicates is None:
-        return size
-    has = hasattr(size, "replicates") if is_dataclass(size) else "replicates" in size
-    if not has:
-        raise InvalidArgument(f"The {check} check has no replicates to set: its tests are deterministic.")
-    if is_dataclass(size):
+    def sizes_for(self, context: CheckContext):
+        """The sizes at the context's tier, with ``context.replicates`` applied when it is set."""
+        tier = context.tier.name
+        if tier not in self.sizes:
+            raise InvalidArgument(f"`tier` must be one of {sorted(self.sizes)} for the {self.name} claim, got {tier!r}.")
+        size = self.sizes[tier]
+        if context.replicates is None:
+            return size
+        if not hasattr(size, "replicates"):
+            raise InvalidArgument(f"The {self.name} claim has no replicates to set: its tests are deterministic.")
         return replace(size, replicates=context.replicates)
-    return {**size, "replicates": context.replicates}
+
+    def check_experiment(self, experiment: Experiment) -> None:
+        """Refuse an ``experiment`` the claim would not honour.
+
+        A claim with its own setting takes only the seed of the experiment, so it accepts the
+        default experiment at any seed and reference resolution (what ``mfcheck verify --seed``
+        passes) and refuses any other: its problem, neuron or ρ_0 would be silently ignored."""
+        if self.own_setting is None:
+            return
+        given, default = experiment.describe(), default_experiment(seed=experiment.seed, log2_M=experiment.log2_M).describe()
+        changed = [key for key in given if given[key] != default[key]]
+        if changed:
+            raise InvalidArgument(
+                f"{self.name} runs on {self.own_setting}; it cannot take `experiment` with its own {', '.join(changed)}: "
+                f"only the seed applies to it (pass `default_experiment(seed=...)`), or leave {self.name!r} out of `claims`.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check(Claim):
+    """A claim that runs on a context: ``compute(context) -> ClaimResult`` with raw p-values
+    (the verdict is left to :func:`mfcheck.stats.results.decide`)."""
+
+    compute: Callable[[CheckContext], ClaimResult]
+
+    def run(self, context: CheckContext) -> ClaimResult:
+        self.check_experiment(context.experiment)
+        return self.compute(context)

@@ -58,21 +58,21 @@ decrease over its tolerance are in ``reports/energy_decay/report.md``). Test 3 h
 the CLT approximation and the sampling error of Ĉ (in the denominator). Holm over all tests
 keeps the family-wise false-alarm rate ≤ α. The check does not read ``context.reference``: it
 solves its own flows.
+
+`mfcheck calibrate energy_decay` measures the power against the stated alternative.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
 from mfcheck._validation import check_array, check_positive_int, check_real
-from mfcheck.claims._render import save_figure, fmt_ci as _fmt_ci, md_cell as _cell, tests_table
-from mfcheck.claims.base import Check, CheckContext, sizes_for
+from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import Neuron
@@ -82,12 +82,13 @@ from mfcheck.reference.flow import ReferenceFlow, require_finite_population, sol
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.model.schedules import Schedule, constant
 from mfcheck.seeds import Streams
+from mfcheck.dynamics.mutants import no_factor_two_step
 from mfcheck.dynamics.sgd import InitSampler, Update, initial_particles
 
 __all__ = [
-    "CHECK", "NAME", "TITLE", "SIZES", "Sizes", "ScaledDrift", "flow_with_positions", "dissipation", "centred_difference",
+    "CLAIM", "NAME", "TITLE", "SIZES", "Sizes", "ScaledDrift", "flow_with_positions", "dissipation", "centred_difference",
     "roundoff_bound", "ReferenceIdentity", "reference_identity", "SGDIdentity", "sgd_identity", "curvature_term",
-    "evaluate", "run", "render",
+    "evaluate",
 ]
 
 NAME = "energy_decay"
@@ -399,7 +400,7 @@ def sgd_identity(problem: FinitePopulation, neuron: Neuron, rho0: GaussianInit, 
 def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | None = None) -> ClaimResult:
     """The check; ``drift_scale`` ≠ 1 judges a broken reference drift instead of :func:`solve_flow`'s."""
     exp = context.experiment
-    size = sizes or sizes_for(context, SIZES, NAME)
+    size = sizes or CLAIM.sizes_for(context)
     problem = require_finite_population(exp.problem)
     streams = Streams(exp.seed).child(NAME)
     nodes, weights = exp.rho0.sobol(size.log2_M, streams.seed_sequence("reference", 0))
@@ -460,90 +461,10 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
                        estimates=estimates, details=details)
 
 
-def run(context: CheckContext) -> ClaimResult:
-    """The check at ``context.tier`` (sizes from :data:`SIZES`)."""
-    return evaluate(context)
-
-
-# --------------------------------------------------------------------------- report
-
-
-
-
-def _plot(result: ClaimResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    r, g = result.details["reference"], result.details["sgd"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.0))
-    ax = axes[0]
-    ax.plot(r["fine_times"], r["fine_risk"], color="tab:blue")
-    ax.set_xlabel("t")
-    ax.set_ylabel("R(ρ_t)")
-    ax.set_title(f"reference risk (RK4 h = {r['h_fine']:g}, drift scale {r['drift_scale']:g})")
-    ax = axes[1]
-    t = np.array(r["times"])
-    ax.plot(t, -np.array(r["D_fine"]), color="tab:orange", lw=2.5, alpha=0.6, label="−4ξ∫||∇Ψ||² dρ_t (nodes)")
-    ax.plot(t, r["c_fine"], "--", color="tab:blue", label=f"centred difference of R, h = {r['h_fine']:g}")
-    ax.plot(t, r["c_coarse"], ":", color="tab:gray", label=f"centred difference of R, h = {r['h']:g}")
-    ax.set_xlabel("t")
-    ax.set_ylabel("d/dt R(ρ_t)")
-    ax.set_title(f"identity: q = {result.estimates['reference: discrepancy / Richardson estimate (q)']['estimate']:.3g}")
-    ax.legend(fontsize=7)
-    ax = axes[2]
-    ct = np.array(g["curve_times"])
-    for k, (a, b) in enumerate(zip(g["curve_risk_change"], g["curve_predicted"])):
-        ax.plot(ct, a, color="tab:blue", alpha=0.7, label="R_N(θ^k) − R_N(θ^0)" if k == 0 else None)
-        ax.plot(ct, b, "--", color="tab:orange", alpha=0.7, label="−Σ_j 4 s_j G_j" if k == 0 else None)
-    ax.set_xlabel("t = kε")
-    ax.set_ylabel("cumulative risk change")
-    ax.set_title(f"SGD {g['update']}: N = {g['N']}, ε = {g['eps']:.3g}, Z = {g['z']:.2f}", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
-    """Write ``folder/report.md`` and ``folder/energy.png``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    _plot(result, folder / "energy.png")
-    r, g, s = result.details["reference"], result.details["sgd"], result.details["seeds"]
-    verdict = result.verdict.upper() if isinstance(result.verdict, str) else str(result.verdict)
-    L = [f"# {TITLE}", "", f"**Verdict: {verdict}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
-    L += ["## Claim", "",
-          "`d/dt R(ρ_t) = −4 ξ(t) ∫ ||∇_θ Ψ(θ; ρ_t)||² ρ_t(dθ) ≤ 0` along ∂_t ρ_t = 2ξ ∇·(ρ_t ∇Ψ(θ; ρ_t)); for SGD, "
-          "`E[R_N(θ^{k+1}) − R_N(θ^k) | θ^k] = −4 s_k (1/N) Σ_i ||∇Ψ(θ_i^k; ρ̂^{N,k})||² + O(s_k²)`.", "",
-          "Exact for any discrete measure moved by the flow: only the time integrator is approximate, and its error is "
-          "measured by halving the step (Richardson). See the module docstring of `mfcheck.claims.energy` for the tests.", ""]
-    L += ["## Estimates", "", "| quantity | estimate | 95 % CI / interval | predicted |", "|---|---|---|---|"]
-    for k, v in result.estimates.items():
-        L.append(f"| {_cell(k)} | {v['estimate']:.5g} | {_fmt_ci(v['ci'])} | {_cell(v.get('predicted', ''))} |")
-    L += ["", "![energy](energy.png)", "", *tests_table(result)]
-    L += ["", "## Reference and its error", "",
-          f"`solve_flow` on the experiment's problem, {r['nodes']} nodes of ρ_0, T = {r['T']}, RK4 steps h = {r['h']} and "
-          f"h/2 = {r['h_fine']} with the record grid equal to the step (drift scale {r['drift_scale']}; 1 is the correct flow). "
-          f"The order-2 Richardson estimate of the error of the centred derivative at h/2 is at most "
-          f"{max(r['richardson2']):.3g} (relative to max D: {result.reference_error:.3g}); round-off floor {r['floor']:.3g}; "
-          f"Richardson (order 4) error of R at h/2: {r['risk_error']:.3g}.", ""]
-    L += ["## SGD", "",
-          f"Update rule `{g['update']}`, N = {g['N']}, ε = {g['eps']:.4g}, T = {g['T']}, {g['replicates']} replicates: "
-          f"Σ d_k = {g['sum_d']:.4g}, sd = {g['sd']:.3g}, curvature term Ĉ = {g['curvature']:.3g} ± {g['curvature_se']:.2g} "
-          f"(measured exactly on the population at sampled steps; ignoring it would shift Z by "
-          f"{result.estimates['SGD: curvature term Ĉ (total)']['z_shift_if_ignored']:.3g}); Z = {g['z']:.3g}, p = {g['p_value']:.3g}. "
-          f"Measured decrease {g['measured_decrease']:.4g} against predicted Σ 4 s G = {g['predicted_decrease']:.4g}.", ""]
-    L += ["## What the numbers mean", "",
-          "- *slope* 1 and *q* ≈ 1 say that the only difference between the measured dR/dt and −4ξ∫||∇Ψ||² is the "
-          "centred-difference error, which shrinks 4× when h halves (observed order 2). A drift with the wrong factor gives "
-          "slope 1/2 and a discrepancy that does not shrink (order 0, q ≫ 3); an ascent gives slope −1 and an increasing R.",
-          "- *decrease ratio* 1 says that SGD lowers its empirical risk at the rate its own mean-field gradient predicts; "
-          "an SGD step missing the factor 2 gives 1/2.", ""]
-    L += ["## Seeds", "", f"- root entropy {s['entropy']}", f"- reference nodes: {s['reference_nodes']}", f"- SGD: {s['sgd']}",
-          f"- spawn key prefix {s['streams']['spawn_key_prefix']}", ""]
-    (folder / "report.md").write_text("\n".join(L))
-
-
-CHECK = Check(name=NAME, title=TITLE, run=run, render=render)
+CLAIM = Check(
+    name=NAME, title=TITLE, order=40, sizes=SIZES, parts=frozenset({"step", "init"}), reads_reference=False,
+    statement="d/dt R(ρ_t) = −4 ξ(t) ∫ ||∇_θ Ψ(θ; ρ_t)||² ρ_t(dθ) ≤ 0; "
+              "E[R_N(θ^{k+1}) − R_N(θ^k) | θ^k] = −4 s_k (1/N) Σ_i ||∇Ψ(θ_i^k; ρ̂^{N,k})||² + O(s_k²)",
+    test_count=3,  # monotone, identity on the reference, identity on SGD
+    alternative="the update without its factor 2", inject=lambda c: replace(c, update=no_factor_two_step), compute=evaluate,
+)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,9 +32,11 @@ import statsmodels.api as sm
 from scipy import stats
 
 from mfcheck._validation import check_real
-from mfcheck.claims.rate import Claim
 from mfcheck.errors import InvalidArgument
 from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult, Test, decide
+
+if TYPE_CHECKING:
+    from mfcheck.claims.rate import RateClaim
 
 __all__ = ["Exponent", "TailCheck", "Test", "ClaimResult", "fit_claim", "decide", "Z_GRID", "RESOLUTION_RATIO", "MIN_CELLS", "DEFAULT_ALPHA"]
 
@@ -71,7 +74,7 @@ class TailCheck:
     p_value: float
 
 
-def _cells_summary(df: pd.DataFrame, claim: Claim, D: int, T: float, reference_error) -> list[dict]:
+def _cells_summary(df: pd.DataFrame, claim: RateClaim, D: int, T: float, reference_error) -> list[dict]:
     out = []
     for (path, N, eps), g in df.groupby(["path", "N", "eps"], sort=False):
         ref_err = float(reference_error[(int(N), float(eps))]) if isinstance(reference_error, Mapping) else float(reference_error)
@@ -91,7 +94,7 @@ def _cells_summary(df: pd.DataFrame, claim: Claim, D: int, T: float, reference_e
     return out
 
 
-def _fit_path(df: pd.DataFrame, claim: Claim, path: str, D: int, T: float) -> Exponent:
+def _fit_path(df: pd.DataFrame, claim: RateClaim, path: str, D: int, T: float) -> Exponent:
     S = df[claim.statistic].to_numpy()
     N = df["N"].to_numpy(dtype=float)
     eps = df["eps"].to_numpy(dtype=float)
@@ -110,7 +113,7 @@ def _fit_path(df: pd.DataFrame, claim: Claim, path: str, D: int, T: float) -> Ex
     )
 
 
-def _tail(df: pd.DataFrame, claim: Claim, D: int, T: float) -> tuple[float, list[TailCheck]]:
+def _tail(df: pd.DataFrame, claim: RateClaim, D: int, T: float) -> tuple[float, list[TailCheck]]:
     cal = df[df["replicate"] % 2 == 0]
     test = df[df["replicate"] % 2 == 1]
     C_hat = 0.0
@@ -133,7 +136,7 @@ def _tail(df: pd.DataFrame, claim: Claim, D: int, T: float) -> tuple[float, list
     return C_hat, checks
 
 
-def fit_claim(claim: Claim, table: pd.DataFrame, *, D: int, T: float, reference_error, alpha: float = DEFAULT_ALPHA) -> ClaimResult:
+def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, reference_error, alpha: float = DEFAULT_ALPHA) -> ClaimResult:
     """Fit one claim on a sweep table (columns path, N, eps, replicate, <statistic>) and decide it alone.
 
     ``reference_error`` is one number for every cell, or a mapping (N, ε) -> error per cell.

@@ -72,8 +72,7 @@ goes the safe way. Holm over all tests keeps the family-wise rate ≤ α. The ch
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 import statsmodels.api as sm
@@ -81,8 +80,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from mfcheck._validation import check_array, check_positive_int, check_real
-from mfcheck.claims._render import save_figure, fmt_ci as _fmt_ci, md_cell as _cell, tests_table
-from mfcheck.claims.base import Check, CheckContext, sizes_for
+from mfcheck.claims.base import Check, CheckContext
 from mfcheck.claims.energy import flow_with_positions
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.initial import GaussianInit
@@ -92,12 +90,13 @@ from mfcheck.reference.flow import require_finite_population
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.model.schedules import Schedule, constant
 from mfcheck.seeds import Streams
+from mfcheck.dynamics.mutants import no_factor_two_step
 from mfcheck.dynamics.sgd import Update
 
 __all__ = [
-    "CHECK", "NAME", "TITLE", "SIZES", "Sizes", "MIN_CONDITION", "T_MAX", "FixedPoint", "dedicated_population", "dirac_gradient",
+    "CLAIM", "NAME", "TITLE", "SIZES", "Sizes", "MIN_CONDITION", "T_MAX", "FixedPoint", "dedicated_population", "dirac_gradient",
     "dirac_fixed_point", "hessians", "fixed_point_of", "find_fixed_point", "tau_of", "linearised_second_moment", "fit_rate",
-    "long_time_residual", "reference_contraction", "sgd_spread", "horizon", "evaluate", "run", "render",
+    "long_time_residual", "reference_contraction", "sgd_spread", "horizon", "evaluate",
 ]
 
 NAME = "fixed_points"
@@ -425,7 +424,7 @@ def _part_a(context: CheckContext, size: Sizes, streams: Streams, drift_scale: f
 def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | None = None) -> ClaimResult:
     """The check; ``drift_scale`` ≠ 1 judges a broken reference drift ((a) and test 1) instead of the correct one."""
     exp = context.experiment
-    size = sizes or sizes_for(context, SIZES, NAME)
+    size = sizes or CLAIM.sizes_for(context)
     streams = Streams(exp.seed).child(NAME)
     test_a, estimates, details_a = _part_a(context, size, streams, drift_scale)
     # (a) is a measurement, not a test: r(t) → 0 is a statement about t → ∞, and on a finite horizon
@@ -516,115 +515,10 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
                        reference_error=float(reference_error), estimates=estimates, details=details)
 
 
-def run(context: CheckContext) -> ClaimResult:
-    """The check at ``context.tier`` (sizes from :data:`SIZES`)."""
-    return evaluate(context)
-
-
-# --------------------------------------------------------------------------- report
-
-
-
-
-def _plot(result: ClaimResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    d = result.details
-    b = d.get("b")
-    fig, axes = plt.subplots(1, 3 if b else 1, figsize=(15 if b else 5.5, 4.2), squeeze=False)
-    ax = axes[0][0]
-    a = d["a"]
-    ax.semilogy(a["times"], a["residual"], color="tab:blue", label=f"h = {a['h']:g}")
-    ax.semilogy(a["times"], a["residual_coarse"], ":", color="tab:gray", label=f"h = {a['h_coarse']:g}")
-    ax.set_xlabel("T")
-    ax.set_ylabel("∫||∇Ψ(θ; ρ_T)||² dρ_T")
-    ax.set_title(f"(a) residual vs T (end: {a['residual'][-1]:.2g})")
-    ax.legend(fontsize=7)
-    if b:
-        fpd = d["fixed_point"]
-        ax = axes[0][1]
-        for lv, style in zip(b["levels"], ("-", "--")):
-            ax.semilogy(lv["tau"], lv["second_moment"], style, color="tab:blue", label=f"measured, κ = {lv['kappa']:g}, h = {lv['h']:g}")
-        fine = b["levels"][1]
-        tau = np.array(fine["tau"])
-        ax.semilogy(tau, b["linearised_second_moment"], ":", color="tab:orange", lw=2, label="linearisation κ²tr e^{−4Aτ} + ||e^{−2(A+B)τ}δ||²")
-        f = fine["fit"]
-        sel = tau >= f["start"]
-        ax.semilogy(tau[sel], np.exp(f["intercept"] - f["rate"] * tau[sel]), color="tab:green", lw=1,
-                    label=f"fit: rate {f['rate']:.4g} {_fmt_ci(f['ci'])}")
-        ax.semilogy(tau[sel], np.exp(f["intercept"] - f["rate"] * tau[sel][0]) * np.exp(-fpd["rate_second_moment"] * (tau[sel] - tau[sel][0])),
-                    color="tab:red", lw=1, alpha=0.7, label=f"predicted rate r*₂ = {fpd['rate_second_moment']:.4g}")
-        ax.set_xlabel("τ = ∫ξ dt")
-        ax.set_ylabel("∫||θ − θ*||² dρ_t")
-        ax.set_title(f"(b) reference, drift scale {d['drift_scale']:g}")
-        ax.legend(fontsize=6)
-        ax = axes[0][2]
-        sg = b["sgd"]
-        tau = np.array(sg["tau"])
-        for k, row in enumerate(sg["spread"]):
-            ax.semilogy(tau, row, color="tab:blue", alpha=0.4, lw=0.8, label="replicates" if k == 0 else None)
-        sel = tau >= b["start_tau"]
-        s0 = float(np.exp(np.mean(np.log(np.array(sg["spread"])[:, sel][:, 0]))))
-        ax.semilogy(tau[sel], s0 * np.exp(-sg["mean"] * (tau[sel] - tau[sel][0])), color="tab:green",
-                    label=f"mean fitted rate {sg['mean']:.4g} ± {sg['se']:.2g}")
-        ax.semilogy(tau[sel], s0 * np.exp(-fpd["rate_spread"] * (tau[sel] - tau[sel][0])), color="tab:red",
-                    label=f"predicted r*_s = 4λ_min(A) = {fpd['rate_spread']:.4g}")
-        ax.set_xlabel("τ_k = Σ s_j")
-        ax.set_ylabel("(1/N) Σ ||θ_i − θ̄||²")
-        ax.set_title(f"(b) SGD `{sg['update']}`, N = {sg['N']}, ε = {sg['eps']:.3g}")
-        ax.legend(fontsize=6)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
-    """Write ``folder/report.md`` and ``folder/fixed_points.png``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    _plot(result, folder / "fixed_points.png")
-    d = result.details
-    a, fpd, s = d["a"], d["fixed_point"], d["seeds"]
-    verdict = result.verdict.upper() if isinstance(result.verdict, str) else str(result.verdict)
-    L = [f"# {TITLE}", "", f"**Verdict: {verdict}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
-    L += ["## Claim", "",
-          "(a) ρ is a noiseless fixed point iff `supp(ρ) ⊆ {θ : ∇_θΨ(θ; ρ) = 0}`; the flow's limit is one, so "
-          "`∫||∇_θΨ(θ; ρ_t)||² dρ_t → 0`.",
-          "(b) Near θ* with `∇V(θ*) + ∇₁U(θ*, θ*) = 0` and `A = Hess_θΨ(θ*; δ_θ*) ≻ 0`, `ρ_t → δ_θ*` exponentially: the "
-          "linearisation gives `∫||θ − θ*||² dρ_t ≈ κ² tr e^{−4Aτ} + ||e^{−2(A+B)τ}δ||²` (B = ∇₁∇₂U(θ*, θ*), τ = ∫ξ), "
-          "asymptotic rate `r*₂ = 4 min(λ_min(A), λ_min(A+B))`; the spread about the mean decays at `r*_s = 4 λ_min(A)`.", ""]
-    L += ["## The fixed point", "",
-          f"Source: **{fpd['source']}** population `{fpd['problem']}`" + (f" — because {fpd['reason']}." if fpd["reason"] else "."),
-          f"θ* = {np.round(fpd['theta_star'], 5).tolist()}, ||∇Ψ(θ*; δ_θ*)|| = {fpd['residual']:.2g}; eig(A) = "
-          f"{np.round(fpd['eig_A'], 5).tolist()}, eig(A+B) = {np.round(fpd['eig_AB'], 5).tolist()}; r*₂ = {fpd['rate_second_moment']:.5g}, "
-          f"r*_s = {fpd['rate_spread']:.5g}.", ""]
-    L += ["## Estimates", "", "| quantity | estimate | 95 % CI / interval | predicted |", "|---|---|---|---|"]
-    for k, v in result.estimates.items():
-        L.append(f"| {_cell(k)} | {v['estimate']:.5g} | {_fmt_ci(v['ci'])} | {_cell(v.get('predicted', ''))} |")
-    L += ["", "![fixed points](fixed_points.png)", "", *tests_table(result)]
-    L += ["", "## Reference and its error", "",
-          f"(a) the experiment's flow on {a['nodes']} nodes of ρ_0 to T = {a['T']}, RK4 h = {a['h']} against h = {a['h_coarse']}: "
-          f"largest change of the tested residuals {a['integrator_error']:.2g}.", ""]
-    if "b" in d:
-        b = d["b"]
-        L += [f"(b) horizon T = {b['T']} (predicted second moment down by e^{{−{d['sizes']['contraction']}}}), fit over τ ≥ "
-              f"{b['start_tau']:.3g}; the runs at (κ, δ, h) = ({b['levels'][0]['kappa']}, {b['levels'][0]['delta']}, "
-              f"{b['levels'][0]['h']}) and ({b['levels'][1]['kappa']}, {b['levels'][1]['delta']}, {b['levels'][1]['h']}) give rates "
-              f"{b['levels'][0]['fit']['rate']:.5g} and {b['levels'][1]['fit']['rate']:.5g}: reference error {b['reference_error']:.2g} "
-              "(linearisation + integrator), added to the fit's standard error in the test.", "",
-              f"SGD: `{b['sgd']['update']}`, N = {b['sgd']['N']}, ε = {b['sgd']['eps']:.4g}, {b['sgd']['replicates']} replicates; "
-              f"per-replicate rates {np.round(b['sgd']['rates'], 4).tolist()}.", ""]
-    L += ["## What the numbers mean", "",
-          "- (a) the residual falls by orders of magnitude and keeps falling: the flow approaches a fixed point (on the default "
-          "experiment it decays like a power of t, a degenerate limit, not exponentially).",
-          "- (b) a fitted rate at or above the predicted one says the flow contracts onto δ_θ* as fast as its linearisation; "
-          "a drift or an SGD step missing the factor 2 contracts at about half the rate and is rejected.", ""]
-    L += ["## Seeds", "", f"- root entropy {s['entropy']}", f"- (a) nodes: {s['a_nodes']}", f"- dedicated population: {s['population']}",
-          f"- SGD: {s['sgd']}", f"- spawn key prefix {s['streams']['spawn_key_prefix']}", ""]
-    (folder / "report.md").write_text("\n".join(L))
-
-
-CHECK = Check(name=NAME, title=TITLE, run=run, render=render)
+CLAIM = Check(
+    name=NAME, title=TITLE, order=41, sizes=SIZES, parts=frozenset({"step"}), reads_reference=False,
+    statement="(a) ∫||∇_θΨ(θ; ρ_t)||² dρ_t → 0; (b) near a stable θ*, ∫||θ − θ*||² dρ_t contracts at rate "
+              "r*₂ = 4 min(λ_min(A), λ_min(A+B)) and the spread of SGD at r*_s = 4 λ_min(A)",
+    test_count=2,  # contraction of the reference, contraction of SGD (the long-time residual is reported only)
+    alternative="the update without its factor 2", inject=lambda c: replace(c, update=no_factor_two_step), compute=evaluate,
+)

@@ -51,12 +51,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from mfcheck.claims._render import save_figure, md_cell as _cell, tests_table
-from mfcheck.claims.base import Check, CheckContext, sizes_for
+from mfcheck.claims.base import Check, CheckContext
 from mfcheck.claims.temperature import BETA, LAM, setting
 from mfcheck.errors import InvalidArgument
 from mfcheck.reference.gibbs import GibbsSolution, solve_gibbs
@@ -64,8 +62,8 @@ from mfcheck.reference.fokker_planck import FPSolution, default_half_width, max_
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.seeds import Streams
 
-__all__ = ["CHECK", "NAME", "TITLE", "SIZES", "Sizes", "FreeEnergyIdentity", "free_energy_identity", "kl_divergence",
-           "choose_dt", "evaluate", "run", "render"]
+__all__ = ["CLAIM", "NAME", "TITLE", "SIZES", "Sizes", "FreeEnergyIdentity", "free_energy_identity", "kl_divergence",
+           "choose_dt", "evaluate"]
 
 NAME = "free_energy"
 TITLE = "Free-energy decay: d/dt F_β(ρ_t) = −2ξ∫ρ|∂(Ψ_λ + β⁻¹ log ρ)|² ≤ 0, ρ_t → ρ*"
@@ -200,7 +198,7 @@ def free_energy_identity(problem, neuron, rho0, *, lam: float, beta: float, cell
 def evaluate(context: CheckContext, diffusion_scale: float = 1.0, sizes: Sizes | None = None) -> ClaimResult:
     """The check; ``diffusion_scale`` ≠ 1 judges a broken reference (diffusion diffusion_scale·β⁻¹)."""
     exp = context.experiment
-    size = sizes or sizes_for(context, SIZES, NAME)
+    size = sizes or CLAIM.sizes_for(context)
     problem, neuron, rho0 = setting(int(exp.seed))
     ident = free_energy_identity(problem, neuron, rho0, lam=LAM, beta=BETA, cells=size.cells, T=size.T, record_dt=size.record_dt,
                                  diffusion_scale=diffusion_scale)
@@ -257,97 +255,11 @@ def evaluate(context: CheckContext, diffusion_scale: float = 1.0, sizes: Sizes |
                        reference_error=float(ident.free_error), estimates=estimates, details=details)
 
 
-def run(context: CheckContext) -> ClaimResult:
-    """The check at ``context.tier`` (sizes from :data:`SIZES`)."""
-    return evaluate(context)
-
-
-# --------------------------------------------------------------------------- report
-
-
-
-def _plot(result: ClaimResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    d = result.details
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    ax = axes[0]
-    ax.plot(d["fine_times"], d["fine_free_energy"], color="tab:blue", label="F_β(ρ_t) (fine)")
-    ax.axhline(d["F_star"], color="k", ls=":", label="F_β(ρ*)")
-    ax.set_xlabel("t")
-    ax.set_ylabel("F_β")
-    ax2 = ax.twinx()
-    ax2.semilogy(d["fine_times"], np.maximum(d["kl_fine"], 1e-16), color="tab:green", alpha=0.7, label="KL(ρ_t | ρ*)")
-    ax2.set_ylabel("KL(ρ_t | ρ*)", color="tab:green")
-    ax.legend(fontsize=7, loc="upper right")
-    ax.set_title(f"free energy (diffusion scale {d['setting']['diffusion_scale']:g})")
-    ax = axes[1]
-    t = np.array(d["times"])
-    ax.semilogy(t, np.maximum(d["D_fine"], 1e-16), color="tab:orange", lw=2.5, alpha=0.6, label="dissipation 2ξ∫ρ|∂(Ψ_λ+β⁻¹log ρ)|²")
-    ax.semilogy(t, np.maximum(-np.array(d["c_fine"]), 1e-16), "--", color="tab:blue", label="−dF/dt (centred, fine)")
-    ax.semilogy(t, np.maximum(np.abs(d["delta_fine"]), 1e-16), ":", color="tab:red", label="|discrepancy| fine")
-    ax.semilogy(t, np.maximum(np.abs(d["delta_coarse"]), 1e-16), ":", color="tab:gray", label="|discrepancy| coarse")
-    ax.set_xlabel("t")
-    ax.set_title(f"identity: q = {result.estimates['discrepancy / Richardson estimate (q)']['estimate']:.3g}, "
-                 f"order {result.estimates['observed order of the discrepancy']['estimate']:.2f}", fontsize=9)
-    ax.legend(fontsize=7)
-    ax = axes[2]
-    s = d["snapshots"]
-    grid = np.array(s["grid"])
-    cmap = plt.get_cmap("viridis")
-    for k, (tt, rho) in enumerate(zip(s["times"], s["density"])):
-        ax.plot(grid, rho, color=cmap(k / max(1, len(s["times"]) - 1)), label=f"ρ_t, t = {tt:g}")
-    ax.plot(grid, s["gibbs"], "k--", label="Gibbs ρ* (β)")
-    ax.set_xlim(-3, 3)
-    ax.set_xlabel("θ")
-    ax.set_ylabel("density")
-    ax.legend(fontsize=7)
-    ax.set_title("density snapshots")
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
-    """Write ``folder/report.md`` and ``folder/free_energy.png``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    _plot(result, folder / "free_energy.png")
-    d = result.details
-    verdict = result.verdict.upper() if isinstance(result.verdict, str) else str(result.verdict)
-    lv = d["levels"]
-    L = [f"# {TITLE}", "", f"**Verdict: {verdict}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
-    L += ["## Claim", "",
-          "`d/dt F_β(ρ_t) = −2 ξ(t) ∫ |∂_θ(Ψ_λ(θ; ρ_t) + β⁻¹ log ρ_t)|² ρ_t(dθ) ≤ 0`, "
-          "`F_β(ρ) = ½R(ρ) + (λ/2)∫θ²dρ + β⁻¹∫ρ log ρ`, along the noisy DD "
-          "`∂_t ρ = 2ξ ∂(ρ ∂Ψ_λ) + 2ξ β⁻¹ ∂²ρ`; and `ρ_t → ρ* = Z⁻¹ exp(−βΨ_λ(·; ρ*))`.", "",
-          f"Setting: {d['setting']['problem']}, {d['setting']['neuron']}, ρ_0 = {d['setting']['rho0']}, λ = {LAM}, β = {BETA}, ξ ≡ 1, "
-          f"diffusion scale of the solver under test {d['setting']['diffusion_scale']:g} (1 = the PDE).", ""]
-    L += ["## Estimates", "", "| quantity | estimate | interval | predicted |", "|---|---|---|---|"]
-    for k, v in result.estimates.items():
-        L.append(f"| {_cell(k)} | {v['estimate']:.5g} | [{v['ci'][0]:.4g}, {v['ci'][1]:.4g}] | {_cell(v.get('predicted', ''))} |")
-    L += ["", "![free energy](free_energy.png)", "", *tests_table(result)]
-    L += ["", "## Reference and its error", "",
-          f"Finite volumes (Scharfetter–Gummel flux, Heun) on [−{d['setting']['half_width']:.4g}, {d['setting']['half_width']:.4g}]: "
-          f"coarse {lv['coarse']['cells']} cells, dt = {lv['coarse']['dt']:.3g}, record spacing {lv['coarse']['record_dt']:g}; "
-          f"fine {lv['fine']['cells']} cells, dt = {lv['fine']['dt']:.3g}, record spacing {lv['fine']['record_dt']:g}. "
-          f"Richardson (order 2) error of F_β at the fine level: {d['free_error']:.3g}; mass error {d['mass_error']:.2g}; "
-          f"min density {d['min_density']:.3g}. Gibbs fixed point by `solve_gibbs` on the same box "
-          f"(residual {d['gibbs']['residual']:.2g}, R(ρ*) = {d['gibbs']['risk']:.6g}).", "",
-          f"Approach to ρ* (reported): KL(ρ_T | ρ*) = {d['kl_fine'][-1]:.3g} (from {d['kl_fine'][0]:.3g} at t = 0); "
-          f"KL non-increasing along the record grid: {d['kl_non_increasing']} (largest increment {d['kl_max_increment']:.2g}).", ""]
-    L += ["## What the numbers mean", "",
-          "- *slope* 1 and *q* ≈ 1: the measured dF_β/dt and −dissipation differ only by the discretisation error, which shrinks "
-          "4× when dx, dt and the record spacing are refined (observed order 2). A solver whose diffusion is not β⁻¹ "
-          "(diffusion scale ≠ 1) leaves an O(1) discrepancy (order ≈ 0, q ≫ 3), and its law goes to another Gibbs measure "
-          "(KL(ρ_T | ρ*_β) does not vanish).",
-          "- The tests are deterministic (p ∈ {0, 1}): their tolerance is the measured refinement difference, never a hand-set band.", ""]
-    s = d["seeds"]
-    L += ["## Seeds", "", f"- root entropy {s['entropy']}; population: {s['population']}; {s['note']}", ""]
-    (folder / "report.md").write_text("\n".join(L))
-
-
-CHECK = Check(name=NAME, title=TITLE, run=run, render=render)
+CLAIM = Check(
+    name=NAME, title=TITLE, order=42, sizes=SIZES, parts=frozenset(), reads_reference=False,
+    own_setting="its own D = 1 population",
+    statement="d/dt F_β(ρ_t) = −2 ξ(t) ∫ |∂_θ(Ψ_λ(θ; ρ_t) + β⁻¹ log ρ_t)|² ρ_t(dθ) ≤ 0, ρ_t → ρ* = Z⁻¹ exp(−βΨ_λ(·; ρ*))",
+    test_count=2,  # monotone, identity
+    alternative="a solver with twice the diffusion (its identity fails with p = 0 at every tier)", deterministic=True,
+    compute=evaluate,
+)

@@ -85,21 +85,21 @@ coefficient is not plausible (practical weight decay is 1e-4–1e-1); it is the 
 this kind the bound can see. A finite-time blow-up is convex in log S only in its last steps
 before overflow, so the curvature test sees it only when those steps fall inside the horizon
 and the run has not overflowed yet.
+
+`mfcheck calibrate gronwall` measures the power against λ = ``ANTI_DECAY``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import statsmodels.api as sm
 from scipy import stats
 
 from mfcheck._validation import check_array, check_real
-from mfcheck.claims._render import save_figure, fmt_ci as _fmt_ci, tests_table
-from mfcheck.claims.base import Check, CheckContext, sizes_for
+from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.claims.fit import RESOLUTION_RATIO
 from mfcheck.model.neurons import InnerNeuron, Neuron
@@ -111,20 +111,33 @@ from mfcheck.seeds import Streams
 from mfcheck.dynamics.sgd import mean_field_step, run_sgd
 
 __all__ = [
-    "NAME", "TITLE", "SIZES", "MIN_PREFIXES", "ANTI_DECAY", "CHECK", "MUTANTS",
+    "NAME", "TITLE", "SIZES", "Sizes", "MIN_PREFIXES", "ANTI_DECAY", "CLAIM", "MUTANTS",
     "anti_weight_decay_step", "make_anti_weight_decay", "drift_lipschitz", "population_drift_lipschitz",
-    "coupling_statistic", "fit_growth", "run", "render",
+    "coupling_statistic", "fit_growth", "run",
 ]
 
 NAME = "gronwall"
 TITLE = "Gronwall: the coupling S(T) grows at most like e^{K T}"
 
-#: Per tier: N, ε, replicates, horizon T_max, and the reference built for that horizon
-#: (2^log2_M Sobol nodes, RK4 step h; refined with h/2 and twice the nodes to measure its error).
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """``N``, ``eps``, ``replicates``, horizon ``T_max``, and the reference built for that horizon
+    (2^log2_M Sobol nodes, RK4 step h; refined with h/2 and twice the nodes to measure its error)."""
+
+    N: int
+    eps: float
+    replicates: int
+    T_max: float
+    log2_M: int
+    h: float
+
+
 SIZES = {
-    "smoke": {"N": 64, "eps": 1 / 64, "replicates": 8, "T_max": 2.0, "log2_M": 9, "h": 1 / 16},
-    "ci": {"N": 256, "eps": 1 / 256, "replicates": 20, "T_max": 2.0, "log2_M": 11, "h": 1 / 16},
-    "full": {"N": 1024, "eps": 1 / 1024, "replicates": 32, "T_max": 2.0, "log2_M": 12, "h": 1 / 32},
+    "smoke": Sizes(N=64, eps=1 / 64, replicates=8, T_max=2.0, log2_M=9, h=1 / 16),
+    "ci": Sizes(N=256, eps=1 / 256, replicates=20, T_max=2.0, log2_M=11, h=1 / 16),
+    "full": Sizes(N=1024, eps=1 / 1024, replicates=32, T_max=2.0, log2_M=12, h=1 / 32),
 }
 #: Fewer resolved prefixes than this: the claim is unresolved.
 MIN_PREFIXES = 8
@@ -318,7 +331,7 @@ def run(context: CheckContext) -> ClaimResult:
     from tqdm.auto import tqdm
 
     ex = context.experiment
-    size = dict(sizes_for(context, SIZES, NAME))
+    size = asdict(CLAIM.sizes_for(context))
     N, eps, R, T_max = size["N"], size["eps"], size["replicates"], size["T_max"]
     h = size["h"]
     per = ex.record_dt / h
@@ -357,7 +370,7 @@ def run(context: CheckContext) -> ClaimResult:
             details["overflow"] = str(exc)
             msg = (f"The SGD under test overflowed float64 before T_max={T_max} ({exc}). Its coupling grew past "
                    f"e^{FLOAT64_LOG_LIMIT:.0f}, but e^(K_drift·T_max) = e^{K_drift * T_max:.0f} allows that, so the rate "
-                   f"cannot be judged on this horizon: lower SIZES['{context.tier.name}']['T_max'].")
+                   f"cannot be judged on this horizon: lower SIZES['{context.tier.name}'].T_max.")
             return ClaimResult(**base, unresolved=msg, reference_error=ref_err, details=details,
                                estimates={"K_drift": {"estimate": K_drift, "ci": [K_drift, K_drift]}})
         bar.update()
@@ -382,7 +395,7 @@ def run(context: CheckContext) -> ClaimResult:
     n_res = int(resolved.sum())
     if n_res < MIN_PREFIXES:
         msg = (f"Only {n_res} of {len(times)} prefixes are resolved (reference coupling error {ref_err:.2e} > "
-               f"{RESOLUTION_RATIO} × median S(T)); need {MIN_PREFIXES}: raise SIZES['{context.tier.name}']['log2_M'].")
+               f"{RESOLUTION_RATIO} × median S(T)); need {MIN_PREFIXES}: raise SIZES['{context.tier.name}'].log2_M.")
         return ClaimResult(**base, unresolved=msg, reference_error=ref_err, estimates=estimates, details=details)
 
     fit = fit_growth(times[resolved], S_all[:, resolved], K_drift)
@@ -412,150 +425,10 @@ def run(context: CheckContext) -> ClaimResult:
                        estimates=estimates, details=details)
 
 
-# --------------------------------------------------------------------------------------------
-# report
-# --------------------------------------------------------------------------------------------
-
-def _plot(result: ClaimResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    d = result.details
-    if not d.get("S"):
-        fig, ax = plt.subplots(figsize=(6, 2.5))
-        ax.axis("off")
-        ax.text(0.5, 0.5, f"no coupling data: {result.unresolved or 'not run'}"[:200], ha="center", va="center", wrap=True, fontsize=8)
-        save_figure(fig, path)
-        return
-    t = np.asarray(d["times"])
-    S = np.asarray(d["S"])
-    res = np.array([p["resolved"] for p in d["prefixes"]])
-    med = np.array([p["median"] for p in d["prefixes"]])
-    K_drift = d["bounds"]["K_drift"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
-    ax = axes[0]
-    for r in range(S.shape[0]):
-        ax.plot(t, S[r], color="tab:gray", lw=0.6, alpha=0.5, label="replicates" if r == 0 else None)
-    ax.plot(t[res], med[res], "o", ms=3, color="tab:blue", label="median S(T)")
-    if np.any(~res):
-        ax.plot(t[~res], med[~res], "x", color="tab:red", label="unresolved prefix")
-    lo, hi = float(np.min(S[S > 0])) / 3, float(np.max(S)) * 30
-    if "fit" in d:
-        f = d["fit"]["rate"]
-        tg = np.linspace(t[res][0], t[-1], 100)
-        X = np.stack([np.ones_like(tg), tg], axis=1)
-        cov = np.asarray(f["cov"])
-        se = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
-        q = stats.t.ppf(0.975, f["df"])
-        line = f["intercept"] + f["estimate"] * tg
-        ax.plot(tg, np.exp(line), color="tab:blue", label=f"fit e^(a + K̂T), K̂ = {f['estimate']:.3g} {_fmt_ci(f['ci'])}")
-        ax.fill_between(tg, np.exp(line - q * se), np.exp(line + q * se), color="tab:blue", alpha=0.2, label="95 % CI of the fit")
-        anchor = line[0]
-        ymax = math.log(hi)
-        t_end = min(t[-1], tg[0] + (ymax - anchor) / K_drift) if K_drift > 0 else t[-1]
-        tk = np.linspace(tg[0], t_end, 50)
-        ax.plot(tk, np.exp(anchor + K_drift * (tk - tg[0])), "--", color="tab:orange",
-                label=f"slope e^(K_drift T), K_drift = {K_drift:.4g}")
-    ax.set_yscale("log")
-    ax.set_ylim(lo, hi)
-    ax.set_xlabel("T")
-    ax.set_ylabel("S(T) = max_i sup_{kε≤T} ||θ_i^k − θ̄_i^{kε}||")
-    ax.set_title("coupling against the horizon")
-    ax.legend(fontsize=7, loc="lower right")
-    ax = axes[1]
-    L = np.log(S[:, res])
-    tr = t[res]
-    ax.plot(tr, np.median(L, axis=0), "o", ms=3, color="tab:blue", label="median log S(T)")
-    if "fit" in d:
-        f, c = d["fit"]["rate"], d["fit"]["curvature"]
-        ax.plot(tr, f["intercept"] + f["estimate"] * tr, color="tab:blue", label="linear fit")
-        a, b, cc = c["params"]
-        tc = tr - c["t_center"]
-        ax.plot(tr, a + b * tc + cc * tc**2, "--", color="tab:green",
-                label=f"quadratic fit, c = {cc:.3g} {_fmt_ci(c['ci'])}")
-    ax.set_xlabel("T")
-    ax.set_ylabel("log S(T)")
-    ax.set_title("at most exponential: log S(T) not convex in T")
-    ax.legend(fontsize=7)
-    fig.suptitle(TITLE)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
-    """Write ``report.md`` and ``growth.png`` into ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    d = result.details
-    b = d["bounds"]
-    L = [f"# {TITLE}", "", f"**Verdict: {result.verdict.upper()}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
-    L += ["## Claim", "",
-          "With θ̄_i the nonlinear particle started at θ_i^0 (synchronous coupling), the coupling lemma (THEORY.md §4) closes "
-          "its Lipschitz term E2 by Gronwall:", "",
-          "`S(T) = max_i sup_{kε ≤ T} ||θ_i^k − θ̄_i^{kε}|| ≤ a(T) · e^{K_drift T}`,  ",
-          "`K_drift = 2 sup ξ · (Lip ∇V + Lip₁ ∇₁U + Lip₂ ∇₁U) ≤ 2 ξ̄ (grad_V_lipschitz + 2 grad_U_lipschitz)`", "",
-          "The drift is −2ξ∇Ψ(θ; ρ); it is Lipschitz in θ with Lip ∇V + Lip₁ ∇₁U and, through ρ, in W1 with Lip₂ ∇₁U "
-          "(Kantorovich–Rubinstein). W1(ρ̂^N, ρ_t) ≤ max_i ||θ_i − θ̄_i|| + W1(ρ̄^N, ρ_t), so the maximal coupling distance "
-          "satisfies Δ(t) ≤ a(t) + ∫ K_drift Δ and Gronwall gives the rate. a(T) holds the discretisation (E1 ≤ KTε), "
-          "martingale (E3 ∝ √(εT)) and i.i.d. (W1(ρ̄^N, ρ_t)) terms.", "",
-          f"Oracle constants: grad_V_lipschitz = {b['grad_V_lipschitz']:.4g}, grad_U_lipschitz = {b['grad_U_lipschitz']:.4g}, "
-          f"sup ξ = {b['xi_bound']:.4g}: **K_drift = {b['K_drift']:.4g}** (tested). Sharper valid rates (reported, not tested): "
-          f"{b['K_structural']:.4g} (grad_U_lipschitz = Lip₁ + Lip₂ for an InnerNeuron on a finite population) and "
-          f"{b['K_population']:.4g} (data-averaged constants).", ""]
-    L += ["## Estimates", "", "| quantity | estimate | 95 % CI | note |", "|---|---|---|---|"]
-    for k, v in result.estimates.items():
-        L.append(f"| {k} | {v['estimate']:.4g} | {_fmt_ci(v['ci'])} | {v.get('note', '')} |")
-    L += ["", "K̂ is the OLS slope of log S(T) on T over the resolved prefixes of every replicate pooled; the prefixes of one "
-          "replicate are dependent (S is a running maximum of one path), so standard errors are cluster-robust by replicate "
-          f"with t inference on R − 1 = {d['sizes']['replicates'] - 1} df (HC3 would treat them as independent and "
-          "understate the error). The curvature c comes from the same fit with a centred quadratic term.", "",
-          "![growth](growth.png)", ""]
-    L += [*tests_table(result)]
-    L += ["", "Each test is one-sided with H0 \"the claim holds\" (K ≤ K_drift; c ≤ 0), level α at the boundary of H0 up to "
-          "the t approximation; Holm over every test of the verification keeps the family-wise false-alarm rate at α.", ""]
-    L += ["## What the numbers mean", ""]
-    if "fit" in d:
-        f = d["fit"]
-        L += [f"- K̂ / K_drift = {f['rate']['estimate'] / b['K_drift']:.3g}: the bound is loose by a factor of about "
-              f"{b['K_drift'] / max(f['rate']['estimate'], 1e-12):.3g} on this problem. K̂ itself is mostly the martingale onset "
-              f"(the slope of ½ log T on this grid is {f['onset_slope']:.3g}; the slope of log S − ½ log T is "
-              f"{f['net_of_onset']['estimate']:.3g} {_fmt_ci(f['net_of_onset']['ci'])}): a correct SGD shows no Gronwall "
-              "amplification here.",
-              f"- e^(K_drift T_max) = e^{b['K_drift'] * d['sizes']['T_max']:.0f}: the rate test only fails rules whose coupling "
-              f"grows faster than e^{b['K_drift']:.0f}T, which overflows float64 once the rate times T_max exceeds about "
-              f"{FLOAT64_LOG_LIMIT:.0f} (detectable window on this horizon: ({b['K_drift']:.0f}, {d['float64_window']['max_detectable_rate']:.0f})). "
-              "Bugs that change only the gradient term or the step size cannot grow exponentially at all (bounded σ'), so "
-              "they are caught by the Theorem 1 rate claims, not here. Of weight decay with the wrong sign (rate 2λ), only an "
-              f"absurd coefficient λ > K_drift/2 = {b['K_drift'] / 2:.3g} is seen.",
-              "- The curvature test checks the §7 shape \"log-error at most linear in T\"; log S is concave here (ĉ < 0)."]
-    else:
-        L += [f"- Unresolved: {result.unresolved}"]
-    L += ["", "## Reference error", "",
-          f"The check builds its own reference for the horizon T_max = {d['sizes']['T_max']} (RK4, h = {d['sizes']['h']:.4g}, "
-          f"2^{d['sizes']['log2_M']} scrambled Sobol nodes), its error measured against h/2 and twice the nodes: "
-          + ", ".join(f"{k} {v:.2e}" for k, v in d.get("reference", {}).get("error", {}).items())
-          + f". A prefix T is judged only when the coupling error ({result.reference_error:.2e}) is at most "
-          f"{d['resolution_ratio']} × the median S(T)"
-          + (f"; prefixes from T = {d['resolved_from']:.4g} on are resolved." if "resolved_from" in d else "."), ""]
-    pre = d.get("prefixes", [])
-    if pre:
-        L += ["## Prefixes", "", "| T | median S(T) | 10 % | 90 % | resolved |", "|---|---|---|---|---|"]
-        step = max(1, len(pre) // 16)
-        for p in pre[::step] + ([pre[-1]] if (len(pre) - 1) % step else []):
-            L.append(f"| {p['T']:.4g} | {p['median']:.4g} | {p['q10']:.4g} | {p['q90']:.4g} | {'yes' if p['resolved'] else 'no'} |")
-        L.append("")
-    s = d["sizes"]
-    ex = context.experiment
-    L += ["## Setting and seeds", "",
-          f"- problem: `{ex.problem!r}`; neuron `{ex.neuron!r}`; ρ_0 `{ex.rho0!r}`; ξ `{ex.schedule!r}`",
-          f"- tier `{context.tier.name}`: N = {s['N']}, ε = {s['eps']:.6g}, {s['replicates']} replicates, horizon T_max = "
-          f"{s['T_max']}, record grid {s['record_dt']:.4g}; update rule `{d['update']}`",
-          f"- seeds: root entropy {d['seeds']['entropy']}; SGD streams {d['seeds']['spawn_key_prefix']} with "
-          f"{d['seeds']['replicate_streams']}; reference streams {d['seeds']['reference']}", ""]
-    _plot(result, folder / "growth.png")
-    (folder / "report.md").write_text("\n".join(L))
-
-
-CHECK = Check(name=NAME, title=TITLE, run=run, render=render)
+CLAIM = Check(
+    name=NAME, title=TITLE, order=32, sizes=SIZES, parts=frozenset({"step", "init"}), reads_reference=False,
+    statement="S(T) = max_i sup_{kε ≤ T} ||θ_i^k − θ̄_i^{kε}|| ≤ a(T) · e^{K_drift T}, "
+              "K_drift = 2 sup ξ · (Lip ∇V + Lip₁ ∇₁U + Lip₂ ∇₁U)",
+    test_count=2,  # rate ≤ K_drift, no curvature
+    alternative="weight decay of the wrong sign, λ = 60", inject=lambda c: replace(c, update=anti_weight_decay_step), compute=run,
+)

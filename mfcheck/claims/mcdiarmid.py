@@ -56,8 +56,7 @@ less power still (union bound over the J record times).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -65,8 +64,7 @@ from tqdm.auto import tqdm
 
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.model.bounds import mcdiarmid_tail, mcdiarmid_uniform
-from mfcheck.claims._render import save_figure, fmt_ci as _fmt_ci, md_cell as _md, tests_table
-from mfcheck.claims.base import Check, CheckContext, sizes_for
+from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.initial import GaussianInit
 from mfcheck.reference.coupled import couple
@@ -75,9 +73,9 @@ from mfcheck.seeds import Streams
 from mfcheck.dynamics.sgd import InitSampler, iid_init
 
 __all__ = [
-    "CHECK", "NAME", "SIZES", "S_GRID", "Z_GRID", "TIME_FRACTIONS", "PILOT", "RESOLUTION_RATIO", "Sizes",
+    "CLAIM", "NAME", "SIZES", "S_GRID", "Z_GRID", "TIME_FRACTIONS", "PILOT", "RESOLUTION_RATIO", "Sizes",
     "clustered_init", "make_clustered_init", "exceedance_test", "nonlinear_f_means", "pilot_spread",
-    "select_test_function", "measure", "run", "render",
+    "select_test_function", "measure", "run",
 ]
 
 NAME = "mcdiarmid"
@@ -348,135 +346,15 @@ def _sd_ci(sd_over_K: float, n: int) -> list[float]:
 
 def run(context: CheckContext) -> ClaimResult:
     """The check at ``context.tier`` (sizes from :data:`SIZES`)."""
-    size = sizes_for(context, SIZES, NAME)
+    size = CLAIM.sizes_for(context)
     return measure(context, size.N, size.replicates)
 
 
-# --------------------------------------------------------------------------- report
-
-
-
-
-def _plot(result: ClaimResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    d = result.details
-    N, R, K = d["N"], d["replicates"], d["test_function"]["sup_norm"]
-    times = d["tested_times"]
-    floor = 0.3 / R
-    fig, axes = plt.subplots(1, len(times) + 1, figsize=(4.0 * (len(times) + 1), 3.8), squeeze=False)
-    for ax, t in zip(axes[0], times):
-        rows = [r for r in d["per_time"] if r["t"] == t]
-        u = np.array([r["u"] for r in rows])
-        uu = np.linspace(0.0, u.max() * 1.1, 200)
-        ax.plot(uu, np.minimum(1.0, 2 * np.exp(-N * uu**2 / (2 * K**2))), color="tab:orange", label="bound 2exp(−Nu²/2K²)")
-        sd = rows[0]["sd_pilot"]
-        if sd > 0:
-            clt = 2 * stats.norm.sf(uu * math.sqrt(N) / sd)
-            keep = clt >= floor
-            ax.plot(uu[keep], clt[keep], ":", color="tab:gray", label="CLT, i.i.d. (pilot sd)")
-        f = np.array([r["frequency"] for r in rows])
-        lo = np.array([r["ci"][0] for r in rows])
-        hi = np.array([r["ci"][1] for r in rows])
-        pos = f > 0
-        if np.any(pos):
-            ax.errorbar(u[pos], f[pos], yerr=[f[pos] - np.maximum(lo[pos], floor), hi[pos] - f[pos]], fmt="o", color="tab:blue",
-                        label="observed (95% CP)")
-        if np.any(~pos):
-            ax.errorbar(u[~pos], hi[~pos], yerr=[hi[~pos] - floor, np.zeros((~pos).sum())], fmt="v", color="tab:blue", mfc="white",
-                        label="0 observed (CP upper)")
-        ax.set_yscale("log")
-        ax.set_ylim(floor, 1.5)
-        ax.set_xlim(0.0, uu.max())
-        ax.set_xlabel("u")
-        ax.set_ylabel("P(|X_t − ∫f dρ_t| ≥ u)")
-        ax.set_title(f"t = {t:.3g}, N = {N}, R = {R}")
-        ax.legend(fontsize=6, loc="lower left")
-    ax = axes[0][-1]
-    z = np.array([r["z"] for r in d["uniform"]])
-    f = np.array([r["frequency"] for r in d["uniform"]])
-    lo = np.array([r["ci"][0] for r in d["uniform"]])
-    hi = np.array([r["ci"][1] for r in d["uniform"]])
-    zz = np.linspace(0.0, z.max() * 1.1, 100)
-    ax.plot(zz, np.exp(-zz**2), color="tab:orange", label="bound e^(−z²)")
-    pos = f > 0
-    if np.any(pos):
-        ax.errorbar(z[pos], f[pos], yerr=[f[pos] - np.maximum(lo[pos], floor), hi[pos] - f[pos]], fmt="o", color="tab:green",
-                    label="observed (95% CP)")
-    if np.any(~pos):
-        ax.errorbar(z[~pos], hi[~pos], yerr=[hi[~pos] - floor, np.zeros((~pos).sum())], fmt="v", color="tab:green", mfc="white",
-                    label="0 observed (CP upper)")
-    ax.set_yscale("log")
-    ax.set_ylim(floor, 1.5)
-    ax.set_xlabel("z")
-    ax.set_ylabel("P(sup_j |X_j − ∫f dρ_j| ≥ threshold(z))")
-    ax.set_title(f"uniform over J = {d['J']} times")
-    ax.legend(fontsize=6, loc="lower left")
-    fig.suptitle(f"{TITLE} — f = {d['test_function']['name']}, init = {d['init']}", fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
-    """Write ``folder/report.md`` and ``folder/exceedance.png``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    _plot(result, folder / "exceedance.png")
-    d = result.details
-    tf = d["test_function"]
-    verdict = result.verdict.upper() if isinstance(result.verdict, str) else str(result.verdict)
-    L = [f"# {TITLE}", "", f"**Verdict: {verdict}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
-    L += ["## Claim", "",
-          "For i.i.d. θ̄_i^t ~ ρ_t and |f| ≤ K_f, X_t = (1/N) Σ_i f(θ̄_i^t) satisfies",
-          "`P(|X_t − ∫f dρ_t| ≥ u) ≤ 2 exp(−N u² / (2 K_f²))` at each t, and",
-          "`P(sup_j |X_{t_j} − ∫f dρ_{t_j}| ≥ K_f sqrt(2/N) (sqrt(log(2J)) + z)) ≤ e^{−z²}` over the J record times.",
-          "", "Below, dev_t = |X_t − ∫f dρ_t|. The bound uses sup|f| where the central limit theorem uses sd(f): it is loose by orders of magnitude "
-          "for a correct sampler, and a correlated sampler is rejected only when its variance inflation beats that slack.", ""]
-    L += ["## Setting", "",
-          f"- N = {d['N']} particles, {d['replicates']} replicates, initial sampler `{d['init']}`; J = {d['J']} record times "
-          f"(spacing {d['record_dt']}, T = {d['T']}); tested times {d['tested_times']}.",
-          f"- test function `{tf['name']}` (sup {tf['sup_norm']:.3g}, Lip {tf['lipschitz']:.3g}), chosen as the largest "
-          f"min_t sd_t(f)/K_f on a pilot of {d['pilot']} i.i.d. particles:"]
-    for row in d["test_function_spread"]:
-        L.append(f"  - `{row['f']}`: sd/K_f = " + ", ".join(f"{v:.3f}" for v in row["sd_over_K"]))
-    L += ["- u = s K_f / sqrt(N) with s in " + str(d["s_grid"]) + "; z in " + str(d["z_grid"]) + ".", ""]
-    L += ["## Estimates", "", "| quantity | estimate | 95 % CI | bound | CLT (i.i.d.) |", "|---|---|---|---|---|"]
-    for k, v in result.estimates.items():
-        b = f"{v['bound']:.3g}" if "bound" in v else ""
-        c = f"{v['clt_iid']:.2g}" if "clt_iid" in v else ""
-        L.append(f"| {_md(k)} | {v['estimate']:.4g} | {_fmt_ci(v['ci'])} | {b} | {c} |")
-    L += ["", "![exceedance frequencies](exceedance.png)", "", "## Per-time exceedances", "",
-          "| t | s | u | bound | count ≥ u+δ / n | frequency | 95 % CI (Clopper–Pearson) | count ≥ u−δ | CLT i.i.d. | p (binomial, one-sided) |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in d["per_time"]:
-        L.append(f"| {r['t']:.4g} | {r['s']} | {r['u']:.4g} | {r['bound']:.3g} | {r['count']} / {r['n']} | {r['frequency']:.4g} | "
-                 f"{_fmt_ci(r['ci'])} | {r['count_at_u_minus_delta']} | {r['clt_iid']:.2g} | {r['p_value']:.3g} |")
-    L += ["", "## Uniform in time", "",
-          "| z | threshold K√(2/N)(√log 2J + z) | bound e^(−z²) | count / n | frequency | 95 % CI | count ≥ thr−δ | p |",
-          "|---|---|---|---|---|---|---|---|"]
-    for r in d["uniform"]:
-        L.append(f"| {r['z']} | {r['threshold']:.4g} | {r['bound']:.3g} | {r['count']} / {r['n']} | {r['frequency']:.4g} | "
-                 f"{_fmt_ci(r['ci'])} | {r['count_at_threshold_minus_delta']} | {r['p_value']:.3g} |")
-    L += ["", *tests_table(result)]
-    L += ["", "## Reference error", "",
-          f"∫f dρ_t comes from the reference flow ({context.experiment.describe()['reference']['nodes']} nodes, RK4 h = "
-          f"{context.experiment.h}); its measured error (refinement h/2, 2M nodes) is {d['reference_error_relative']:.3g} · K "
-          f"(K = max(sup, Lip)), i.e. δ_f = {tf['reference_error']:.3g} for this f. Exceedances are counted at u + δ_f, which "
-          "makes the counts conservative; the counts at u − δ_f show how little that choice matters. A u is judged only when "
-          f"δ_f ≤ {RESOLUTION_RATIO} u.", ""]
-    L += ["## What the numbers mean", "",
-          "Each test is exact (one-sided binomial, H0: the exceedance probability is at most the bound). A correct i.i.d. "
-          "sampler should show frequencies far below the bound (the CLT column is the normal approximation with the pilot's "
-          "sd); 'max frequency / bound' measures the slack actually used. A sampler that reuses each draw m times inflates "
-          "the variance of X by m and is rejected only when m ≳ K_f²/sd² times a tail factor (see the module docstring of "
-          "`mfcheck.claims.mcdiarmid` for the measured power).", ""]
-    s = d["seeds"]
-    L += ["## Seeds", "", f"- root entropy {s['entropy']}", f"- replicates: {s['replicates']}", f"- pilot: {s['pilot']}",
-          f"- spawn key prefix {s['streams']['spawn_key_prefix']}", ""]
-    (folder / "report.md").write_text("\n".join(L))
-
-
-CHECK = Check(name=NAME, title=TITLE, run=run, render=render)
+CLAIM = Check(
+    name=NAME, title=TITLE, order=30, sizes=SIZES, parts=frozenset({"init"}), reads_reference=True,
+    statement="P(|X_t − ∫f dρ_t| ≥ u) ≤ 2 exp(−N u² / (2 K_f²)) at each t; "
+              "P(sup_j |X_{t_j} − ∫f dρ_{t_j}| ≥ K_f sqrt(2/N) (sqrt(log(2J)) + z)) ≤ e^{−z²}",
+    test_count=len(TIME_FRACTIONS) * len(S_GRID) + len(Z_GRID),
+    alternative="initial particles in clusters of 8 equal draws", inject=lambda c: replace(c, init=make_clustered_init(8)),
+    compute=run,
+)

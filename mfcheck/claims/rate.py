@@ -1,37 +1,78 @@
-"""Each statement of Theorem 1 (MMN18 Thm 3) as data: statistic, predicted scale, exponents.
+"""The rate claims: a statistic S, its predicted scale, and the sweep it is measured on.
 
-A claim reads ``S ≤ C e^{CT} · scale(N, ε, D, T, z)`` with probability ≥ 1 - e^{-z²}; the fit
-(:mod:`mfcheck.claims.fit`) tests that S / scale does not grow along the limit and that the tail of S
-above Ĉ · scale(z) decays like e^{-z²}.
+A rate claim reads ``S ≤ C e^{CT} · scale(N, ε, D, T, z)`` with probability ≥ 1 - e^{-z²}; the
+fit (:mod:`mfcheck.claims.fit`) tests that S / scale does not grow along the limit and that the
+tail of S above Ĉ · scale(z) decays like e^{-z²}. Theorem 1 (:mod:`mfcheck.claims.theorem1`) and
+Theorem 2 (:mod:`mfcheck.claims.theorem2`) are the two instances: three statistics each, read
+from one sweep per theorem, which a run solves once and hands to each of its claims.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mfcheck.model.bounds import coupling_scale, err_ND
+from mfcheck.claims.base import Claim, CheckContext
+from mfcheck.claims.fit import Z_GRID, fit_claim
+from mfcheck.claims.sweep import SweepResult
+from mfcheck.claims.tiers import Tier
 from mfcheck.errors import InvalidArgument
+from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult
 
-__all__ = ["Claim", "CLAIMS", "get_claim"]
+__all__ = ["RateSweep", "RateClaim", "TESTS_PER_RATE_CLAIM", "RATE_ALTERNATIVE"]
+
+TESTS_PER_RATE_CLAIM = 2 + len(Z_GRID)
+"""A growth test per path and a tail test per z."""
+
+RATE_ALTERNATIVE = "the exponent of S along a path falls short of the predicted one by `deficit`"
 
 
 @dataclass(frozen=True)
-class Claim:
-    """- ``name``: folder and key; ``statistic``: column of the sweep table;
-    - ``scale(N, eps, D, T, z)``: the predicted error scale;
-    - ``predicted``: the exponents of the scale in 1/N (N-path) and in ε (ε-path);
-    - ``statement`` and ``tightness``: what the report prints."""
+class RateSweep:
+    """The cells (path, N, ε) × replicates that the rate claims of one theorem are fitted on.
+
+    - ``name``: its key in a run.
+    - ``tiers``: tier name -> the cells at that tier; None: the run's tier itself (the tiers of
+      ``mfcheck`` are the sizes of the Theorem 1 sweep).
+    - ``solve(context, tier) -> SweepResult``: runs the cells, with the reference error of each
+      statistic in ``SweepResult.statistic_errors``.
+    """
 
     name: str
-    title: str
+    tiers: Mapping[str, Tier] | None
+    solve: Callable[[CheckContext, Tier], SweepResult]
+
+    def tier(self, context: CheckContext) -> Tier:
+        """The cells at the context's tier, with ``context.replicates`` applied when it is set."""
+        tier = context.tier
+        if self.tiers is not None:
+            if tier.name not in self.tiers:
+                raise InvalidArgument(f"`tier` must be one of {sorted(self.tiers)} for the {self.name} sweep, got {tier.name!r}.")
+            tier = self.tiers[tier.name]
+        return tier if context.replicates is None else replace(tier, replicates=context.replicates)
+
+    def run(self, context: CheckContext) -> SweepResult:
+        return self.solve(context, self.tier(context))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateClaim(Claim):
+    """- ``statistic``: column of the sweep table;
+    - ``scale(N, eps, D, T, z)``: the predicted error scale;
+    - ``predicted``: the exponents of the scale in 1/N (N-path) and in ε (ε-path);
+    - ``tightness``: what the report says about how sharp the scale is;
+    - ``sweep``: the sweep the statistic is read from."""
+
     statistic: str
-    statement: str
     scale: Callable[..., np.ndarray]
     predicted: dict
     tightness: str
+    sweep: RateSweep
+
+    def sizes_for(self, context: CheckContext) -> Tier:
+        return self.sweep.tier(context)
 
     def log_factor(self, N, eps, D, T):
         """scale(z = 0) / sqrt(max(1/N, ε)): the logarithmic factor of the predicted shape."""
@@ -39,47 +80,7 @@ class Claim:
         eps = np.asarray(eps, dtype=float)
         return self.scale(N, eps, D, T, 0.0) / np.sqrt(np.maximum(1.0 / N, eps))
 
-
-def _err(N, eps, D, T, z):
-    del T  # err_{N,D}(z) has no T; e^{CT} is part of the constant
-    return err_ND(N, eps, D, z)
-
-
-CLAIMS = {
-    c.name: c
-    for c in (
-        Claim(
-            name="theorem1_test_functions",
-            title="Theorem 1: test-function averages",
-            statistic="test_functions",
-            statement="max_f sup_k |(1/N) Σ_i f(θ_i^k) − ∫ f dρ_{kε}| / K_f ≤ C e^{CT} err_{N,D}(z), w.p. ≥ 1 − e^{−z²}",
-            scale=_err,
-            predicted={"N": 0.5, "eps": 0.5},
-            tightness="Sharp in N (fluctuations of an average of N nearly independent particles); averages may decay faster in ε than √ε.",
-        ),
-        Claim(
-            name="theorem1_risk",
-            title="Theorem 1: risk",
-            statistic="risk",
-            statement="sup_k |R_N(θ^k) − R(ρ_{kε})| ≤ C e^{CT} err_{N,D}(z), w.p. ≥ 1 − e^{−z²}",
-            scale=_err,
-            predicted={"N": 0.5, "eps": 0.5},
-            tightness="Sharp in N; the risk is an average and may decay faster in ε than √ε.",
-        ),
-        Claim(
-            name="coupling_lemma",
-            title="Coupling lemma (propagation of chaos + Gronwall)",
-            statistic="coupling",
-            statement="max_i sup_k ||θ_i^k − θ̄_i^{kε}||₂ ≤ K e^{KT} √max(1/N, ε) [√(D + log(N (T/ε ∨ 1))) + z], w.p. ≥ 1 − e^{−z²}",
-            scale=coupling_scale,
-            predicted={"N": 0.5, "eps": 0.5},
-            tightness="Sharp in ε (a √ε martingale term per particle).",
-        ),
-    )
-}
-
-
-def get_claim(name: str) -> Claim:
-    if name not in CLAIMS:
-        raise InvalidArgument(f"`claim` must be one of {sorted(CLAIMS)}, got {name!r}.")
-    return CLAIMS[name]
+    def fit(self, sweep: SweepResult, alpha: float = DEFAULT_ALPHA) -> ClaimResult:
+        """Fit the claim on its solved sweep, decided alone at ``alpha`` (a run decides all its claims together)."""
+        ex = sweep.experiment
+        return fit_claim(self, sweep.table, D=ex.D, T=ex.T, reference_error=sweep.statistic_errors[self.statistic], alpha=alpha)

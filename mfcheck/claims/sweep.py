@@ -21,7 +21,7 @@ from mfcheck.reference.coupled import couple
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.seeds import Streams
 from mfcheck.dynamics.sgd import InitSampler, Update, iid_init, mean_field_step, run_sgd
-from mfcheck.claims.statistics import theorem1_statistics
+from mfcheck.claims.statistics import STATISTICS, theorem1_statistics
 from mfcheck.claims.tiers import Tier
 
 __all__ = ["SweepResult", "cell_streams", "run_cell", "run_sweep", "sweep_cell"]
@@ -30,13 +30,16 @@ __all__ = ["SweepResult", "cell_streams", "run_cell", "run_sweep", "sweep_cell"]
 @dataclass(frozen=True)
 class SweepResult:
     """``table``: a row per (cell, replicate) with columns path, N, eps, replicate and the
-    statistics; ``reference``: the reference and its measured error; ``seeds``: how to replay."""
+    statistics; ``reference``: the reference and its measured error; ``seeds``: how to replay;
+    ``statistic_errors``: the reference error of each statistic, one number for every cell or a
+    mapping (N, ε) -> error (what :func:`mfcheck.claims.fit.fit_claim` judges resolution by)."""
 
     table: pd.DataFrame
     reference: Reference
     experiment: Experiment
     tier: Tier
     seeds: dict = field(default_factory=dict)
+    statistic_errors: dict = field(default_factory=dict)
 
 
 def cell_streams(experiment: Experiment, N: int, eps: float) -> Streams:
@@ -103,4 +106,5 @@ def run_sweep(
         "replicate_streams": '("init", r) and ("data", r) under the cell key',
         "reference_key": 'Streams(seed).child("reference"): scrambles 0 (flow) and 1 (refined), probes from ("reference", 2)',
     }
-    return SweepResult(table=pd.DataFrame(rows), reference=reference, experiment=experiment, tier=tier, seeds=seeds)
+    return SweepResult(table=pd.DataFrame(rows), reference=reference, experiment=experiment, tier=tier, seeds=seeds,
+                       statistic_errors={s: reference.error[s] for s in STATISTICS})

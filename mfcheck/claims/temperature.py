@@ -56,27 +56,26 @@ between ρ*_β and ρ*_{2β}, so the power against a wrong temperature is kept.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats
 
 from mfcheck.model.activations import erf_sigmoid, tanh_sum
-from mfcheck.claims._render import save_figure, fmt_ci as _fmt_ci, md_cell as _md, tests_table
-from mfcheck.claims.base import Check, CheckContext, sizes_for
+from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.reference.gibbs import GibbsSolution, solve_gibbs
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import InnerNeuron
 from mfcheck.dynamics.noisy import DEFAULT_C, NoisyFactory, gibbs_inverse_temperature, langevin_step, run_noisy_sgd
+from mfcheck.dynamics.noisy import sqrt_s_over_beta_noise
 from mfcheck.model.problems.finite import FinitePopulation, teacher_population
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.seeds import Streams
 from mfcheck.dynamics.sgd import SGDResult
 
 __all__ = [
-    "CHECK", "SIZES", "LAM", "BETA", "setting", "run", "run_with", "render", "bias_bound",
+    "CLAIM", "SIZES", "Sizes", "LAM", "BETA", "setting", "run", "run_with", "bias_bound",
     "sign_flip_sup_test", "SignFlip", "replicate_cdfs", "quantile_points", "stationary_samples",
     "variance_table", "estimate_beta", "solve_references",
 ]
@@ -98,11 +97,26 @@ EQUILIBRATION_LEVEL = 0.01
 AGREEMENT_LEVEL = 0.05
 BETA_TABLE_EXPONENTS = np.linspace(-3.0, 4.0, 29)  # β' = β 2^e
 
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """``replicates`` R, particles ``N``, step ``eps``, ``burn``-in and ``sample`` window (time
+    units), thinning ``thin``, sign ``flips`` B."""
+
+    replicates: int
+    N: int
+    eps: float
+    burn: float
+    sample: float
+    thin: float
+    flips: int
+
+
 SIZES = {
-    # replicates R, particles N, step ε, burn-in and sampling window (time units), thinning, sign flips B
-    "smoke": dict(replicates=16, N=64, eps=0.01, burn=5.0, sample=15.0, thin=0.5, flips=4999),
-    "ci": dict(replicates=32, N=128, eps=0.0025, burn=5.0, sample=30.0, thin=0.5, flips=9999),
-    "full": dict(replicates=64, N=256, eps=0.00125, burn=5.0, sample=40.0, thin=0.5, flips=19999),
+    "smoke": Sizes(replicates=16, N=64, eps=0.01, burn=5.0, sample=15.0, thin=0.5, flips=4999),
+    "ci": Sizes(replicates=32, N=128, eps=0.0025, burn=5.0, sample=30.0, thin=0.5, flips=9999),
+    "full": Sizes(replicates=64, N=256, eps=0.00125, burn=5.0, sample=40.0, thin=0.5, flips=19999),
 }
 
 MEASURED_BIAS: list[dict] = [
@@ -292,7 +306,7 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
     """The check with an explicit noisy rule under test: ``noisy_factory(lam, beta) -> update``
     (None: ``langevin_step(lam, beta, 4.0, drift=context.update)``)."""
     tier = context.tier.name
-    size = sizes_for(context, SIZES, NAME)
+    size = asdict(CLAIM.sizes_for(context))
     seed = context.experiment.seed
     problem, neuron, rho0 = setting(seed)
     streams = Streams(seed).child(NAME, tier)
@@ -387,119 +401,8 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
                        reference_error=ref_error, estimates=estimates, details=details)
 
 
-# -- report ---------------------------------------------------------------------------------
-
-
-
-
-def _plots(result: ClaimResult, folder: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    d = result.details
-    names = [n for n in d["histograms"] if n in ("c=4", "c=2")] + [n for n in d["histograms"] if n not in ("c=4", "c=2")]
-    fig, axes = plt.subplots(1, len(names), figsize=(5.0 * len(names), 3.8), squeeze=False)
-    grid = np.array(d["densities"]["grid"])
-    for ax, name in zip(axes[0], names):
-        h = d["histograms"][name]
-        edges = np.array(h["edges"])
-        ax.stairs(h["density"], edges, fill=True, alpha=0.35, color="tab:gray", label=f"particles ({name})")
-        ax.plot(grid, d["densities"]["β"], color="tab:blue", label=f"Gibbs ρ*_β (β = {d['setting']['beta']:g})")
-        ax.plot(grid, d["densities"]["2β"], color="tab:orange", ls="--", label="Gibbs ρ*_2β")
-        ax.set_xlabel("θ")
-        ax.set_ylabel("density")
-        ax.set_title(f"stationary particles, {name}")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, folder / "histograms.png")
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
-    ax = axes[0]
-    for key, cur in d["curves"].items():
-        ax.plot(cur["F_star"], cur["difference"], label=f"{key} (resolution {cur['resolution']:.3g})")
-    res = d["resolution"]
-    ax.axhspan(-res, res, color="tab:green", alpha=0.15, label="±resolution of the claim's test")
-    ax.set_xlabel("F*(t)")
-    ax.set_ylabel("mean_r F_r(t) − F*(t)")
-    ax.set_title("CDF difference, four (c, temperature) pairs")
-    ax.legend(fontsize=6)
-    ax = axes[1]
-    for name, r in d["runs"].items():
-        tr = r["trace"]
-        ax.plot(tr["times"], tr["variance"], label=f"Var θ, {name}")
-    for label, color in (("β", "tab:blue"), ("2β", "tab:orange")):
-        ax.axhline(d["gibbs"][label]["variance"], color=color, lw=0.8, ls="--", label=f"Var ρ*_{label}")
-    ax.axvline(d["setting"]["burn"], color="k", ls=":", lw=0.8, label="end of burn-in")
-    ax.set_xlabel("t")
-    ax.set_ylabel("variance of θ over particles and replicates")
-    ax.set_title("equilibration")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, folder / "diagnostics.png")
-    return ["histograms.png", "diagnostics.png"]
-
-
-def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
-    """Write ``folder/report.md``, ``histograms.png`` and ``diagnostics.png``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    _plots(result, folder)
-    d = result.details
-    s = d["setting"]
-    lines = [f"# {TITLE}", "", f"**Verdict: {result.verdict.upper()}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
-    lines += ["## Claim", "", f"`{STATEMENT}`", "",
-              "Noisy SGD θ ← (1 − 2λs)θ + 2s(y − ŷ)∇σ* + sqrt(c s/β) g has Fokker–Planck diffusion (c/2)ξβ⁻¹Δ, so its "
-              "stationary law is the Gibbs fixed point at β' = 4β/c: c = 4 (the default) gives β, c = 2 gives 2β. "
-              "The claim tested is the c = 4 pair; the other pairs are measurements (their rejection shows power).", ""]
-    lines += ["## The four (c, temperature) pairs", "",
-              "| run | c | reference | sup_t \\|F̄ − F*\\| | 95 % CI | resolution | p (sign-flip) | agrees (p ≥ 0.05) | expected | eff. samples / replicate |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for p in d["pairs"]:
-        c = "?" if p["c"] is None else f"{p['c']:g}"
-        exp = "?" if p["expected_to_agree"] is None else ("agree" if p["expected_to_agree"] else "differ")
-        lines.append(f"| {p['run']} | {c} | ρ*_{p['reference']} | {p['sup_distance']:.4f} | {_fmt_ci(p['ci'])} | {p['resolution']:.4f} | "
-                     f"{p['p_value']:.3g} | {'yes' if p['agrees'] else 'no'} | {exp} | {p['effective_samples_per_replicate']:.0f} |")
-    lines += ["", "p is bounded below by 1/(1 + flips). The CI of the sup distance is [max(0, D − q), D + q] with q the 95 % quantile "
-              "of the sign flips of the centred replicate rows (a simultaneous band).", "", "![histograms](histograms.png)", ""]
-    lines += ["## Estimates", "", "| quantity | estimate | 95 % CI | predicted |", "|---|---|---|---|"]
-    for k, v in result.estimates.items():
-        pred = v.get("predicted")
-        lines.append(f"| {_md(k)} | {v['estimate']:.4g} | {_fmt_ci(v['ci'])} | {'' if pred is None else f'{pred:g}'} |")
-    lines += ["", "β'/β: the inverse temperature whose Gibbs fixed point has the particles' variance (replicate t-interval "
-              "mapped through β' ↦ Var ρ*_β'); expected 4/c.", ""]
-    lines += [*tests_table(result)]
-    lines += ["", "## Equilibration", "", "| run | sup_t \\|F_first half − F_second half\\| | p (sign-flip) |", "|---|---|---|"]
-    for name, r in d["runs"].items():
-        e = r["equilibration"]
-        lines.append(f"| {name} | {e['statistic']:.4f} | {e['p_value']:.3g} |")
-    lines += ["", f"A run under test with p < {EQUILIBRATION_LEVEL} leaves the claim unresolved (raise `burn`).", "",
-              "![diagnostics](diagnostics.png)", ""]
-    g = d["gibbs"]
-    lines += ["## Reference", "",
-              f"Gibbs fixed points solved on {g['β']['points_per_axis']} grid points (box ±{g['β']['box'][1]:.3g} at β, ±{g['2β']['box'][1]:.3g} at 2β) "
-              f"by damped self-consistent iteration: residual sup|ρ − Z⁻¹e^(−βΨ_λ(·;ρ))| = {g['β']['residual']:.1e} (β), {g['2β']['residual']:.1e} (2β), "
-              f"{g['β']['iterations']} / {g['2β']['iterations']} iterations. Reference error (CDF against a grid of "
-              f"{2 * g['β']['points_per_axis'] - 1} points, and residuals): {d['reference_error']:.2e}, against a resolution of {d['resolution']:.2e}.", ""]
-    lines += ["## Bias and resolution", "",
-              "At finite N and ε the stationary law is not exactly ρ*_β (an O(1/N) interaction correction and an O(ε) step "
-              "bias, see the module docstring). The claim is judged at the stated resolution of its test; the bias "
-              "measured on this setting:", ""]
-    if d["measured_bias"]:
-        lines += ["| N | ε | replicates | sup_t \\|F̄ − F*_β\\| | noise floor (95 %) |", "|---|---|---|---|---|"]
-        for b in d["measured_bias"]:
-            lines.append(f"| {b['N']} | {b['eps']} | {b['replicates']} | {b['sup_distance']:.4f} | {b['noise_floor']:.4f} |")
-        lines += ["", f"A bias of ≈ 0.06/N (narrower law) and ≈ 0.14ε (wider law): at this tier (N = {s['N']}, ε = {s['eps']}) at most "
-                  f"{0.06 / s['N'] + 0.14 * s['eps']:.4f}, against a resolution of {d['resolution']:.4f}."]
-    lines += ["", "## Setting and seeds", "",
-              f"- problem: `{s['problem']}`; neuron: `{s['neuron']}`, D = 1; ρ_0: `{s['rho0']}`; ξ ≡ 1",
-              f"- λ = {s['lam']}, β = {s['beta']}; rule under test: `{s['noisy_rule_under_test']}` (drift `{s['drift']}`)",
-              f"- tier `{s['tier']}`: R = {s['replicates']} replicates × N = {s['N']} particles, ε = {s['eps']}, burn-in {s['burn']}, "
-              f"sampling window {s['sample']} (every {s['thin']}), {s['flips']} sign flips",
-              f"- seeds: root entropy {d['seeds']['entropy']}, spawn key prefix {d['seeds']['spawn_key_prefix']}; {d['seeds']['streams']}; "
-              f"population seed {d['seeds']['population_seed']}", ""]
-    (folder / "report.md").write_text("\n".join(lines))
-
-
-CHECK = Check(name=NAME, title=TITLE, run=run, render=render)
+CLAIM = Check(
+    name=NAME, title=TITLE, statement=STATEMENT, order=43, sizes=SIZES, parts=frozenset({"step", "noise"}), reads_reference=False,
+    own_setting="its own D = 1 population", test_count=1,  # c = 4 against ρ*_β
+    alternative="noise sqrt(s/β) g (c = 1)", inject=lambda c: replace(c, noisy_update=sqrt_s_over_beta_noise), compute=run,
+)

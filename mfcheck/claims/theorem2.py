@@ -16,36 +16,36 @@ The statistics, cells (N-path and ε-path) and the fit are those of Theorem 1
 (:mod:`mfcheck.claims.fit`: exponents with 95 % CIs, one-sided growth tests, held-out tail check);
 cells whose reference error exceeds a tenth of the median statistic are unresolved. Each of
 the three statistics is its own claim (``theorem2_test_functions``, ``theorem2_risk``,
-``theorem2_coupling``); they share one sweep. The broken implementation that must be rejected
-is noisy SGD with the noise sqrt(s/β) g (c = 1, :func:`mfcheck.dynamics.noisy.sqrt_s_over_beta_noise`).
+``theorem2_coupling``), the Theorem 1 claim of the same statistic read from :data:`SWEEP`; a run
+solves that sweep once for the three. The setting is fixed: only the seed of the run's
+experiment applies. The broken implementation that must be rejected is noisy SGD with the
+noise sqrt(s/β) g (c = 1, :func:`mfcheck.dynamics.noisy.sqrt_s_over_beta_noise`).
 """
+
 
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mfcheck.claims.base import Check, CheckContext
+from mfcheck.claims.base import CheckContext
 from mfcheck.claims.temperature import BETA, LAM, setting
-from mfcheck.claims.rate import CLAIMS, Claim
-from mfcheck.runtime.executors import Execution, map_cells
-from mfcheck.claims.fit import fit_claim
+from mfcheck.claims.theorem1 import CLAIMS as THEOREM1
+from mfcheck.claims.rate import RateSweep
+from mfcheck.runtime.executors import map_cells
 from mfcheck.dynamics.noisy import langevin_step, noise_increments, run_noisy_sgd
 from mfcheck.model.observables import default_test_functions
 from mfcheck.reference.fokker_planck import refine_fokker_planck
 from mfcheck.reference.noisy_coupled import couple_noisy
-from mfcheck.stats.results import ClaimResult
 from mfcheck.seeds import Streams
 from mfcheck.claims.statistics import theorem1_statistics
 from mfcheck.claims.sweep import SweepResult
 from mfcheck.claims.tiers import Tier
 
-__all__ = ["NoisyExperiment", "noisy_experiment", "noisy_sweep", "CHECKS", "TIERS", "CLAIMS2"]
+__all__ = ["NoisyExperiment", "noisy_experiment", "noisy_sweep", "SWEEP", "CLAIMS", "TIERS"]
 
 T_HORIZON = 1.0
 RECORD_DT = 1.0 / 16
@@ -107,30 +107,14 @@ class _Reference:
     error: dict
 
 
-CLAIMS2 = {
-    k: replace(CLAIMS[v], name=k, title=CLAIMS[v].title.replace("Theorem 1", "Theorem 2 (noisy SGD)").replace(
-        "Coupling lemma (propagation of chaos + Gronwall)", "Theorem 2 (noisy SGD): coupling"))
-    for k, v in (("theorem2_test_functions", "theorem1_test_functions"), ("theorem2_risk", "theorem1_risk"),
-                 ("theorem2_coupling", "coupling_lemma"))
-}
-
-_CACHE: dict = {}
-
-
-def noisy_sweep(context: CheckContext, replicates: int | None = None, execution: Execution | None = None) -> tuple[SweepResult, dict]:
-    """Run (once per context) the noisy sweep on the cells of ``TIERS[context.tier.name]``
-    (``replicates`` overrides the tier's); return it and the per-cell reference errors.
+def noisy_sweep(context: CheckContext, tier: Tier) -> SweepResult:
+    """The noisy sweep on the cells of ``tier`` (a tier of :data:`TIERS`), with the reference
+    error of each statistic per cell in ``statistic_errors``.
 
     The Fokker–Planck field is solved here once; the cells run through
-    :func:`mfcheck.runtime.executors.map_cells` with ``execution`` (None: the current one, which
+    :func:`mfcheck.runtime.executors.map_cells` with the current execution (which
     :func:`mfcheck.app.verify.verify` sets), each from its own seed subtree, cached by content."""
-    key = (id(context), replicates)
-    if key in _CACHE and _CACHE[key][0] is context:
-        return _CACHE[key][1]
     ex = noisy_experiment(context.experiment.seed)
-    tier = TIERS[context.tier.name]
-    if replicates is not None:
-        tier = replace(tier, replicates=replicates)
     factory = context.noisy_update or (lambda lam, beta: langevin_step(lam, beta, 4.0, drift=context.update))
     update = factory(ex.lam, ex.beta)
     field_c, field_f, fp_error = refine_fokker_planck(
@@ -140,7 +124,7 @@ def noisy_sweep(context: CheckContext, replicates: int | None = None, execution:
     f_err = float(np.max(np.abs(field_c.f_integrals - field_f.f_integrals) / K))
     cells = tier.cells()
     fn = functools.partial(_noisy_cell, ex, update, context.init, field_c, field_f, tier.replicates)
-    results = map_cells(fn, cells, execution=execution, desc="theorem 2 sweep", progress=context.progress)
+    results = map_cells(fn, cells, desc="theorem 2 sweep", progress=context.progress)
     rows, ref_err = [], {"test_functions": {}, "risk": {}, "coupling": {}}
     for (path, N, eps), stats in zip(cells, results):
         stats = dict(stats)
@@ -155,10 +139,8 @@ def noisy_sweep(context: CheckContext, replicates: int | None = None, execution:
              "reference_key": '("reference", r) under the cell key: the Brownian-bridge Gaussians of replicate r'}
     errors_all = {"yhat": fp_error["yhat"], "risk": fp_error["risk"], "free_energy": fp_error["free_energy"],
                   "test_functions": f_err, "coupling (max over cells)": max(ref_err["coupling"].values())}
-    sweep = SweepResult(table=pd.DataFrame(rows), reference=_Reference(errors_all), experiment=ex, tier=tier, seeds=seeds)
-    _CACHE.clear()
-    _CACHE[key] = (context, (sweep, ref_err))
-    return sweep, ref_err
+    return SweepResult(table=pd.DataFrame(rows), reference=_Reference(errors_all), experiment=ex, tier=tier, seeds=seeds,
+                       statistic_errors=ref_err)
 
 
 @dataclass(frozen=True)
@@ -190,25 +172,16 @@ def _noisy_cell(ex: NoisyExperiment, update, init, field_c, field_f, replicates:
     return {**stats, "coupling_error": coupling_err}
 
 
-def _make_check(name: str) -> Check:
-    claim: Claim = CLAIMS2[name]
+SWEEP = RateSweep(name="theorem2", tiers=TIERS, solve=noisy_sweep)
 
-    def run(context: CheckContext) -> ClaimResult:
-        sweep, ref_err = noisy_sweep(context)
-        return fit_claim(claim, sweep.table, D=sweep.experiment.D, T=sweep.experiment.T, reference_error=ref_err[claim.statistic])
+_NAMES = {"theorem1_test_functions": "theorem2_test_functions", "theorem1_risk": "theorem2_risk", "coupling_lemma": "theorem2_coupling"}
 
-    def render(result: ClaimResult, folder: Path, context: CheckContext) -> None:
-        from mfcheck.report import _markdown, _plot_rates, _plot_ratio_tail, summary
-
-        sweep, _ = noisy_sweep(context)
-        s = summary(result, claim, sweep, json.loads((folder / "summary.json").read_text())["command"],
-                    family=json.loads((folder / "summary.json").read_text()).get("family", len(result.tests)))
-        (folder / "summary.json").write_text(json.dumps(s, indent=2, default=float) + "\n")
-        _plot_rates(result, claim, sweep, folder / "rates.png")
-        _plot_ratio_tail(result, claim, folder / "ratio_tail.png")
-        (folder / "report.md").write_text(_markdown(s))
-
-    return Check(name=name, title=claim.title, run=run, render=render)
-
-
-CHECKS = {name: _make_check(name) for name in CLAIMS2}
+CLAIMS = tuple(
+    replace(claim, name=_NAMES[claim.name], order=claim.order + 10, sweep=SWEEP, sizes=TIERS,
+            title=claim.title.replace("Theorem 1", "Theorem 2 (noisy SGD)").replace(
+                "Coupling lemma (propagation of chaos + Gronwall)", "Theorem 2 (noisy SGD): coupling"),
+            parts=frozenset({"step", "noise", "init"}), reads_reference=False,
+            own_setting="its own D = 1 population")
+    for claim in THEOREM1
+)
+"""The Theorem 1 claims, statistic by statistic, read from the noisy sweep."""

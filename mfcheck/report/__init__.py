@@ -1,286 +1,42 @@
-"""Rate-fit reports: per claim ``report.md``, ``rates.png``, ``ratio_tail.png`` and ``summary.json``,
-plus an index ``README.md`` of the verdicts. Every number in a report comes from ``summary.json``.
+"""The reports of a run: per claim a folder with ``summary.json``, ``report.md`` and figures, and
+the index ``README.md``. Claims compute, the report presents: every number in a report comes
+from the claim's result and its ``summary.json``.
+
+- :mod:`mfcheck.report.rate`: the six rate claims (Theorems 1 and 2);
+- :mod:`mfcheck.report.checks`: the other claims, each by its renderer in :mod:`mfcheck.report.terms`
+  or :mod:`mfcheck.report.dynamics` (or the generic one);
+- :mod:`mfcheck.report.index`: the index; :mod:`mfcheck.report.format` and
+  :mod:`mfcheck.report.figures`: the header, tables and the one figure helper they share.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import platform
 from pathlib import Path
 
-import matplotlib
+from mfcheck.claims.base import Claim
+from mfcheck.claims.rate import RateClaim
+from mfcheck.report import checks, rate
+from mfcheck.report.index import write_index
+from mfcheck.stats.results import ClaimResult
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
-import numpy as np  # noqa: E402
-
-from mfcheck.claims.rate import Claim  # noqa: E402
-from mfcheck.stats.power import power  # noqa: E402
-from mfcheck.claims.fit import PATHS, RESOLUTION_RATIO  # noqa: E402
-from mfcheck.stats.results import ClaimResult  # noqa: E402
-from mfcheck.claims.sweep import SweepResult  # noqa: E402
-
-__all__ = ["summary", "write_claim_report", "write_check_report", "write_index", "write_reports"]
-
-_PNG_META = {"Software": None}
+__all__ = ["write_report", "write_reports"]
 
 
-def _versions() -> dict:
-    import pandas
-    import scipy
-    import statsmodels
+def write_report(claim: Claim, result: ClaimResult, source, out: Path, command: str = "", family: int = 1) -> dict:
+    """Write ``out/<claim>/``: the summary, the report and the figures of one decided claim; return the summary.
 
-    from mfcheck import __version__
-
-    return {"mfcheck": __version__, "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "statsmodels": statsmodels.__version__, "pandas": pandas.__version__}
-
-
-POWER_DEFICIT = 0.1
-
-
-def _power(result: ClaimResult, family: int) -> dict:
-    """Power of each growth test against an exponent short by ``POWER_DEFICIT``, at the run's
-    standard errors and the Holm worst-case level α/m (m = tests in the decided family)."""
-    level = result.alpha / max(family, 1)
-    return {
-        "deficit": POWER_DEFICIT, "level": level, "tests_in_family": family,
-        "paths": {p: power(POWER_DEFICIT, math.sqrt(e.cov[1][1]), 1, 1, level) for p, e in result.exponents.items()},
-    }
-
-
-def summary(result: ClaimResult, claim: Claim, sweep: SweepResult, command: str, family: int = 1) -> dict:
-    """The JSON document of one claim: every number its report shows."""
-    d = result.to_dict()
-    d["power"] = _power(result, family)
-    d.update({
-        "title": claim.title,
-        "statement": claim.statement,
-        "tightness": claim.tightness,
-        "statistic": claim.statistic,
-        "reference_error": result.reference_error,
-        "reference_errors_all": sweep.reference.error,
-        "resolution_ratio": RESOLUTION_RATIO,
-        "tier": {"name": sweep.tier.name, "replicates": sweep.tier.replicates, "kink": sweep.tier.kink,
-                 "N_path": list(sweep.tier.N_path), "eps_path": list(sweep.tier.eps_path)},
-        "experiment": sweep.experiment.describe(),
-        "seeds": sweep.seeds,
-        "command": command,
-        "versions": _versions(),
-    })
-    return d
-
-
-def _fmt_ci(ci) -> str:
-    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
-
-
-def _plot_rates(result: ClaimResult, claim: Claim, sweep: SweepResult, path: Path) -> None:
-    table = sweep.table
-    D, T = sweep.experiment.D, sweep.experiment.T
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
-    for ax, p in zip(axes, ("N", "eps")):
-        sub = table[table["path"] == p]
-        xcol = "N" if p == "N" else "eps"
-        ax.scatter(sub[xcol], sub[claim.statistic], s=8, alpha=0.3, color="tab:gray", label="replicates")
-        cells = [c for c in result.cells if c["path"] == p]
-        xs = np.array([c[xcol] for c in cells], dtype=float)
-        med = np.array([c["median"] for c in cells])
-        lo = np.array([c["median_ci"][0] for c in cells])
-        hi = np.array([c["median_ci"][1] for c in cells])
-        res = np.array([c["resolved"] for c in cells])
-        ax.errorbar(xs[res], med[res], yerr=[med[res] - lo[res], hi[res] - med[res]], fmt="o", color="tab:blue", label="cell median (95% CI)")
-        if np.any(~res):
-            ax.scatter(xs[~res], med[~res], marker="x", color="tab:red", label="unresolved cell")
-        grid = np.geomspace(xs.min(), xs.max(), 60)
-        Ng = grid if p == "N" else sweep.tier.kink / grid
-        eg = 1.0 / (sweep.tier.kink * grid) if p == "N" else grid
-        L = claim.log_factor(Ng, eg, D, T)
-        xv = np.log(1.0 / Ng) if p == "N" else np.log(eg)
-        if p in result.exponents:
-            e = result.exponents[p]
-            a, b = e.params
-            cov = np.array(e.cov)
-            X = np.stack([np.ones_like(xv), xv], axis=1)
-            se = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
-            from scipy import stats
-
-            q = stats.t.ppf(0.975, e.df)
-            fit = np.exp(a + b * xv) * L
-            ax.plot(grid, fit, color="tab:blue", label=f"fit: exponent {e.estimate:.3f} {_fmt_ci(e.ci)}")
-            ax.fill_between(grid, fit * np.exp(-q * se), fit * np.exp(q * se), color="tab:blue", alpha=0.15, label="95% CI of the fit")
-        # predicted shape through the first resolved cell
-        first = np.argmax(res) if np.any(res) else 0
-        shape = claim.scale(Ng, eg, D, T, 0.0)
-        anchor = claim.scale(np.array([cells[first]["N"]]), np.array([cells[first]["eps"]]), D, T, 0.0)[0]
-        ax.plot(grid, shape * med[first] / anchor, "--", color="tab:orange", label=f"predicted shape (exponent {claim.predicted[p]})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("N" if p == "N" else "ε")
-        ax.set_ylabel(claim.statistic)
-        ax.set_title(PATHS[p][1])
-        ax.legend(fontsize=7)
-    fig.suptitle(claim.title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=_PNG_META)
-    plt.close(fig)
-
-
-def _plot_ratio_tail(result: ClaimResult, claim: Claim, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
-    ax = axes[0]
-    for p, color in (("N", "tab:blue"), ("eps", "tab:green")):
-        cells = [c for c in result.cells if c["path"] == p]
-        x = np.array([1.0 / math.sqrt(max(1.0 / c["N"], c["eps"])) for c in cells])
-        ratio = np.array([c["ratio_median"] for c in cells])
-        lo = np.array([c["median_ci"][0] / c["scale"] for c in cells])
-        hi = np.array([c["median_ci"][1] / c["scale"] for c in cells])
-        ax.errorbar(x, ratio, yerr=[ratio - lo, hi - ratio], fmt="o-", color=color, label=PATHS[p][1])
-    ax.set_xscale("log")
-    ax.set_xlabel("1 / √max(1/N, ε)   (along the limit →)")
-    ax.set_ylabel("median statistic / predicted scale (z = 0)")
-    ax.set_title("the constant must not grow along the limit")
-    ax.legend(fontsize=7)
-    ax = axes[1]
-    if result.tail:
-        z = np.array([t.z for t in result.tail])
-        f = np.array([t.frequency for t in result.tail])
-        lo = np.array([t.ci[0] for t in result.tail])
-        hi = np.array([t.ci[1] for t in result.tail])
-        zz = np.linspace(0, z.max() * 1.05, 100)
-        ax.plot(zz, np.exp(-zz**2), color="tab:orange", label="bound e^{-z²}")
-        ax.errorbar(z, f, yerr=[f - lo, hi - f], fmt="o", color="tab:blue", label="exceedance of Ĉ·scale(z) (95% CP)")
-        ax.set_xlabel("z")
-        ax.set_ylabel("fraction of held-out replicates")
-        ax.set_title(f"tail check, Ĉ = {result.C_hat:.3g}")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=_PNG_META)
-    plt.close(fig)
-
-
-def _markdown(s: dict) -> str:
-    lines = [f"# {s['title']}", "", f"**Verdict: {s['verdict'].upper()}** (family-wise α = {s['alpha']}, Holm). {s['message']}", ""]
-    lines += ["## Claim", "", f"`{s['statement']}`", "", s["tightness"], ""]
-    lines += ["## Exponents", "", "| path | variable | observed | 95 % CI | predicted | one-sided p (H1: observed < predicted) | cells | replicates |",
-              "|---|---|---|---|---|---|---|---|"]
-    for p, e in s["exponents"].items():
-        lines.append(f"| {PATHS[p][1]} | {e['variable']} | {e['estimate']:.3f} | {_fmt_ci(e['ci'])} | {e['predicted']} | {e['p_value']:.3g} | {e['cells']} | {e['observations']} |")
-    pw = s["power"]
-    if pw["paths"]:
-        lines += ["", f"Power of the growth tests against an exponent short by {pw['deficit']} (at this run's standard errors, "
-                  f"level α/m = {pw['level']:.2e}, the worst case of Holm over m = {pw['tests_in_family']} tests): "
-                  + ", ".join(f"{PATHS[p][1]} {v:.2f}" for p, v in pw["paths"].items())
-                  + ". `mfcheck calibrate` recommends replicates for a target power."]
-    lines += ["", "The exponent is the OLS slope (HC3 errors, t inference) of log S − log L(N, ε) on log(1/N) or log ε, "
-              "with L the logarithmic factor of the predicted scale; S / scale grows along the limit exactly when the "
-              "observed exponent is below the predicted one.", ""]
-    lines += ["![rates](rates.png)", "", "## Tail", "",
-              f"Ĉ = {s['C_hat']:.4g} (estimated on the even replicates: the smallest C with at most e^(−z²)·n exceedances in every cell); "
-              "exceedances counted on the odd replicates:", "",
-              "| z | bound e^(−z²) | exceedances / n | frequency | 95 % CI (Clopper–Pearson) | p (binomial, one-sided) |", "|---|---|---|---|---|---|"]
-    for t in s["tail"]:
-        lines.append(f"| {t['z']} | {t['bound']:.4f} | {t['exceedances']} / {t['n']} | {t['frequency']:.4f} | {_fmt_ci(t['ci'])} | {t['p_value']:.3g} |")
-    lines += ["", "![ratio and tail](ratio_tail.png)", "", "## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
-    for t in s["tests"]:
-        lines.append(f"| {t['name']} | {t['p_value']:.3g} | {t['p_adjusted']:.3g} | {'yes' if t['rejected'] else 'no'} |")
-    ref = s["reference_errors_all"]
-    lines += ["", "## Reference", "",
-              f"{s['experiment']['reference']['scheme']} with h = {s['experiment']['reference']['h']} on {s['experiment']['reference']['nodes']} nodes; "
-              f"error measured against a refinement ({s['experiment']['reference']['refined']}): "
-              + ", ".join(f"{k} {v:.2e}" for k, v in ref.items())
-              + f". A cell is judged only when the reference error of this statistic ({s['reference_error']:.2e}) is at most "
-              f"{s['resolution_ratio']} × its median.", ""]
-    lines += ["## Cells", "", "| path | N | ε | replicates | median S | 95 % CI of median | scale (z=0) | median / scale | reference error | resolved |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for c in s["cells"]:
-        lines.append(f"| {c['path']} | {c['N']} | {c['eps']:.6g} | {c['replicates']} | {c['median']:.4g} | {_fmt_ci(c['median_ci'])} | {c['scale']:.4g} | "
-                     f"{c['ratio_median']:.4g} | {c['reference_error']:.2e} | {'yes' if c['resolved'] else 'no'} |")
-    ex = s["experiment"]
-    lines += ["", "## Setting and seeds", "", f"- problem: `{ex['problem']}`", f"- neuron: `{ex['neuron']}`, D = {ex['D']}",
-              f"- ρ_0: `{ex['rho0']}`, ξ: `{ex['schedule']}`, T = {ex['T']}, sup over k on the grid of spacing {ex['record_dt']}",
-              "- test functions: " + "; ".join(f"`{f['name']}` (sup {f['sup_norm']:.3g}, Lip {f['lipschitz']:.3g})" for f in ex["test_functions"]),
-              f"- tier `{s['tier']['name']}`: {s['tier']['replicates']} replicates per cell, kink factor {s['tier']['kink']}",
-              f"- seeds: root entropy {s['seeds']['entropy']}; cells {s['seeds']['cell_key']}; {s['seeds']['replicate_streams']}; reference {s['seeds']['reference_key']}",
-              f"- regenerate: `{s['command']}`", ""]
-    return "\n".join(lines)
-
-
-def write_claim_report(result: ClaimResult, claim: Claim, sweep: SweepResult, out: Path, command: str, family: int = 1) -> dict:
-    """Write ``out/<claim>/{report.md, rates.png, ratio_tail.png, summary.json}``; return the summary."""
+    ``source`` is what the claim ran on: a rate claim's solved sweep (a
+    :class:`~mfcheck.claims.sweep.SweepResult`), another claim's :class:`~mfcheck.claims.base.CheckContext`."""
     folder = Path(out) / claim.name
     folder.mkdir(parents=True, exist_ok=True)
-    s = summary(result, claim, sweep, command, family)
-    (folder / "summary.json").write_text(json.dumps(s, indent=2, default=float) + "\n")
-    _plot_rates(result, claim, sweep, folder / "rates.png")
-    _plot_ratio_tail(result, claim, folder / "ratio_tail.png")
-    (folder / "report.md").write_text(_markdown(s))
-    return s
+    write = rate.write if isinstance(claim, RateClaim) else checks.write
+    return write(result, claim, source, folder, command, family)
 
 
-def write_check_report(result: ClaimResult, check, context, out: Path, command: str, family: int = 1) -> dict:
-    """Write ``out/<check>/summary.json`` and let the check render ``report.md`` and its plots."""
-    folder = Path(out) / check.name
-    folder.mkdir(parents=True, exist_ok=True)
-    s = result.to_dict()
-    s.update({
-        "title": check.title,
-        "tier": {"name": context.tier.name},
-        "experiment": context.experiment.describe(),
-        "reference_errors_all": context.reference.error if context.reference is not None else {},
-        "command": command,
-        "family": family,
-        "versions": _versions(),
-    })
-    s.setdefault("seeds", {"entropy": context.experiment.seed})
-    (folder / "summary.json").write_text(json.dumps(s, indent=2, default=float) + "\n")
-    check.render(result, folder, context)
-    return s
-
-
-def _key_numbers(s: dict) -> str:
-    if s["exponents"]:
-        ex = s["exponents"]
-        parts = [f"exponent in {PATHS[p][0]}: {ex[p]['estimate']:.3f} {_fmt_ci(ex[p]['ci'])}" if p in ex else f"{PATHS[p][0]}: unresolved" for p in ("N", "eps")]
-        return "; ".join(parts) + f"; Ĉ = {s['C_hat']:.3g}"
-    return "; ".join(f"{k}: {v['estimate']:.4g} {_fmt_ci(v['ci'])}" for k, v in list(s["estimates"].items())[:3])
-
-
-def write_index(summaries: list[dict], out: Path, alpha: float) -> None:
-    lines = ["# mfcheck reports", "", f"Family-wise false-alarm rate α = {alpha} over all tests of the run (Holm).", "",
-             "| claim | verdict | key estimates (95 % CI) |", "|---|---|---|"]
-    for s in summaries:
-        lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {_key_numbers(s)} |")
-    if summaries:
-        lines += ["", f"Regenerate: `{summaries[0]['command']}`", ""]
-    others = [(name, what) for name, what in OTHER_REPORTS if (Path(out) / name).exists()]
-    if others:
-        lines += ["## Reports written by other commands", ""] + [f"- [{name}]({name}): {what}" for name, what in others] + [""]
-    (Path(out) / "README.md").write_text("\n".join(lines))
-
-
-OTHER_REPORTS = (
-    ("mmn18/README.md", "the paper's two-Gaussians experiments, SGD beside the radial PDE (`mfcheck reproduce mmn18`)"),
-    ("dimension/README.md", "how the Theorem 1 error depends on D = d on the two-Gaussians problem (`mfcheck reproduce dimension`)"),
-    ("gate_false_alarm_smoke/README.md", "the gate's measured false-alarm rate at the smoke tier (`mfcheck gate --false-alarm 72 --tier smoke`)"),
-    ("gate_false_alarm_ci/README.md", "the gate's measured false-alarm rate at the ci tier (`mfcheck gate --false-alarm N --tier ci`)"),
-    ("gate_false_alarm_full/README.md", "the gate's measured false-alarm rate at the full tier "
-     "(`mfcheck gate --false-alarm N --tier full --impl builtin`, in shards joined by `--false-alarm-merge`)"),
-    ("performance.md", "kernels against the numpy loop, the reference flow against its floor, memory, scale (`python -m benchmarks`)"),
-)
-"""Reports that other commands write beside the claims' folders; the index links those present."""
-
-
-def write_reports(results: list[ClaimResult], claims: list[Claim], checks: list, sweep: SweepResult | None, context, out: Path,
-                  alpha: float, command: str) -> list[dict]:
-    """Reports of the rate claims (first ``len(claims)`` results) and of the checks (the rest)."""
+def write_reports(runs: list[tuple[Claim, ClaimResult, object]], out: Path, alpha: float, command: str) -> list[dict]:
+    """The reports of every (claim, decided result, source) of a run, and the index."""
     Path(out).mkdir(parents=True, exist_ok=True)
-    family = sum(len(r.tests) for r in results)
-    summaries = [write_claim_report(r, c, sweep, out, command, family) for r, c in zip(results, claims)]
-    summaries += [write_check_report(r, c, context, out, command, family) for r, c in zip(results[len(claims):], checks)]
+    family = sum(len(result.tests) for _, result, _ in runs)
+    summaries = [write_report(claim, result, source, out, command, family) for claim, result, source in runs]
     write_index(summaries, out, alpha)
     return summaries

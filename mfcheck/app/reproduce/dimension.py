@@ -264,7 +264,6 @@ def fit_dimension(table: pd.DataFrame, statistic: str) -> dict:
 
 DEFAULT_SEED = 20190215
 RESOLUTION_RATIO = 0.1
-_PNG_META = {"Software": None}
 _STAT_LABEL = {"risk": "S_risk = sup_k |R_N(w^k) − R(ρ̄_{kε})|", "test_functions": "S_f = max_g sup_k |avg g(|w_i^k|) − ∫g dρ̄_{kε}| / K_g"}
 
 
@@ -310,10 +309,7 @@ def _resolved_rows(table: pd.DataFrame, cells: pd.DataFrame, stat: str) -> pd.Da
 
 
 def _plot_paths(table: pd.DataFrame, cells: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from mfcheck.report.figures import plt, save_figure
 
     dims = sorted(cells["d"].unique())
     cmap = plt.get_cmap("viridis")
@@ -337,16 +333,12 @@ def _plot_paths(table: pd.DataFrame, cells: pd.DataFrame, path: Path) -> None:
             ax.set_title(f"{'N' if p == 'N' else 'ε'}-path: {stat}", fontsize=9)
             ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=_PNG_META)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _plot_ratios(cells: pd.DataFrame, path: Path) -> None:
     """Median S / shape against D for each model: a shape that fits gives a constant that does not move with D."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from mfcheck.report.figures import plt, save_figure
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
     for i, stat in enumerate(STATISTICS):
@@ -365,8 +357,7 @@ def _plot_ratios(cells: pd.DataFrame, path: Path) -> None:
             ax.set_title(f"{stat} against the {model} shape", fontsize=9)
             ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=_PNG_META)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _ci(ci):

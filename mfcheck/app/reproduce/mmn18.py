@@ -33,7 +33,6 @@ from mfcheck.seeds import Streams
 __all__ = ["Setup", "SETUPS", "DEFAULT_SEED", "run_setup", "reproduce_mmn18"]
 
 DEFAULT_SEED = 20180806
-_PNG_META = {"Software": None}
 
 
 @dataclass(frozen=True)
@@ -160,10 +159,7 @@ def compare_setup(setup: Setup, seed: int = DEFAULT_SEED, *, histograms: bool = 
 
 def _plot_risk(groups: list[tuple[SetupResult, SetupResult | None]], path: Path, title: str) -> None:
     """Risk against t on log axes: per group the PDE curve, SGD at the main ε (dots) and at the coarse ε (crosses)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from mfcheck.report.figures import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(6.8, 4.4))
     colors = ("tab:blue", "tab:red", "tab:green", "tab:purple")
@@ -184,15 +180,11 @@ def _plot_risk(groups: list[tuple[SetupResult, SetupResult | None]], path: Path,
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=_PNG_META)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _plot_histograms(res: SetupResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from mfcheck.report.figures import plt, save_figure
 
     S = len(res.histogram_times)
     cols = 3
@@ -214,8 +206,7 @@ def _plot_histograms(res: SetupResult, path: Path) -> None:
     s = res.setup
     fig.suptitle(f"law of |w_i|: Δ = {s.delta}, d = {s.d}, N = {s.N}, κ = {s.kappa}, ε = {s.eps:g}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=_PNG_META)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _tail_mean(t, v, frac=0.2):

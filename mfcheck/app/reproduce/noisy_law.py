@@ -124,10 +124,7 @@ def expected_finite_risk(law, setup: NoisySetup) -> float:
 
 def plot_noisy(cmp: NoisyComparison, path) -> None:
     """Empirical CDF of the pooled radii against the CDF of ρ̄* at β and at 2β."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from mfcheck.report.figures import plt, save_figure
 
     s = cmp.setup
     r = np.sort(cmp.radii.ravel())
@@ -153,5 +150,4 @@ def plot_noisy(cmp: NoisyComparison, path) -> None:
     ax.set_title(f"Δ = {s.delta}, d = {s.d}, N = {s.N}, λ = {s.lam}, β = {s.beta}, c = {s.c:g}, ε = {s.eps:g}", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)

@@ -1,0 +1,43 @@
+"""The index of a run's reports: ``README.md``, one row per claim with its verdict and key estimates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mfcheck.claims.fit import PATHS
+from mfcheck.report.format import fmt_ci
+
+__all__ = ["OTHER_REPORTS", "write_index"]
+
+OTHER_REPORTS = (
+    ("mmn18/README.md", "the paper's two-Gaussians experiments, SGD beside the radial PDE (`mfcheck reproduce mmn18`)"),
+    ("dimension/README.md", "how the Theorem 1 error depends on D = d on the two-Gaussians problem (`mfcheck reproduce dimension`)"),
+    ("gate_false_alarm_smoke/README.md", "the gate's measured false-alarm rate at the smoke tier (`mfcheck gate --false-alarm 72 --tier smoke`)"),
+    ("gate_false_alarm_ci/README.md", "the gate's measured false-alarm rate at the ci tier (`mfcheck gate --false-alarm N --tier ci`)"),
+    ("gate_false_alarm_full/README.md", "the gate's measured false-alarm rate at the full tier "
+     "(`mfcheck gate --false-alarm N --tier full --impl builtin`, in shards joined by `--false-alarm-merge`)"),
+    ("performance.md", "kernels against the numpy loop, the reference flow against its floor, memory, scale (`python -m benchmarks`)"),
+)
+"""Reports that other commands write beside the claims' folders; the index links those present."""
+
+
+def _key_numbers(s: dict) -> str:
+    if s["exponents"]:
+        ex = s["exponents"]
+        parts = [f"exponent in {PATHS[p][0]}: {ex[p]['estimate']:.3f} {fmt_ci(ex[p]['ci'], '.3f')}" if p in ex else f"{PATHS[p][0]}: unresolved"
+                 for p in ("N", "eps")]
+        return "; ".join(parts) + f"; Ĉ = {s['C_hat']:.3g}"
+    return "; ".join(f"{k}: {v['estimate']:.4g} {fmt_ci(v['ci'], '.3f')}" for k, v in list(s["estimates"].items())[:3])
+
+
+def write_index(summaries: list[dict], out: Path, alpha: float) -> None:
+    lines = ["# mfcheck reports", "", f"Family-wise false-alarm rate α = {alpha} over all tests of the run (Holm).", "",
+             "| claim | verdict | key estimates (95 % CI) |", "|---|---|---|"]
+    for s in summaries:
+        lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {_key_numbers(s)} |")
+    if summaries:
+        lines += ["", f"Regenerate: `{summaries[0]['command']}`", ""]
+    others = [(name, what) for name, what in OTHER_REPORTS if (Path(out) / name).exists()]
+    if others:
+        lines += ["## Reports written by other commands", ""] + [f"- [{name}]({name}): {what}" for name, what in others] + [""]
+    (Path(out) / "README.md").write_text("\n".join(lines))
