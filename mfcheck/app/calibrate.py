@@ -128,19 +128,15 @@ def _alternatives() -> dict:
     """The stated alternative of each check: a description and how to inject it into a context."""
     from dataclasses import replace as _r
 
-    from mfcheck.claims.azuma import sqrt_step
-    from mfcheck.claims.gronwall import anti_weight_decay_step
-    from mfcheck.claims.mcdiarmid import make_clustered_init
-    from mfcheck.dynamics.mutants import no_factor_two_step
-    from mfcheck.dynamics.noisy import sqrt_s_over_beta_noise
+    from mfcheck.dynamics.broken import BROKEN, ClusteredInit
 
     return {
-        "mcdiarmid": ("initial particles in clusters of 8 equal draws", lambda c: _r(c, init=make_clustered_init(8))),
-        "azuma": ("the step s replaced by sqrt(s)", lambda c: _r(c, update=sqrt_step)),
-        "gronwall": ("weight decay of the wrong sign, λ = 60", lambda c: _r(c, update=anti_weight_decay_step)),
-        "energy_decay": ("the update without its factor 2", lambda c: _r(c, update=no_factor_two_step)),
-        "fixed_points": ("the update without its factor 2", lambda c: _r(c, update=no_factor_two_step)),
-        "temperature": ("noise sqrt(s/β) g (c = 1)", lambda c: _r(c, noisy_update=sqrt_s_over_beta_noise)),
+        "mcdiarmid": ("initial particles in clusters of 8 equal draws", lambda c: _r(c, init=ClusteredInit(8))),
+        "azuma": ("the step s replaced by sqrt(s)", lambda c: _r(c, rule=BROKEN["sqrt_step"].rule)),
+        "gronwall": ("weight decay of the wrong sign, λ = 60", lambda c: _r(c, rule=BROKEN["anti_weight_decay"].rule)),
+        "energy_decay": ("the update without its factor 2", lambda c: _r(c, rule=BROKEN["no_factor_two"].rule)),
+        "fixed_points": ("the update without its factor 2", lambda c: _r(c, rule=BROKEN["no_factor_two"].rule)),
+        "temperature": ("noise sqrt(s/β) g (c = 1)", lambda c: _r(c, rule=BROKEN["weak_noise"].rule)),
     }
 
 

@@ -38,8 +38,8 @@ is this step written in the protocol; the recipe in a few lines::
 
 **Running the gate.** ``mfcheck gate --impl pkg.mod:step [--tier ci] [--baseline FILE]`` or,
 in Python, ``gate(load_implementation("pkg.mod:step"), get_tier("ci"))``: the harness turns
-``step`` into its noiseless update rule (:func:`as_update`) and its noisy factory
-(:func:`as_noisy_factory`), runs every claim that exercises a step (:data:`STEP_CLAIMS`: the
+``step`` into its update rule (:func:`as_rule`: noiseless, and noisy at the λ, β of each
+noisy claim), runs every claim that exercises a step (:data:`STEP_CLAIMS`: the
 Theorem 1 rate claims, the Theorem 2 rate claims, azuma, gronwall, energy_decay, fixed_points,
 temperature), decides them together (Holm at family-wise α) and prints :func:`format_table`.
 An initial sampler ``init(rho0, rng, N) -> (N, D)`` can be gated too (``init=``; it adds the
@@ -52,76 +52,43 @@ Exit codes: 0 every claim holds, 1 a claim is violated (or the baseline moved), 
 or a crashing / wrong-shape implementation, 3 no claim violated but one unresolved (its message
 names the knob to turn), as ``mfcheck verify``.
 
-**Built-in mutants and correct variants** (:data:`MUTANT_STEPS`, :data:`MUTANT_INITS`,
-:data:`CORRECT_STEPS`): :func:`self_test` runs the gate on each and reports which claims
-rejected which mutant, and whether any correct variant was rejected (it must not be).
-
-**Baseline regression** (:func:`write_baseline`, :func:`compare_baseline`): the fitted exponent
-along each path, the fitted constant e^a of each path's line and the tail constant Ĉ of every
-rate claim, each with a 95 % CI, are stored as JSON; a later run *moves* when, for one of these
-quantities, the baseline's CI and the new CI are disjoint. (Two overlapping 95 % intervals
-are not a test at level 5 %: the rule is conservative, it flags only clear moves.)
+**Contents:** loading, checking and adapting implementations (:func:`as_rule`), the gate and its table,
+the correct step written three ways (:data:`CORRECT_STEPS`), the self-test (:func:`self_test`: the
+gate on the broken rules of :mod:`mfcheck.dynamics.broken` and on the correct variants) and the
+baseline (:func:`write_baseline`, :func:`compare_baseline`: the rate claims' exponents and
+constants with their CIs, and whether a later run moved beyond them).
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import math
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
+from mfcheck.app.verify import Verification, verify
+from mfcheck.claims.tiers import Tier
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import Rule
+from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.neurons import Neuron
-from mfcheck.dynamics.noisy import DEFAULT_C, NoisyFactory, NoisyUpdate
 from mfcheck.stats.results import DEFAULT_ALPHA
-from mfcheck.dynamics.sgd import InitSampler, Update
-from mfcheck.claims.tiers import Tier
-from mfcheck.app.verify import Verification, verify
 
 __all__ = [
-    "ImplementationError",
-    "Implementation",
-    "STEP_CLAIMS",
-    "INIT_CLAIMS",
-    "load_implementation",
-    "checked",
-    "checked_init",
-    "as_update",
-    "as_noisy_factory",
-    "GateVerification",
-    "gate",
-    "gate_exit_code",
-    "format_table",
-    "reference_step",
-    "replicate_loop_step",
-    "einsum_step",
-    "ntk_scaling_step",
-    "no_factor_two_step",
-    "unscaled_lr_step",
-    "gradient_ascent_step",
-    "weak_noise_step",
-    "wrong_sign_decay_step",
-    "correlated_init",
-    "MUTANT_STEPS",
-    "MUTANT_INITS",
-    "CORRECT_STEPS",
-    "SelfTest",
-    "self_test",
-    "write_baseline",
-    "compare_baseline",
-    "gate_command",
+    "Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "as_rule", "as_protocol",
+    "STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "gate", "format_table", "gate_command", "reference_step",
+    "replicate_loop_step", "einsum_step", "CORRECT_STEPS", "MUTANTS", "SelfTest", "self_test", "BASELINE_FORMAT",
+    "baseline_document", "write_baseline", "compare_baseline",
 ]
-
-Implementation = Callable[..., np.ndarray]
-"""``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None) -> new_theta`` (module docstring)."""
 
 STEP_CLAIMS = (
     "theorem1_test_functions", "theorem1_risk", "coupling_lemma",
@@ -137,15 +104,19 @@ _NEEDS_REFERENCE = frozenset(STEP_CLAIMS[:3] + INIT_CLAIMS)
 """The claims that read the solved Theorem 1 reference (solving it costs most of a smoke run)."""
 
 
+# --------------------------------------------------------------------------------------------
+# loading, checking and adapting a user implementation
+# --------------------------------------------------------------------------------------------
+
+
+Implementation = Callable[..., np.ndarray]
+"""``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None) -> new_theta`` (:mod:`mfcheck.app.gate`)."""
+
+
 class ImplementationError(RuntimeError):
     """The implementation under test crashed, or returned a wrong shape or non-finite values.
 
     Not a claim violation: the claims cannot be judged, and ``mfcheck gate`` exits 2."""
-
-
-# --------------------------------------------------------------------------------------------
-# loading and adapting a user implementation
-# --------------------------------------------------------------------------------------------
 
 
 def load_implementation(spec: str) -> Callable:
@@ -176,7 +147,8 @@ def load_implementation(spec: str) -> Callable:
     return obj
 
 
-def _name(impl) -> str:
+def name_of(impl) -> str:
+    """How the gate names a callable: its qualified name, else its name, else its repr."""
     return getattr(impl, "__qualname__", None) or getattr(impl, "__name__", None) or repr(impl)
 
 
@@ -197,7 +169,7 @@ def checked(impl: Implementation) -> Implementation:
     """``impl`` with each call checked: inputs are copied (the implementation may write into
     them), the result must be finite of shape (R, N, D); any exception raised inside ``impl``,
     or a violation, becomes :class:`ImplementationError` (with the original as ``__cause__``)."""
-    name = _name(impl)
+    name = name_of(impl)
 
     def step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
         args = (np.array(theta, dtype=np.float64), np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
@@ -220,7 +192,7 @@ def checked(impl: Implementation) -> Implementation:
 
 def checked_init(init: InitSampler) -> InitSampler:
     """An initial sampler ``init(rho0, rng, N) -> (N, D)`` checked like :func:`checked`."""
-    name = _name(init)
+    name = name_of(init)
 
     def sampler(rho0, rng, N):
         try:
@@ -234,31 +206,34 @@ def checked_init(init: InitSampler) -> InitSampler:
     return sampler
 
 
-def as_update(impl: Implementation) -> Update:
-    """The harness's noiseless rule ``update(Theta, x, y, s, neuron)`` from a protocol step
-    (``noise=None, lam=0.0, beta=None``), checked."""
+def _noiseless(step, theta, x, y, s, neuron):
+    return step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None)
+
+
+def _noisy(step, theta, x, y, s, neuron, g, noise):
+    return step(theta, x, y, s, neuron, noise=g, lam=noise.lam, beta=noise.beta)
+
+
+def as_rule(impl: Implementation) -> Rule:
+    """The harness's rule from a protocol step, every call :func:`checked`: the noiseless step is
+    ``impl(..., noise=None, lam=0.0, beta=None)``; the noisy step passes the harness's Gaussians g
+    as ``noise`` with the rule's λ and β (the protocol's noise constant is c = 4). No kernel: the
+    step runs in the numpy loop."""
     step = checked(impl)
-
-    def update(Theta, x, y, s, neuron):
-        return step(Theta, x, y, s, neuron, noise=None, lam=0.0, beta=None)
-
-    update.__name__ = update.__qualname__ = _name(impl)
-    return update
+    return Rule(name_of(impl), partial(_noiseless, step), noisy_step=partial(_noisy, step))
 
 
-def as_noisy_factory(impl: Implementation) -> NoisyFactory:
-    """The harness's noisy factory ``(lam, beta) -> update(Theta, x, y, s, neuron, g)`` from a
-    protocol step: the harness's Gaussians g are passed as ``noise``. Checked."""
-    step = checked(impl)
+def as_protocol(rule: Rule) -> Implementation:
+    """``rule`` as a protocol step: noiseless when ``noise`` is None, else ``rule.noisy(lam, beta)`` on
+    the Gaussians ``noise``."""
 
-    def factory(lam: float, beta: float) -> NoisyUpdate:
-        def update(Theta, x, y, s, neuron, g):
-            return step(Theta, x, y, s, neuron, noise=g, lam=lam, beta=beta)
+    def step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+        if noise is None:
+            return rule(theta, x, y, s, neuron)
+        return rule.noisy(lam, beta)(theta, x, y, s, neuron, noise)
 
-        update.__name__ = update.__qualname__ = f"{_name(impl)}(lam={lam}, beta={beta})"
-        return update
-
-    return factory
+    step.__name__ = step.__qualname__ = rule.name
+    return step
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,14 +262,8 @@ class GateVerification(Verification):
         return format_table(self)
 
 
-def _run_verify(tier, *, experiment, alpha, update, init, noisy_update, reference, out, progress, claims, command,
-                execution=None) -> Verification:
-    """:func:`mfcheck.app.verify.verify` with the implementation's adapters."""
-    return verify(tier, experiment=experiment, alpha=alpha, update=update, init=init, noisy_update=noisy_update,
-                  reference=reference, out=out, command=command, progress=progress, claims=claims, execution=execution)
-
-
-def _check_alpha(alpha) -> float:
+def check_alpha(alpha) -> float:
+    """``alpha`` as a float in (0, 1), or an error naming it."""
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < float(alpha) < 1:
         raise InvalidArgument(f"`alpha` must be in (0, 1), got {alpha!r}.")
     return float(alpha)
@@ -330,7 +299,7 @@ def gate(
     Raises :class:`ImplementationError` when the implementation crashes or returns a wrong
     shape / non-finite values; :class:`~mfcheck.errors.InvalidArgument` on bad arguments.
     """
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     if not isinstance(tier, Tier):
         raise InvalidArgument(f"`tier` must be an mfcheck.claims.tiers.Tier (use get_tier(name)), got {tier!r}.")
     if isinstance(impl, str):
@@ -346,22 +315,15 @@ def gate(
     if baseline is not None and not Path(baseline).is_file():
         raise InvalidArgument(f"`baseline` {str(baseline)!r} is not a file (write one with write_baseline / --write-baseline).")
     step = reference_step if impl is None else impl
-    from mfcheck.dynamics.sgd import iid_init
-
     start = time.perf_counter()
-    v = _run_verify(tier, experiment=experiment, alpha=alpha, update=as_update(step), init=iid_init if init is None else checked_init(init),
-                    noisy_update=as_noisy_factory(step), reference=reference, out=None if out is None else Path(out),
-                    progress=progress, claims=list(claims), command=command, execution=execution)
+    v = verify(tier, experiment=experiment, alpha=alpha, rule=as_rule(step), init=iid_init if init is None else checked_init(init),
+               reference=reference, out=None if out is None else Path(out), progress=progress, claims=list(claims), command=command,
+               execution=execution)
     diffs = tuple(compare_baseline(v, baseline)) if baseline is not None else ()
     return GateVerification(results=v.results, claims=v.claims, sweep=v.sweep, alpha=v.alpha, checks=v.checks, context=v.context,
-                            implementation=_name(step), init_name=_name(init) if init is not None else "iid_init",
+                            implementation=name_of(step), init_name=name_of(init) if init is not None else "iid_init",
                             baseline=None if baseline is None else str(baseline), baseline_differences=diffs,
                             seconds=time.perf_counter() - start)
-
-
-def gate_exit_code(verification: Verification) -> int:
-    """0 all claims hold, 1 a claim is violated (or the baseline moved), 3 none violated but one unresolved."""
-    return verification.exit_code
 
 
 def _holm_levels(results) -> dict:
@@ -374,17 +336,13 @@ def _holm_levels(results) -> dict:
     return levels
 
 
-def _fmt_est(est, ci) -> str:
-    return f"{est:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]"
-
-
 def _statistic_rows(r) -> list[tuple[str, str]]:
     if r.exponents:
-        return [(f"exponent {e.variable} (pred. ≥ {e.predicted:g})", _fmt_est(e.estimate, e.ci)) for e in r.exponents.values()]
+        return [(f"exponent {e.variable} (pred. ≥ {e.predicted:g})", fmt_est(e.estimate, e.ci)) for e in r.exponents.values()]
     for name, e in r.estimates.items():
         if isinstance(e, dict) and "estimate" in e and "ci" in e:
             try:
-                return [(name, _fmt_est(float(e["estimate"]), [float(c) for c in e["ci"]]))]
+                return [(name, fmt_est(float(e["estimate"]), [float(c) for c in e["ci"]]))]
             except (TypeError, ValueError, IndexError):
                 continue
     return [("—", "—")]
@@ -423,26 +381,74 @@ def format_table(verification: Verification) -> str:
     return "\n".join(lines)
 
 
+def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = None, claims: Sequence[str] | None = None,
+                 init: str | None = None, baseline: str | None = None, write_baseline_to: str | None = None,
+                 run_self_test: bool = False, out: str | None = None, quiet: bool = False, stdout=None, stderr=None,
+                 execution=None) -> int:
+    """``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: print
+    the table, return the exit code (0 hold, 1 violated / moved, 2 usage or implementation
+    error, 3 unresolved). ``impl`` None with ``run_self_test``: only the self-test. The working
+    directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load.
+    ``execution``: where the cells run and their cache (the command line passes joblib processes
+    and ``.mfcheck-cache/`` by default; None: serial, no cache)."""
+    import os
+
+    from mfcheck.claims.tiers import get_tier
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    if os.getcwd() not in sys.path:  # a console script does not put the working directory on the path (python -m does)
+        sys.path.insert(0, os.getcwd())
+    try:
+        tier_obj = get_tier(tier)
+        alpha = DEFAULT_ALPHA if alpha is None else check_alpha(alpha)
+        if impl is None and init is None and not run_self_test:
+            raise InvalidArgument("give `--impl module:callable` (and/or `--init module:callable`), or `--self-test`.")
+        step = load_implementation(impl) if impl is not None else None
+        sampler = load_implementation(init) if init is not None else None
+        code = 0
+        if run_self_test:
+            st = self_test(tier_obj, alpha, progress=not quiet, echo=None if quiet else (lambda s: print(s, file=stderr)),
+                           execution=execution)
+            print(st.table(), file=stdout)
+            code = st.exit_code
+        if step is not None or sampler is not None:
+            v = gate(step, tier_obj, alpha, claims=claims, baseline=baseline, init=sampler, out=out, progress=not quiet,
+                     command=f"mfcheck gate --impl {impl} --tier {tier}", execution=execution)
+            print(v.table(), file=stdout)
+            if write_baseline_to is not None:
+                write_baseline(v, write_baseline_to)
+                print(f"baseline written to {write_baseline_to}", file=stderr)
+            code = max(code, v.exit_code) if code != 1 else 1
+        return code
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=stderr)
+        return 2
+    except ImplementationError as exc:
+        print(f"mfcheck: implementation error: {exc}", file=stderr)
+        return 2
+
+
 # --------------------------------------------------------------------------------------------
 # correct implementations (the protocol), written three ways
 # --------------------------------------------------------------------------------------------
 
 
-def _noise_and_decay(new, theta, s, noise, lam, beta, *, c=DEFAULT_C, decay_sign=-1.0):
-    """new + decay_sign·2λs θ + sqrt(c s/β) g (the noisy terms; nothing when ``noise`` is None and λ = 0)."""
+def _noise_and_decay(new, theta, s, noise, lam, beta):
+    """new − 2λs θ + sqrt(4 s/β) g (the noisy terms; nothing when ``noise`` is None and λ = 0)."""
     if lam:
-        new = new + (decay_sign * 2.0 * lam * s) * theta
+        new = new - (2.0 * lam * s) * theta
     if noise is not None:
         if beta is None or not beta > 0:
             raise InvalidArgument(f"`beta` must be > 0 when `noise` is given, got {beta!r}.")
-        new = new + math.sqrt(c * s / beta) * noise
+        new = new + math.sqrt(4.0 * s / beta) * noise
     return new
 
 
 def reference_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
     """Correct: θ_i ← (1 − 2λs)θ_i + 2s(y − ŷ)∇_θσ*(x; θ_i) + sqrt(4s/β) g_i, ŷ = (1/N) Σ_j σ*(x; θ_j)
-    (vectorised with ``neuron.pullback``; the built-in :func:`mfcheck.dynamics.sgd.mean_field_step` and
-    :func:`mfcheck.dynamics.noisy.langevin_step` in the user protocol)."""
+    (vectorised with ``neuron.pullback``; the built-in rule :data:`mfcheck.dynamics.rules.MEAN_FIELD`
+    in the user protocol)."""
     x1 = x[:, None, :]
     yhat = neuron.value(x1, theta).mean(axis=-1)  # (R, 1)
     new = theta + 2.0 * s * neuron.pullback(x1, theta, y[:, None] - yhat)
@@ -479,87 +485,6 @@ def einsum_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
     return new
 
 
-# --------------------------------------------------------------------------------------------
-# built-in mutants (each in the protocol; the bug in its docstring)
-# --------------------------------------------------------------------------------------------
-
-
-def ntk_scaling_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
-    """Bug: NTK output scaling ŷ = (1/√N) Σ_i σ*(x; θ_i) instead of the mean-field (1/N) Σ_i."""
-    x1 = x[:, None, :]
-    yhat = neuron.value(x1, theta).sum(axis=-1) / math.sqrt(theta.shape[1])
-    new = theta + 2.0 * s * neuron.pullback(x1, theta, y[:, None] - yhat)
-    return _noise_and_decay(new, theta, s, noise, lam, beta)
-
-
-def no_factor_two_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
-    """Bug: θ_i + s(y − ŷ)∇σ* — the factor 2 of the square loss is missing (time runs at half speed)."""
-    x1 = x[:, None, :]
-    yhat = neuron.value(x1, theta).mean(axis=-1)
-    new = theta + s * neuron.pullback(x1, theta, y[:, None] - yhat)
-    return _noise_and_decay(new, theta, s, noise, lam, beta)
-
-
-def unscaled_lr_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
-    """Bug: the learning rate is not scaled by N — the plain gradient step of (y − ŷ)², i.e.
-    θ_i + 2(s/N)(y − ŷ)∇σ* (time runs N times too slowly)."""
-    x1 = x[:, None, :]
-    yhat = neuron.value(x1, theta).mean(axis=-1)
-    new = theta + 2.0 * (s / theta.shape[1]) * neuron.pullback(x1, theta, y[:, None] - yhat)
-    return _noise_and_decay(new, theta, s, noise, lam, beta)
-
-
-def gradient_ascent_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
-    """Bug: sign error, θ_i − 2s(y − ŷ)∇σ* (gradient ascent on the risk)."""
-    x1 = x[:, None, :]
-    yhat = neuron.value(x1, theta).mean(axis=-1)
-    new = theta - 2.0 * s * neuron.pullback(x1, theta, y[:, None] - yhat)
-    return _noise_and_decay(new, theta, s, noise, lam, beta)
-
-
-def weak_noise_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
-    """Bug: the noise is sqrt(s/β) g instead of sqrt(4s/β) g (a quarter of the variance: the
-    stationary law is the Gibbs measure at 4β). Correct in the noiseless case."""
-    x1 = x[:, None, :]
-    yhat = neuron.value(x1, theta).mean(axis=-1)
-    new = theta + 2.0 * s * neuron.pullback(x1, theta, y[:, None] - yhat)
-    return _noise_and_decay(new, theta, s, noise, lam, beta, c=1.0)
-
-
-def wrong_sign_decay_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
-    """Bug: weight decay of the wrong sign, (1 + 2λs)θ instead of (1 − 2λs)θ (the ridge pushes
-    particles outwards). Correct in the noiseless case (λ = 0)."""
-    x1 = x[:, None, :]
-    yhat = neuron.value(x1, theta).mean(axis=-1)
-    new = theta + 2.0 * s * neuron.pullback(x1, theta, y[:, None] - yhat)
-    return _noise_and_decay(new, theta, s, noise, lam, beta, decay_sign=+1.0)
-
-
-CORRELATED_M = 16
-
-
-def correlated_init(rho0, rng: np.random.Generator, N: int) -> np.ndarray:
-    """Bug (an initial sampler, not a step): correlated initial particles — N/16 draws from ρ_0,
-    each repeated 16 times, so θ_i^0 are not i.i.d. (assumption A4; the McDiarmid term II
-    fails: an average over N particles fluctuates like one over N/16)."""
-    from mfcheck.claims.mcdiarmid import clustered_init
-
-    return clustered_init(rho0, rng, N, CORRELATED_M)
-
-
-MUTANT_STEPS: dict[str, Implementation] = {
-    "ntk_scaling": ntk_scaling_step,
-    "no_factor_two": no_factor_two_step,
-    "unscaled_lr": unscaled_lr_step,
-    "gradient_ascent": gradient_ascent_step,
-    "weak_noise": weak_noise_step,
-    "wrong_sign_decay": wrong_sign_decay_step,
-}
-"""Broken protocol steps: the gate must reject each (:func:`self_test`)."""
-
-MUTANT_INITS: dict[str, InitSampler] = {"correlated_init": correlated_init}
-"""Broken initial samplers: gated with ``init=`` on :data:`INIT_CLAIMS`."""
-
 CORRECT_STEPS: dict[str, Implementation] = {
     "reference": reference_step,
     "replicate_loop": replicate_loop_step,
@@ -573,10 +498,15 @@ CORRECT_STEPS: dict[str, Implementation] = {
 # --------------------------------------------------------------------------------------------
 
 
+MUTANTS = ("ntk_scaling", "no_factor_two", "unscaled_lr", "gradient_ascent", "weak_noise", "wrong_sign_decay", "correlated_init")
+"""The registry entries the self-test runs: those that the gate's claims as a family must reject
+(the others target a single claim and are run by that claim's tests)."""
+
+
 @dataclass(frozen=True)
 class SelfTest:
     """``rows``: per implementation, ``name``, ``kind`` (mutant / correct), ``target`` (step / init),
-    ``bug`` (docstring), ``rejected`` (the gate as a whole failed it), ``failed_claims``,
+    ``bug`` (one line), ``rejected`` (the gate as a whole failed it), ``failed_claims``,
     ``claims_run``, ``power_fraction`` (failed / run), ``min_p_adjusted`` per claim, ``error``
     (an :class:`ImplementationError`, which also counts as rejected) and ``seconds``."""
 
@@ -612,10 +542,21 @@ class SelfTest:
         return "\n".join(lines)
 
 
+def _catalogue() -> list[tuple[str, str, str, str, object]]:
+    """(name, kind, target, bug, implementation): the mutants (a step or noise as a protocol step, an
+    initial sampler as it is), then the correct variants."""
+    rows = []
+    for name in MUTANTS:
+        entry = BROKEN[name]
+        target = "init" if entry.replaces == "init" else "step"
+        rows.append((name, "mutant", target, entry.bug, entry.rule if target == "init" else as_protocol(entry.rule)))
+    return rows + [(n, "correct", "step", (f.__doc__ or "").split("\n")[0], f) for n, f in CORRECT_STEPS.items()]
+
+
 def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] | None = None, claims: Sequence[str] | None = None,
               progress: bool = False, experiment=None, reference=None, echo: Callable[[str], None] | None = None,
               execution=None) -> SelfTest:
-    """Run the gate on every built-in mutant and correct variant (``names`` restricts them).
+    """Run the gate on every mutant of :data:`MUTANTS` and correct variant (``names`` restricts them).
 
     Step mutants and correct variants run on ``claims`` (default :data:`STEP_CLAIMS`); initial
     sampler mutants on :data:`INIT_CLAIMS`. One reference is solved and shared. A mutant whose
@@ -624,9 +565,8 @@ def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] 
     from mfcheck.model.experiment import default_experiment
     from mfcheck.reference.refinement import build_reference
 
-    alpha = _check_alpha(alpha)
-    catalogue = ([(n, "mutant", "step", f) for n, f in MUTANT_STEPS.items()] + [(n, "mutant", "init", f) for n, f in MUTANT_INITS.items()]
-                 + [(n, "correct", "step", f) for n, f in CORRECT_STEPS.items()])
+    alpha = check_alpha(alpha)
+    catalogue = _catalogue()
     if names is not None:
         unknown = sorted(set(names) - {c[0] for c in catalogue})
         if unknown:
@@ -637,10 +577,10 @@ def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] 
     if reference is None and any(c in _NEEDS_REFERENCE for c in step_claims + INIT_CLAIMS):
         reference = build_reference(experiment)
     out = SelfTest(tier=tier.name, alpha=alpha)
-    for name, kind, target, obj in catalogue:
+    for name, kind, target, bug, obj in catalogue:
         start = time.perf_counter()
         run_claims = INIT_CLAIMS if target == "init" else step_claims
-        row = {"name": name, "kind": kind, "target": target, "bug": (inspect.getdoc(obj) or "").split("\n")[0],
+        row = {"name": name, "kind": kind, "target": target, "bug": bug,
                "claims_run": len(run_claims), "failed_claims": [], "min_p_adjusted": {}, "error": None}
         try:
             kwargs = {"init": obj, "impl": None} if target == "init" else {"impl": obj}
@@ -666,9 +606,14 @@ def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] 
 # baseline regression
 # --------------------------------------------------------------------------------------------
 
+
 BASELINE_FORMAT = 1
 BOOTSTRAP_RESAMPLES = 400
 _T975 = 0.975
+
+
+def fmt_est(est, ci) -> str:
+    return f"{est:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]"
 
 
 def _c_hat_ci(verification: Verification, result, claim, resamples: int = BOOTSTRAP_RESAMPLES) -> list[float]:
@@ -711,7 +656,7 @@ def baseline_document(verification: Verification) -> dict:
     doc = {"format": BASELINE_FORMAT, "tier": verification.sweep.tier.name, "seed": verification.sweep.experiment.seed,
            "alpha": verification.alpha, "rule": "a quantity moves when the baseline's 95% CI and the new 95% CI are disjoint",
            "implementation": getattr(verification, "implementation", "") or (
-               _name(verification.context.update) if verification.context is not None else ""), "claims": {}}
+               verification.context.rule.name if verification.context is not None else ""), "claims": {}}
     by_name = {r.claim: r for r in verification.results}
     for claim in verification.claims:
         r = by_name[claim.name]
@@ -767,65 +712,12 @@ def compare_baseline(verification: Verification, path: str | Path) -> list[str]:
                 label = f"{claim}: {'exponent' if kind == 'exponents' else 'constant'} on the {p}-path"
                 nq = n[kind].get(p)
                 if nq is None:
-                    diffs.append(f"{label} was fitted in the baseline ({_fmt_est(bq['estimate'], bq['ci'])}) but not now (unresolved)")
+                    diffs.append(f"{label} was fitted in the baseline ({fmt_est(bq['estimate'], bq['ci'])}) but not now (unresolved)")
                 elif _disjoint(bq["ci"], nq["ci"]):
-                    diffs.append(f"{label} moved: {_fmt_est(nq['estimate'], nq['ci'])} now, {_fmt_est(bq['estimate'], bq['ci'])} in the baseline")
+                    diffs.append(f"{label} moved: {fmt_est(nq['estimate'], nq['ci'])} now, {fmt_est(bq['estimate'], bq['ci'])} in the baseline")
         bc, nc = b.get("C_hat"), n.get("C_hat")
         if bc is not None and nc is None:
             diffs.append(f"{claim}: Ĉ was fitted in the baseline but not now")
         elif bc is not None and all(map(math.isfinite, bc["ci"] + nc["ci"])) and _disjoint(bc["ci"], nc["ci"]):
-            diffs.append(f"{claim}: Ĉ moved: {_fmt_est(nc['estimate'], nc['ci'])} now, {_fmt_est(bc['estimate'], bc['ci'])} in the baseline")
+            diffs.append(f"{claim}: Ĉ moved: {fmt_est(nc['estimate'], nc['ci'])} now, {fmt_est(bc['estimate'], bc['ci'])} in the baseline")
     return diffs
-
-
-# --------------------------------------------------------------------------------------------
-# the command (for mfcheck.app.cli)
-# --------------------------------------------------------------------------------------------
-
-
-def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = None, claims: Sequence[str] | None = None,
-                 init: str | None = None, baseline: str | None = None, write_baseline_to: str | None = None,
-                 run_self_test: bool = False, out: str | None = None, quiet: bool = False, stdout=None, stderr=None,
-                 execution=None) -> int:
-    """``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: print
-    the table, return the exit code (0 hold, 1 violated / moved, 2 usage or implementation
-    error, 3 unresolved). ``impl`` None with ``run_self_test``: only the self-test. The working
-    directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load.
-    ``execution``: where the cells run and their cache (the command line passes joblib processes
-    and ``.mfcheck-cache/`` by default; None: serial, no cache)."""
-    from mfcheck.claims.tiers import get_tier
-
-    import os
-
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
-    if os.getcwd() not in sys.path:  # a console script does not put the working directory on the path (python -m does)
-        sys.path.insert(0, os.getcwd())
-    try:
-        tier_obj = get_tier(tier)
-        alpha = DEFAULT_ALPHA if alpha is None else _check_alpha(alpha)
-        if impl is None and init is None and not run_self_test:
-            raise InvalidArgument("give `--impl module:callable` (and/or `--init module:callable`), or `--self-test`.")
-        step = load_implementation(impl) if impl is not None else None
-        sampler = load_implementation(init) if init is not None else None
-        code = 0
-        if run_self_test:
-            st = self_test(tier_obj, alpha, progress=not quiet, echo=None if quiet else (lambda s: print(s, file=stderr)),
-                           execution=execution)
-            print(st.table(), file=stdout)
-            code = st.exit_code
-        if step is not None or sampler is not None:
-            v = gate(step, tier_obj, alpha, claims=claims, baseline=baseline, init=sampler, out=out, progress=not quiet,
-                     command=f"mfcheck gate --impl {impl} --tier {tier}", execution=execution)
-            print(v.table(), file=stdout)
-            if write_baseline_to is not None:
-                write_baseline(v, write_baseline_to)
-                print(f"baseline written to {write_baseline_to}", file=stderr)
-            code = max(code, v.exit_code) if code != 1 else 1
-        return code
-    except InvalidArgument as exc:
-        print(f"mfcheck: error: {exc}", file=stderr)
-        return 2
-    except ImplementationError as exc:
-        print(f"mfcheck: implementation error: {exc}", file=stderr)
-        return 2

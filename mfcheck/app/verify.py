@@ -12,11 +12,11 @@ from mfcheck.claims.rate import CLAIMS, Claim
 from mfcheck.runtime.executors import Execution, using
 from mfcheck.model.experiment import Experiment, default_experiment
 from mfcheck.claims.fit import fit_claim
-from mfcheck.dynamics.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
 from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult, decide
-from mfcheck.dynamics.sgd import InitSampler, Update, iid_init, mean_field_step
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule
+from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.claims.sweep import SweepResult, run_sweep
 from mfcheck.claims.tiers import Tier
 
@@ -49,9 +49,8 @@ def verify(
     *,
     experiment: Experiment | None = None,
     alpha: float = DEFAULT_ALPHA,
-    update: Update = mean_field_step,
+    rule: Rule = MEAN_FIELD,
     init: InitSampler = iid_init,
-    noisy_update: NoisyFactory | None = None,
     reference: Reference | None = None,
     out: Path | None = None,
     command: str = "mfcheck verify",
@@ -59,9 +58,8 @@ def verify(
     claims: list[str] | None = None,
     execution: Execution | None = None,
 ) -> Verification:
-    """Run the claims at ``tier`` against the SGD given by ``update``, ``init`` and
-    ``noisy_update`` (a factory ``(λ, β) -> noisy rule``; None: Langevin noise around ``update``);
-    decide them together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
+    """Run the claims at ``tier`` against the SGD given by ``rule`` (the noisy claims run
+    ``rule.noisy(λ, β)``) and ``init``; decide them together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
 
     ``claims`` selects claims by name (default: all rate claims and all registered checks).
     BLAS runs on one thread: the per-step matrix products are small, and threads inside a
@@ -74,14 +72,14 @@ def verify(
     and reports do not depend on it.
     """
     with threadpool_limits(limits=1, user_api="blas"), using(execution):
-        return _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims)
+        return _verify(tier, experiment, alpha, rule, init, reference, out, command, progress, claims)
 
 
 NEEDS_REFERENCE = ("mcdiarmid",)
 """Checks that read the Theorem 1 reference flow (besides the rate claims of Theorem 1)."""
 
 
-def _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims) -> Verification:
+def _verify(tier, experiment, alpha, rule, init, reference, out, command, progress, claims) -> Verification:
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
     names = list(CLAIMS) + list(CHECKS) if claims is None else list(claims)
     unknown = [n for n in names if n not in CLAIMS and n not in CHECKS]
@@ -93,13 +91,12 @@ def _verify(tier, experiment, alpha, update, init, noisy_update, reference, out,
     if reference is None and (rate_claims or any(n in NEEDS_REFERENCE for n in names)):
         reference = build_reference(experiment)
     checks = [CHECKS[n] for n in names if n in CHECKS]
-    sweep = run_sweep(experiment, tier, update=update, init=init, reference=reference, progress=progress) if rate_claims else None
+    sweep = run_sweep(experiment, tier, rule=rule, init=init, reference=reference, progress=progress) if rate_claims else None
     results = [
         fit_claim(c, sweep.table, D=experiment.D, T=experiment.T, reference_error=reference.error[c.statistic], alpha=alpha)
         for c in rate_claims
     ]
-    context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, init=init, progress=progress,
-                           noisy_update=noisy_update)
+    context = CheckContext(experiment=experiment, tier=tier, reference=reference, rule=rule, init=init, progress=progress)
     results += [check.run(context) for check in checks]
     results = decide(results, alpha)
     if out is not None:

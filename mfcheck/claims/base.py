@@ -1,7 +1,7 @@
 """The interface of the claims that are not rate fits (concentration, Gronwall, energies, ...).
 
 A :class:`Check` runs on a :class:`CheckContext` (the experiment, the tier, the solved
-reference, the SGD update rule and initial sampler under test) and returns a
+reference, the SGD rule and initial sampler under test) and returns a
 :class:`~mfcheck.stats.results.ClaimResult` with raw p-values; ``mfcheck verify`` decides all
 claims together (Holm) and then calls ``render`` to write ``report.md`` and plots into the
 claim's folder, beside the ``summary.json`` it writes itself.
@@ -15,10 +15,10 @@ from pathlib import Path
 
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import Experiment
-from mfcheck.dynamics.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference
 from mfcheck.stats.results import ClaimResult
-from mfcheck.dynamics.sgd import InitSampler, Update, iid_init, mean_field_step
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule
+from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.claims.tiers import Tier
 
 __all__ = ["Check", "CheckContext", "sizes_for"]
@@ -26,17 +26,15 @@ __all__ = ["Check", "CheckContext", "sizes_for"]
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a check may use. ``update``, ``init`` and ``noisy_update`` are the implementation
-    under test: the noiseless rule, the sampler of θ^0, and a factory ``(λ, β) -> noisy rule``
-    (None: :func:`mfcheck.dynamics.noisy.langevin_step` around ``update`` with c = 4)."""
+    """What a check may use. ``rule`` and ``init`` are the implementation under test: the update
+    rule (noiseless; a noisy check runs ``rule.noisy(λ, β)``) and the sampler of θ^0."""
 
     experiment: Experiment
     tier: Tier
     reference: Reference | None
-    update: Update = mean_field_step
+    rule: Rule = MEAN_FIELD
     init: InitSampler = iid_init
     progress: bool = False
-    noisy_update: NoisyFactory | None = None
     replicates: int | None = None
     """Overrides the replicates of the check's sizes at this tier (``mfcheck calibrate``)."""
 

@@ -48,7 +48,7 @@ normal tail is 2Φ̄(s K_f/sd). For the correct sampler no replicate exceeds any
 smoke (1024 replicates) or ci (8192), against bounds 0.088 … 0.00067; the Clopper–Pearson upper
 limit of the frequency at s = 2.5 is 3.6e-3 (smoke) and 4.5e-4 (ci), i.e. ≥ 24× and ≥ 195× below
 the bound, and the CLT predicts 3e-6 … 1e-23 for these cells, 10⁴ to 10¹⁹ times below the bound.
-A sampler that repeats each of N/m draws m times (:func:`clustered_init`) inflates the variance
+A sampler that repeats each of N/m draws m times (:class:`mfcheck.dynamics.broken.ClusteredInit`) inflates the variance
 of X by m, and exceeds the bound only once m ≳ K_f²/sd² times a tail factor. Measured (15 tests
 of this check alone, raw p; "rej." = tests rejected by Holm at 0.05 over those 15):
 
@@ -88,7 +88,6 @@ from mfcheck.model.bounds import mcdiarmid_tail, mcdiarmid_uniform
 from mfcheck.claims._render import save_figure, fmt_ci as _fmt_ci, md_cell as _md, tests_table
 from mfcheck.claims.base import Check, CheckContext, sizes_for
 from mfcheck.errors import InvalidArgument
-from mfcheck.model.initial import GaussianInit
 from mfcheck.reference.coupled import couple
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.seeds import Streams
@@ -96,7 +95,7 @@ from mfcheck.dynamics.sgd import InitSampler, iid_init
 
 __all__ = [
     "CHECK", "NAME", "SIZES", "S_GRID", "Z_GRID", "TIME_FRACTIONS", "PILOT", "RESOLUTION_RATIO", "Sizes",
-    "clustered_init", "make_clustered_init", "exceedance_test", "nonlinear_f_means", "pilot_spread",
+    "exceedance_test", "nonlinear_f_means", "pilot_spread",
     "select_test_function", "measure", "run", "render",
 ]
 
@@ -129,30 +128,6 @@ SIZES = {
     "ci": Sizes(N=32, replicates=8192),
     "full": Sizes(N=32, replicates=65536),
 }
-
-
-# --------------------------------------------------------------------------- the broken sampler
-
-
-def clustered_init(rho0: GaussianInit, rng: np.random.Generator, N: int, m: int = 16) -> np.ndarray:
-    """A correlated (broken) sampler: ceil(N/m) i.i.d. draws from ρ_0, each repeated m times,
-    truncated to N rows, shape (N, D). Var of (1/N) Σ f(θ_i^0) is m times the i.i.d. one
-    (when m divides N). ``m = 1`` returns exactly :func:`mfcheck.dynamics.sgd.iid_init`'s draws."""
-    N = check_positive_int(N, "N")
-    m = check_positive_int(m, "m")
-    distinct = rho0.sample(rng, -(-N // m))
-    return np.repeat(distinct, m, axis=0)[:N]
-
-
-def make_clustered_init(m: int) -> InitSampler:
-    """:func:`clustered_init` with a fixed cluster size ``m``, with the signature of ``iid_init``."""
-    m = check_positive_int(m, "m")
-
-    def init(rho0: GaussianInit, rng: np.random.Generator, N: int) -> np.ndarray:
-        return clustered_init(rho0, rng, N, m)
-
-    init.__name__ = init.__qualname__ = f"clustered_init_m{m}"
-    return init
 
 
 # --------------------------------------------------------------------------- statistics

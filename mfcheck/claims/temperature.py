@@ -91,14 +91,14 @@ from mfcheck.errors import InvalidArgument
 from mfcheck.reference.gibbs import GibbsSolution, solve_gibbs
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import InnerNeuron
-from mfcheck.dynamics.noisy import DEFAULT_C, NoisyFactory, gibbs_inverse_temperature, langevin_step, run_noisy_sgd
+from mfcheck.dynamics.rules import DEFAULT_C, gibbs_inverse_temperature
 from mfcheck.model.problems.finite import FinitePopulation, teacher_population
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import SGDResult
+from mfcheck.dynamics.sgd import SGDResult, StandardRecord, run_sgd
 
 __all__ = [
-    "CHECK", "SIZES", "LAM", "BETA", "setting", "run", "run_with", "render", "bias_bound",
+    "CHECK", "SIZES", "LAM", "BETA", "setting", "run", "render", "bias_bound",
     "sign_flip_sup_test", "SignFlip", "replicate_cdfs", "quantile_points", "stationary_samples",
     "variance_table", "estimate_beta", "solve_references",
 ]
@@ -311,14 +311,8 @@ def _hist(samples, lo, hi, bins=60) -> dict:
 
 
 def run(context: CheckContext) -> ClaimResult:
-    """Run the check on ``context`` (the noisy rule under test: ``context.noisy_update`` if the
-    context carries one, else :func:`mfcheck.dynamics.noisy.langevin_step` with c = 4 on ``context.update``)."""
-    return run_with(context, getattr(context, "noisy_update", None))
-
-
-def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -> ClaimResult:
-    """The check with an explicit noisy rule under test: ``noisy_factory(lam, beta) -> update``
-    (None: ``langevin_step(lam, beta, 4.0, drift=context.update)``)."""
+    """Run the check on ``context``: the step of ``context.rule`` with the exact Langevin terms at
+    c = 4 and c = 2, and the rule's own noisy step (``context.rule.noisy(λ, β)``) when it has one."""
     tier = context.tier.name
     size = sizes_for(context, SIZES, NAME)
     seed = context.experiment.seed
@@ -327,16 +321,16 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
     refs, ref_error = solve_references(problem, neuron, (BETA, 2 * BETA))
     table = variance_table(problem, neuron)
 
-    rules = {f"c={c:g}": langevin_step(LAM, BETA, c, drift=context.update) for c in C_VALUES}
+    rules = {f"c={c:g}": context.rule.langevin(LAM, BETA, c) for c in C_VALUES}
     under_test = f"c={DEFAULT_C:g}"
-    if noisy_factory is not None:
+    if context.rule.noisy_step is not None:
         under_test = "under test"
-        rules[under_test] = noisy_factory(LAM, BETA)
+        rules[under_test] = context.rule.noisy(LAM, BETA)
     T = size["burn"] + size["sample"]
     runs, samples = {}, {}
     for name, rule in rules.items():
-        res = run_noisy_sgd(problem, neuron, rho0, N=size["N"], eps=size["eps"], T=T, replicates=size["replicates"],
-                            streams=streams, record_dt=size["thin"], update=rule, progress=context.progress)
+        res = run_sgd(problem, neuron, rho0, rule, N=size["N"], eps=size["eps"], T=T, replicates=size["replicates"],
+                      streams=streams, record=StandardRecord(size["thin"]), progress=context.progress)
         x = stationary_samples(res, size["burn"])
         samples[name] = x
         J = x.shape[1]
@@ -347,8 +341,8 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
                                 streams.child("equilibration", name).generator("reference"))
         var_r = x.reshape(x.shape[0], -1).var(axis=1)
         runs[name] = {
-            "rule": getattr(rule, "__name__", repr(rule)),
-            "c": getattr(rule, "c", None),
+            "rule": rule.label,
+            "c": rule.noise.c if rule.noisy_step is None else None,
             "samples_per_replicate": int(x[0].size),
             "equilibration": {"statistic": eq.statistic, "p_value": eq.p_value, "resolution": eq.resolution},
             "beta_prime": estimate_beta(var_r, table),
@@ -396,7 +390,7 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
         "statement": STATEMENT,
         "setting": {"problem": repr(problem), "neuron": repr(neuron), "rho0": repr(rho0), "lam": LAM, "beta": BETA, "schedule": "ξ ≡ 1",
                     "D": 1, **size, "T": T, "tier": tier, "noisy_rule_under_test": runs[under_test]["rule"],
-                    "drift": getattr(context.update, "__name__", repr(context.update))},
+                    "drift": context.rule.label},
         "pairs": pairs,
         "runs": runs,
         "gibbs": {("β" if b == BETA else "2β"): s.summary() for b, s in refs.items()},
