@@ -30,8 +30,11 @@ def fmt_est(est, ci) -> str:
 
 
 def _c_hat_ci(verification: Verification, result, claim, resamples: int = BOOTSTRAP_RESAMPLES) -> list[float]:
-    """95 % percentile-bootstrap CI of Ĉ (:func:`mfcheck.claims.fit._tail`): replicates of the
-    calibration half (even replicates) resampled within each resolved cell, Ĉ recomputed."""
+    """95 % percentile-bootstrap CI of Ĉ (:func:`mfcheck.claims.fit._tail`): the replicates of the
+    calibration half (even replicates) of each resolved cell are resampled, each cell on its own
+    (``scipy.stats.bootstrap`` with one sample per cell), and Ĉ = max over cells and z of the
+    k(z)-th largest statistic over its scale, k(z) = floor(e^{−z²} n), is recomputed. The draws
+    come from the experiment's seed tree (role "reference" of the child ("gate-baseline", claim))."""
     from mfcheck.claims.fit import Z_GRID
     from mfcheck.seeds import Streams
 
@@ -39,27 +42,29 @@ def _c_hat_ci(verification: Verification, result, claim, resamples: int = BOOTST
     exp = verification.sweep.experiment
     resolved = {(c["path"], int(c["N"]), float(c["eps"])) for c in result.cells if c["resolved"]}
     cal = table[table["replicate"] % 2 == 0]
-    groups = []
+    samples, limits = [], []
     for (path, N, eps), g in cal.groupby(["path", "N", "eps"], sort=True):
         if (path, int(N), float(eps)) not in resolved:
             continue
         S = g[claim.statistic].to_numpy(dtype=float)
         scales = np.array([float(claim.scale(N, eps, exp.D, exp.T, z)) for z in Z_GRID])
         allowed = np.array([int(math.floor(math.exp(-z * z) * len(S))) for z in Z_GRID])
-        groups.append((S, scales, allowed))
-    if not groups:
+        samples.append(S)
+        limits.append([(scale, k) for scale, k in zip(scales, allowed) if k < len(S)])
+    if not samples:
         return [math.nan, math.nan]
-    rng = Streams(exp.seed).child("gate-baseline", claim.name).generator("reference", 0)  # roles are fixed; "reference": the bootstrap draws
-    boot = np.empty(resamples)
-    for b in range(resamples):
+
+    def c_hat(*resampled):
         c = 0.0
-        for S, scales, allowed in groups:
-            Sb = np.sort(S[rng.integers(0, len(S), len(S))])[::-1]
-            for scale, k in zip(scales, allowed):
-                if k < len(Sb):
-                    c = max(c, float(Sb[k] / scale))
-        boot[b] = c
-    return [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]
+        for S, lim in zip(resampled, limits):
+            Sb = np.sort(S)[::-1]
+            for scale, k in lim:
+                c = max(c, float(Sb[k] / scale))
+        return c
+
+    rng = Streams(exp.seed).child("gate-baseline", claim.name).generator("reference", 0)
+    boot = stats.bootstrap(samples, c_hat, n_resamples=resamples, vectorized=False, confidence_level=0.95, method="percentile", rng=rng)
+    return [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]
 
 
 def baseline_document(verification: Verification) -> dict:
