@@ -3,7 +3,7 @@
 Particle-coordinate updates per second = R·N·D·(steps) / seconds. Both SGD paths run the same
 rule on the same pre-drawn samples (sampling excluded from both): the compiled path is
 :func:`mfcheck.dynamics.kernels.sgd_block` over whole blocks of steps; the numpy loop is one
-:func:`mfcheck.dynamics.sgd.mean_field_step` call per step with BLAS pinned to one thread (DESIGN.md).
+:func:`mfcheck.dynamics.rules.mean_field_step` call per step with BLAS pinned to one thread (DESIGN.md).
 Compilation happens in :func:`mfcheck.dynamics.kernels.warm_up` before any timing.
 
 The reference flow's floor is the two matrix products each RK4 stage needs, Z = X ϑ^T (n×d by d×M)
@@ -26,7 +26,8 @@ from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems import teacher_population
 from mfcheck.reference import solve_flow
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import mean_field_step, run_sgd
+from mfcheck.dynamics.rules import mean_field_step
+from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 
 __all__ = ["SGDRate", "sgd_rate", "FlowCost", "flow_cost", "sgd_memory"]
 
@@ -158,7 +159,7 @@ def sgd_memory(N: int, d: int, R: int, *, records: int = 5, backend: str = "numb
     tracemalloc.start()
     try:
         res = run_sgd(problem, neuron, GaussianInit(d, 1.0 / np.sqrt(d)), N=N, eps=eps, T=T, replicates=R, streams=Streams(3),
-                      record_dt=T / (records - 1), backend=backend)
+                      record=StandardRecord(T / (records - 1)), backend=backend)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

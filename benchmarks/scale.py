@@ -27,7 +27,7 @@ from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems import teacher_population
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import run_sgd
+from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 
 def hwm():
     for line in open("/proc/self/status"):
@@ -43,7 +43,7 @@ rss0 = hwm()
 t0 = time.perf_counter()
 with threadpool_limits(limits=1, user_api="blas"):
     res = run_sgd(problem, neuron, GaussianInit(cfg["d"], 1.0 / np.sqrt(cfg["d"])), N=cfg["N"], eps=cfg["eps"], T=cfg["T"],
-                  replicates=cfg["replicates"], streams=Streams(1), record_dt=cfg["record_dt"], backend="numba")
+                  replicates=cfg["replicates"], streams=Streams(1), record=StandardRecord(cfg["record_dt"]), backend="numba")
 wall = time.perf_counter() - t0
 rss = hwm()
 particles = cfg["replicates"] * cfg["N"] * cfg["d"] * 8

@@ -1,7 +1,7 @@
 """Energy decay (THEORY.md §3) as a regression property: d/dt R(ρ_t) = −4ξ∫||∇Ψ||²dρ_t ≤ 0 holds
 for the project's reference flow and, per unit time, for the correct SGD; it is rejected for a
 reference drift with the wrong factor (−ξ∇Ψ), for an ascent (+2ξ∇Ψ) and for the SGD missing
-the factor 2 (``mfcheck.dynamics.mutants.no_factor_two_step``).
+the factor 2 (``no_factor_two`` of ``mfcheck.dynamics.broken``).
 
 False-alarm rate: the two reference tests are deterministic (p ∈ {0, 1}; under the claim the
 discrepancy is near the order-2 Richardson estimate, q → 1, against a threshold of 3); the SGD
@@ -20,9 +20,9 @@ from hypothesis import given
 from mfcheck.claims.base import CheckContext
 from mfcheck.claims.energy import CLAIM, evaluate
 from mfcheck.model.experiment import default_experiment
-from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.dynamics.broken import BROKEN
 from mfcheck.stats.results import decide
-from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.dynamics.rules import MEAN_FIELD
 from mfcheck.claims.tiers import get_tier
 from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
@@ -35,8 +35,8 @@ def tier(mfcheck_tier):
     return get_tier(mfcheck_tier)
 
 
-def _context(tier, update=mean_field_step):
-    return CheckContext(experiment=default_experiment(log2_M=6), tier=tier, reference=None, update=update)
+def _context(tier, rule=MEAN_FIELD):
+    return CheckContext(experiment=default_experiment(log2_M=6), tier=tier, reference=None, rule=rule)
 
 
 def test_correct_flow_and_sgd_pass(tier):
@@ -48,7 +48,7 @@ def test_correct_flow_and_sgd_pass(tier):
 @pytest.mark.parametrize("broken", ["drift_factor_half", "ascent", "no_factor_two_step"])
 def test_broken_reference_or_sgd_is_rejected(tier, broken):
     if broken == "no_factor_two_step":
-        result, rejected = CLAIM.run(_context(tier, no_factor_two_step)), "SGD"
+        result, rejected = CLAIM.run(_context(tier, BROKEN["no_factor_two"].rule)), "SGD"
     else:
         result, rejected = evaluate(_context(tier), drift_scale=0.5 if broken == "drift_factor_half" else -1.0), "reference"
     [r] = decide([result], ALPHA)

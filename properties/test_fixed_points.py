@@ -2,7 +2,7 @@
 ∫||∇Ψ||²dρ_t decays and, near a stable Dirac fixed point θ*, both the reference flow and the
 correct SGD contract at the rate of the linearisation (4 λ_min of Hess_θΨ(θ*; δ_θ*)); a
 reference drift with the wrong factor (−ξ∇Ψ) and the SGD missing the factor 2
-(``mfcheck.dynamics.mutants.no_factor_two_step``) contract at half the rate and are rejected.
+(``no_factor_two`` of ``mfcheck.dynamics.broken``) contract at half the rate and are rejected.
 
 False-alarm rate: Holm at α = 0.05 over the check's two tests (a z-test on the reference rate
 with its refinement error, a t-test over SGD replicates; the long-time residual is reported, not
@@ -18,9 +18,9 @@ from hypothesis import given
 from mfcheck.claims.base import CheckContext
 from mfcheck.claims.fixed_points import CLAIM, evaluate
 from mfcheck.model.experiment import default_experiment
-from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.dynamics.broken import BROKEN
 from mfcheck.stats.results import decide
-from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.dynamics.rules import MEAN_FIELD
 from mfcheck.claims.tiers import get_tier
 from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
@@ -33,8 +33,8 @@ def tier(mfcheck_tier):
     return get_tier(mfcheck_tier)
 
 
-def _context(tier, update=mean_field_step):
-    return CheckContext(experiment=default_experiment(log2_M=6), tier=tier, reference=None, update=update)
+def _context(tier, rule=MEAN_FIELD):
+    return CheckContext(experiment=default_experiment(log2_M=6), tier=tier, reference=None, rule=rule)
 
 
 def test_correct_flow_and_sgd_pass(tier):
@@ -46,7 +46,7 @@ def test_correct_flow_and_sgd_pass(tier):
 @pytest.mark.parametrize("broken", ["drift_factor_half", "no_factor_two_step"])
 def test_half_speed_drift_or_sgd_is_rejected(tier, broken):
     if broken == "no_factor_two_step":
-        result, rejected = CLAIM.run(_context(tier, no_factor_two_step)), "(b) SGD"
+        result, rejected = CLAIM.run(_context(tier, BROKEN["no_factor_two"].rule)), "(b) SGD"
     else:
         result, rejected = evaluate(_context(tier), drift_scale=0.5), "(b) reference"
     [r] = decide([result], ALPHA)

@@ -16,11 +16,12 @@ import pytest
 from hypothesis import given
 
 from mfcheck.claims.base import CheckContext
-from mfcheck.claims.gronwall import CLAIM, anti_weight_decay_step
+from mfcheck.claims.gronwall import CLAIM
 from mfcheck.model.experiment import default_experiment
 from mfcheck.reference import build_reference
 from mfcheck.stats.results import decide
-from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import MEAN_FIELD
 from mfcheck.claims.tiers import get_tier
 from mfcheck.app.verify import verify
 from properties._drawn import DRAWN, drawn_settings, level
@@ -37,20 +38,20 @@ def setting(mfcheck_tier):
     return get_tier(mfcheck_tier), experiment, reference
 
 
-def _run(setting, update):
+def _run(setting, rule):
     tier, experiment, reference = setting
-    context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, progress=False)
+    context = CheckContext(experiment=experiment, tier=tier, reference=reference, rule=rule, progress=False)
     return decide([CLAIM.run(context)], ALPHA)[0]
 
 
 def test_correct_sgd_passes(setting):
-    r = _run(setting, mean_field_step)
+    r = _run(setting, MEAN_FIELD)
     assert r.verdict == "pass", (r.message, [(t.name, t.p_value) for t in r.tests])
     assert min(t.p_value for t in r.tests) > 0.5
 
 
 def test_anti_weight_decay_is_rejected(setting):
-    r = _run(setting, anti_weight_decay_step)
+    r = _run(setting, BROKEN["anti_weight_decay"].rule)
     assert r.verdict == "fail", (r.message, [(t.name, t.p_value) for t in r.tests])
     assert r.tests[0].rejected
 

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 
 from mfcheck.claims.base import CheckContext
-from mfcheck.claims.mcdiarmid import CLAIM, make_clustered_init
+from mfcheck.claims.mcdiarmid import CLAIM
+from mfcheck.dynamics.broken import ClusteredInit
 from mfcheck.model.experiment import default_experiment
 from mfcheck.reference import build_reference
 from mfcheck.stats.results import decide
@@ -48,7 +49,7 @@ def test_iid_sampler_passes(setting):
 
 
 def test_correlated_sampler_is_rejected(setting):
-    r = _decide(setting, make_clustered_init(BROKEN_M))
+    r = _decide(setting, ClusteredInit(BROKEN_M))
     assert r.verdict == "fail", r.message
     # the per-time tests carry the power; the union bound over times is much looser
     assert any(t.rejected for t in r.tests if t.name.startswith("t="))

@@ -10,27 +10,28 @@ from hypothesis import given
 from mfcheck.claims.base import CheckContext
 from mfcheck.claims.theorem2 import CLAIMS, SWEEP
 from mfcheck.model.experiment import default_experiment
-from mfcheck.dynamics.noisy import sqrt_s_over_beta_noise
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import MEAN_FIELD
 from mfcheck.stats.results import decide
 from mfcheck.app.strategies import seeds
 from mfcheck.claims.tiers import get_tier
 from properties._drawn import drawn_settings, level
 
 
-def _run(tier_name, noisy_update):
-    ctx = CheckContext(experiment=default_experiment(log2_M=8), tier=get_tier(tier_name), reference=None, noisy_update=noisy_update)
+def _run(tier_name, rule):
+    ctx = CheckContext(experiment=default_experiment(log2_M=8), tier=get_tier(tier_name), reference=None, rule=rule)
     sweep = SWEEP.run(ctx)
     return decide([c.fit(sweep) for c in CLAIMS], 0.05)
 
 
 def test_correct_noisy_sgd_passes(mfcheck_tier):
-    results = _run(mfcheck_tier, None)
+    results = _run(mfcheck_tier, MEAN_FIELD)
     assert [r.verdict for r in results] == ["pass"] * 3, [(r.claim, r.message) for r in results]
 
 
-@pytest.mark.parametrize("mutant", [sqrt_s_over_beta_noise])
+@pytest.mark.parametrize("mutant", ["weak_noise"])
 def test_wrong_noise_scale_is_rejected(mfcheck_tier, mutant):
-    results = _run(mfcheck_tier, mutant)
+    results = _run(mfcheck_tier, BROKEN[mutant].rule)
     assert "fail" in [r.verdict for r in results]
     assert {r.claim: r.verdict for r in results}["theorem2_coupling"] == "fail"
 

@@ -15,7 +15,9 @@ from mfcheck.model.experiment import Experiment
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems import teacher_population
-from mfcheck.dynamics.sgd import iid_init, mean_field_step
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import MEAN_FIELD, mean_field_step
+from mfcheck.dynamics.sgd import iid_init
 
 
 def _experiment(seed=5, scale=0.5, a=1.0):
@@ -51,6 +53,8 @@ def test_functions_are_keyed_by_code_and_closure():
     assert fingerprint(rule(1.0)) == fingerprint(rule(1.0))
     assert fingerprint(rule(1.0)) != fingerprint(rule(2.0))
     assert fingerprint(mean_field_step) != fingerprint(iid_init)
+    assert fingerprint(MEAN_FIELD.noisy(0.5, 4.0)) == fingerprint(MEAN_FIELD.langevin(0.5, 4.0)) != fingerprint(MEAN_FIELD)
+    assert fingerprint(BROKEN["no_factor_two"].rule) != fingerprint(BROKEN["ntk_scaling"].rule) != fingerprint(MEAN_FIELD)
     assert fingerprint(functools.partial(_scaled, 2.0)) != fingerprint(functools.partial(_scaled, 3.0))
     a = np.arange(4.0)
     b = a.copy()

@@ -1,5 +1,5 @@
-"""Unit tests of mfcheck.claims.azuma: the Azuma bound, the SGD loop with its exact compensator,
-the tail and scale statistics, the broken rules, and run and report on a tiny sweep."""
+"""Unit tests of mfcheck.claims.azuma: the Azuma bound, the martingale record with its exact compensator,
+the tail and scale statistics, and run/render on a tiny sweep."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from mfcheck.model.problems import teacher_population
 from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import mean_field_step, run_sgd
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import MEAN_FIELD
+from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 from mfcheck.claims.tiers import get_tier
 
 INNER = InnerNeuron(erf_sigmoid())
@@ -36,8 +38,9 @@ def rho0():
     return GaussianInit(3, 0.5)
 
 
-def _run(pop, rho0, update=mean_field_step, eps=1 / 16, T=0.5, record_dt=1 / 16, R=3, N=8):
-    return A.run_martingale(pop, INNER, rho0, N=N, eps=eps, T=T, replicates=R, streams=Streams(7).child("t"), record_dt=record_dt, update=update)
+def _run(pop, rho0, rule=MEAN_FIELD, eps=1 / 16, T=0.5, record_dt=1 / 16, R=3, N=8):
+    return run_sgd(pop, INNER, rho0, rule, N=N, eps=eps, T=T, replicates=R, streams=Streams(7).child("t"),
+                   record=A.MartingaleRecord(record_dt))
 
 
 # -- the bound -------------------------------------------------------------------------------------
@@ -75,19 +78,24 @@ def test_tail_values_and_cap():
         A.azuma_tail(-1.0)
 
 
-# -- the SGD loop -------------------------------------------------------------------------------------
+# -- the martingale record ---------------------------------------------------------------------------
 
 
-def test_particles_equal_run_sgd(pop, rho0):
-    """Same streams, same conventions: the loop reproduces mfcheck.dynamics.sgd.run_sgd's numpy loop exactly
-    (and its compiled path to rounding)."""
-    m = _run(pop, rho0)
-    kw = dict(N=8, eps=1 / 16, T=0.5, replicates=3, record_dt=1 / 16)
-    ref = run_sgd(pop, INNER, rho0, streams=Streams(7).child("t"), backend="numpy", **kw)
+@pytest.mark.parametrize("rule", [MEAN_FIELD, BROKEN["sqrt_step"].rule], ids=lambda r: r.name)
+def test_martingale_record_theta_equals_the_standard_record(pop, rho0, rule):
+    """Two records of the same loop: the martingale record's θ is the standard record's, bit for bit,
+    on the numpy backend (which a record of every step takes), and the compiled path's to rounding."""
+    m = _run(pop, rho0, rule)
+    kw = dict(N=8, eps=1 / 16, T=0.5, replicates=3, record=StandardRecord(1 / 16))
+    ref = run_sgd(pop, INNER, rho0, rule, streams=Streams(7).child("t"), backend="numpy", **kw)
     np.testing.assert_array_equal(m.theta, ref.theta)
-    fast = run_sgd(pop, INNER, rho0, streams=Streams(7).child("t"), **kw)
-    np.testing.assert_allclose(m.theta, fast.theta, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(m.times, ref.times)
+    if rule is MEAN_FIELD:
+        fast = run_sgd(pop, INNER, rho0, rule, streams=Streams(7).child("t"), **kw)
+        np.testing.assert_allclose(m.theta, fast.theta, rtol=1e-12, atol=1e-14)
+        with pytest.raises(InvalidArgument, match="every step"):
+            run_sgd(pop, INNER, rho0, rule, N=8, eps=1 / 16, T=0.5, replicates=3, streams=Streams(7), backend="numba",
+                    record=A.MartingaleRecord(1 / 16))
 
 
 def test_martingale_increments_are_compensated_and_bounded(pop, rho0):
@@ -109,44 +117,26 @@ def test_martingale_increments_are_compensated_and_bounded(pop, rho0):
 
 def test_drift_mismatch_zero_for_correct_and_large_for_sqrt_step(pop, rho0):
     good = _run(pop, rho0)
-    bad = _run(pop, rho0, update=A.sqrt_step)
+    bad = _run(pop, rho0, BROKEN["sqrt_step"].rule)
     assert np.nanmax(good.drift_mismatch) < 1e-12
     assert np.nanmax(bad.drift_mismatch) > 0.01
     assert np.isnan(good.drift_mismatch[-1])  # no step after the last record
 
 
-def test_run_martingale_rejects_problems_without_exact_grad_psi(rho0):
+def test_martingale_record_rejects_problems_without_exact_grad_psi(pop, rho0):
     class NoOracle:
         d = 3
 
+        def sample(self, rng, n):
+            return pop.sample(rng, n)
+
     with pytest.raises(InvalidArgument, match="problem"):
-        A.run_martingale(NoOracle(), INNER, rho0, N=4, eps=0.25, T=0.5, replicates=1, streams=Streams(1), record_dt=0.25)
+        run_sgd(NoOracle(), INNER, rho0, N=4, eps=0.25, T=0.5, replicates=1, streams=Streams(1), record=A.MartingaleRecord(0.25))
 
 
-def test_run_martingale_rejects_bad_eps(pop, rho0):
+def test_martingale_record_rejects_bad_eps(pop, rho0):
     with pytest.raises(InvalidArgument, match="eps"):
-        A.run_martingale(pop, INNER, rho0, N=4, eps=0.0, T=0.5, replicates=1, streams=Streams(1), record_dt=0.25)
-
-
-# -- broken rules -----------------------------------------------------------------------------------------
-
-
-def test_sqrt_step_is_the_correct_step_at_sqrt_s(pop, rng):
-    Theta = rng.normal(size=(2, 5, 3))
-    x, y = pop.X[:2], pop.y[:2]
-    np.testing.assert_array_equal(A.sqrt_step(Theta, x, y, 0.01, INNER), mean_field_step(Theta, x, y, 0.1, INNER))
-
-
-def test_extra_noise_is_reproducible_and_unbiased_in_scale(pop, rng):
-    Theta = rng.normal(size=(2000, 2, 3))
-    x, y = pop.X[np.zeros(2000, int)], pop.y[np.zeros(2000, int)]
-    a = A.ExtraNoiseStep(seed=3, tau=0.5)(Theta, x, y, 0.04, INNER)
-    b = A.ExtraNoiseStep(seed=3, tau=0.5)(Theta, x, y, 0.04, INNER)
-    np.testing.assert_array_equal(a, b)
-    noise = a - mean_field_step(Theta, x, y, 0.04, INNER)
-    assert np.std(noise) == pytest.approx(0.5 * 0.2, rel=0.05)  # 12000 draws: sd of the sd ≈ 0.65 %
-    with pytest.raises(InvalidArgument, match="tau"):
-        A.ExtraNoiseStep(tau=0.0)
+        _run(pop, rho0, eps=0.0, record_dt=0.25)
 
 
 # -- the statistics ------------------------------------------------------------------------------------------

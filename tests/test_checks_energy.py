@@ -15,7 +15,7 @@ from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
 from mfcheck.model.functionals import grad_Psi
 from mfcheck.model.initial import GaussianInit
-from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.dynamics.broken import BROKEN
 from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems import teacher_population
 from mfcheck.reference import couple, solve_flow
@@ -23,7 +23,8 @@ from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import iid_init, mean_field_step
+from mfcheck.dynamics.rules import MEAN_FIELD
+from mfcheck.dynamics.sgd import iid_init
 from mfcheck.claims.tiers import Tier, get_tier
 
 
@@ -126,10 +127,10 @@ def test_curvature_term_is_second_order(small, rng):
     yhat = problem.predict(neuron, theta)
     g = problem.grad_Psi_of_prediction(neuron, theta, yhat)
     R0 = float(problem.risk_of_prediction(yhat))
-    c = [curvature_term(problem, neuron, mean_field_step, theta, g, s, R0) for s in (2e-3, 1e-3)]
+    c = [curvature_term(problem, neuron, MEAN_FIELD, theta, g, s, R0) for s in (2e-3, 1e-3)]
     assert 3.6 < c[0] / c[1] < 4.4  # C = O(s²)
     # the mutant's first-order term is half the correct one: its curvature stays second order too
-    cm = [curvature_term(problem, neuron, no_factor_two_step, theta, g, s, R0) for s in (2e-3, 1e-3)]
+    cm = [curvature_term(problem, neuron, BROKEN["no_factor_two"].rule, theta, g, s, R0) for s in (2e-3, 1e-3)]
     assert 3.6 < cm[0] / cm[1] < 4.4
 
 
@@ -137,18 +138,18 @@ def test_sgd_identity_separates_correct_and_mutant(small):
     problem, neuron, _, _ = small
     rho0 = GaussianInit(2, 0.6)
     kw = dict(N=16, eps=1 / 512, T=0.25, replicates=3, streams=Streams(5).child("t"), curvature_steps=3)
-    good = sgd_identity(problem, neuron, rho0, mean_field_step, iid_init, **kw)
-    bad = sgd_identity(problem, neuron, rho0, no_factor_two_step, iid_init, **kw)
+    good = sgd_identity(problem, neuron, rho0, MEAN_FIELD, iid_init, **kw)
+    bad = sgd_identity(problem, neuron, rho0, BROKEN["no_factor_two"].rule, iid_init, **kw)
     assert good.p_value > 0.01 and abs(good.decrease_ratio[0] - 1) < 0.15
     assert bad.p_value < 1e-6 and abs(bad.decrease_ratio[0] - 0.5) < 0.15
     assert good.curve_risk_change.shape == good.curve_predicted.shape == (3, len(good.curve_times))
     with pytest.raises(InvalidArgument, match="eps"):
-        sgd_identity(problem, neuron, rho0, mean_field_step, iid_init, **{**kw, "eps": 0.3})
+        sgd_identity(problem, neuron, rho0, MEAN_FIELD, iid_init, **{**kw, "eps": 0.3})
 
 
-def _tiny_context(update=mean_field_step):
+def _tiny_context(rule=MEAN_FIELD):
     exp = default_experiment(log2_M=6)
-    return CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None, update=update)
+    return CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None, rule=rule)
 
 
 TINY = Sizes(log2_M=6, N=16, eps=1 / 512, T_sgd=1 / 16, replicates=2, curvature_steps=2)

@@ -20,7 +20,7 @@ from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.dynamics.rules import MEAN_FIELD
 from mfcheck.claims.tiers import get_tier
 
 NEURON = InnerNeuron(erf_sigmoid())
@@ -115,15 +115,15 @@ def test_linearisation_predicts_the_flow_near_theta_star(fp):
 
 def test_sgd_spread_contracts_and_validates(fp):
     dvec = np.zeros(3)
-    out = sgd_spread(fp, NEURON, mean_field_step, kappa=0.05, delta_vec=dvec, N=8, eps=1 / 128, T=4.0, replicates=2,
+    out = sgd_spread(fp, NEURON, MEAN_FIELD, kappa=0.05, delta_vec=dvec, N=8, eps=1 / 128, T=4.0, replicates=2,
                      streams=Streams(3).child("t"), record_dt=0.5)
     assert out["spread"].shape == (9, 2) and np.all(out["spread"][-1] < out["spread"][0] * 0.5)
     assert np.allclose(out["tau"], out["times"])
     with pytest.raises(InvalidArgument, match="N"):
-        sgd_spread(fp, NEURON, mean_field_step, kappa=0.05, delta_vec=dvec, N=1, eps=1 / 128, T=4.0, replicates=2,
+        sgd_spread(fp, NEURON, MEAN_FIELD, kappa=0.05, delta_vec=dvec, N=1, eps=1 / 128, T=4.0, replicates=2,
                    streams=Streams(3), record_dt=0.5)
     with pytest.raises(InvalidArgument, match="eps"):
-        sgd_spread(fp, NEURON, mean_field_step, kappa=0.05, delta_vec=dvec, N=4, eps=0.3, T=4.0, replicates=2,
+        sgd_spread(fp, NEURON, MEAN_FIELD, kappa=0.05, delta_vec=dvec, N=4, eps=0.3, T=4.0, replicates=2,
                    streams=Streams(3), record_dt=0.5)
 
 

@@ -16,7 +16,8 @@ from mfcheck.model.problems.base import TheoremConstants
 from mfcheck.reference import build_reference
 from mfcheck.report import write_report
 from mfcheck.stats.results import decide
-from mfcheck.dynamics.sgd import mean_field_step
+from mfcheck.dynamics.broken import ANTI_DECAY, AntiWeightDecay
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule
 from mfcheck.claims.tiers import Tier, get_tier
 
 EXPERIMENT = default_experiment()
@@ -133,23 +134,11 @@ def test_fit_growth_validates(rng):
 
 
 # -- the broken rule ------------------------------------------------------------------------------
-def test_anti_weight_decay_multiplies_by_exp_2_lambda_s(rng):
-    Theta, x, y = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 3)), rng.uniform(-1, 1, 2)
-    good = mean_field_step(Theta, x, y, 0.01, EXPERIMENT.neuron)
-    bad = G.anti_weight_decay_step(Theta, x, y, 0.01, EXPERIMENT.neuron)
-    assert np.allclose(bad - good, np.expm1(2 * G.ANTI_DECAY * 0.01) * Theta)
-    assert np.allclose(G.make_anti_weight_decay(0.0)(Theta, x, y, 0.01, EXPERIMENT.neuron), good)
-    assert np.allclose(G.make_anti_weight_decay(G.ANTI_DECAY)(Theta, x, y, 0.01, EXPERIMENT.neuron), bad)
-    with pytest.raises(InvalidArgument, match="lam"):
-        G.make_anti_weight_decay(-1.0)
-    assert G.MUTANTS == {"anti_weight_decay": G.anti_weight_decay_step}
-
-
 def test_mutant_rate_is_in_the_detectable_window():
     ex = EXPERIMENT
     K = G.drift_lipschitz(ex.problem.constants(ex.neuron), ex.schedule.bound)["K_drift"]
     for size in G.SIZES.values():
-        assert K < 2 * G.ANTI_DECAY < G.FLOAT64_LOG_LIMIT / size.T_max - 10
+        assert K < 2 * ANTI_DECAY < G.FLOAT64_LOG_LIMIT / size.T_max - 10
 
 
 # -- run and report -------------------------------------------------------------------------------
@@ -159,9 +148,9 @@ def dummy_reference():
     return build_reference(dataclasses.replace(EXPERIMENT, T=EXPERIMENT.record_dt, log2_M=4))
 
 
-def _context(reference, update=mean_field_step, tier="smoke"):
+def _context(reference, rule=MEAN_FIELD, tier="smoke"):
     return CheckContext(experiment=EXPERIMENT, tier=get_tier(tier) if isinstance(tier, str) else tier,
-                        reference=reference, update=update)
+                        reference=reference, rule=rule)
 
 
 def test_run_and_render_on_the_correct_sgd(dummy_reference, tmp_path):
@@ -180,7 +169,7 @@ def test_run_and_render_on_the_correct_sgd(dummy_reference, tmp_path):
 
 
 def test_overflowing_rule_is_unresolved(dummy_reference, tmp_path):
-    ctx = _context(dummy_reference, update=G.make_anti_weight_decay(300.0))  # e^{600·2}: overflows float64
+    ctx = _context(dummy_reference, rule=Rule("anti_weight_decay_300", AntiWeightDecay(300.0)))  # e^{600·2}: overflows float64
     r = G.CLAIM.run(ctx)
     assert r.tests == () and "overflowed" in r.unresolved and "T_max" in r.unresolved
     (r,) = decide([r], 0.05)

@@ -14,11 +14,11 @@ from mfcheck.claims.base import CheckContext
 from mfcheck.claims import mcdiarmid as M
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
-from mfcheck.model.initial import GaussianInit
 from mfcheck.reference import build_reference
 from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.seeds import Streams
+from mfcheck.dynamics.broken import ClusteredInit
 from mfcheck.dynamics.sgd import iid_init
 from mfcheck.claims.tiers import get_tier
 
@@ -27,42 +27,6 @@ from mfcheck.claims.tiers import get_tier
 def context():
     experiment = default_experiment(log2_M=6)
     return CheckContext(experiment=experiment, tier=get_tier("smoke"), reference=build_reference(experiment))
-
-
-# ---------------------------------------------------------------- the broken sampler
-
-
-def test_clustered_init_repeats_each_draw_m_times():
-    rho0 = GaussianInit(3, 0.5)
-    th = M.clustered_init(rho0, np.random.default_rng(1), 12, m=4)
-    assert th.shape == (12, 3)
-    blocks = th.reshape(3, 4, 3)
-    assert np.all(blocks == blocks[:, :1])
-    assert len(np.unique(th[:, 0])) == 3
-
-
-def test_clustered_init_m1_is_iid_init_and_truncates():
-    rho0 = GaussianInit(3, 0.5)
-    a = M.clustered_init(rho0, np.random.default_rng(7), 10, m=1)
-    b = iid_init(rho0, np.random.default_rng(7), 10)
-    np.testing.assert_array_equal(a, b)
-    c = M.clustered_init(rho0, np.random.default_rng(7), 10, m=4)  # 3 draws, 12 rows, cut to 10
-    assert c.shape == (10, 3) and len(np.unique(c[:, 0])) == 3
-
-
-def test_make_clustered_init_has_the_sampler_signature():
-    init = M.make_clustered_init(8)
-    assert init.__name__ == "clustered_init_m8"
-    th = init(GaussianInit(3, 0.5), np.random.default_rng(0), 16)
-    assert th.shape == (16, 3) and len(np.unique(th[:, 1])) == 2
-
-
-@pytest.mark.parametrize("m", [0, -2, 1.5, True])
-def test_clustered_init_rejects_bad_m(m):
-    with pytest.raises(InvalidArgument, match="`m`"):
-        M.make_clustered_init(m)
-    with pytest.raises(InvalidArgument, match="`m`"):
-        M.clustered_init(GaussianInit(3), np.random.default_rng(0), 8, m=m)
 
 
 # ---------------------------------------------------------------- the binomial test
@@ -147,7 +111,7 @@ def test_measure_produces_json_tests_and_estimates(context):
 
 
 def test_fully_correlated_sampler_is_rejected_tiny(context):
-    ctx = replace(context, init=M.make_clustered_init(32))
+    ctx = replace(context, init=ClusteredInit(32))
     [r] = decide([M.measure(ctx, 32, 64, pilot=256)], 0.05)
     assert r.verdict == "fail"
     assert r.details["init"] == "clustered_init_m32"
@@ -174,7 +138,7 @@ def test_sizes_cover_every_tier():
 
 
 def test_render_writes_report_and_plot(context, tmp_path):
-    [r] = decide([M.measure(replace(context, init=M.make_clustered_init(4)), 8, 64, pilot=256)], 0.05)
+    [r] = decide([M.measure(replace(context, init=ClusteredInit(4)), 8, 64, pilot=256)], 0.05)
     write_report(M.CLAIM, r, context, tmp_path)
     text = (tmp_path / "mcdiarmid" / "report.md").read_text()
     assert "Verdict" in text and "2 exp(−N u² / (2 K_f²))" in text and "Holm" in text

@@ -19,7 +19,7 @@ from mfcheck.claims.temperature import (
     estimate_beta,
     quantile_points,
     replicate_cdfs,
-    run_with,
+    run,
     setting,
     sign_flip_sup_test,
     solve_references,
@@ -117,7 +117,7 @@ def test_sizes_cover_the_tiers():
 @pytest.fixture(scope="module")
 def smoke_result():
     context = CheckContext(experiment=default_experiment(), tier=get_tier("smoke"), reference=None)
-    return context, decide([run_with(context)], 0.05)[0]
+    return context, decide([run(context)], 0.05)[0]
 
 
 def test_smoke_result_is_complete(smoke_result):

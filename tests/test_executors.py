@@ -137,11 +137,12 @@ def test_an_address_means_dask():
 
 
 def test_gate_runs_its_sweep_through_the_execution(tmp_path):
-    """The gate's adapters (closures around the implementation) travel to worker processes; the
+    """The gate's rule (closures around the implementation) travels to worker processes; the
     table is the serial one, and a mutant is keyed apart from the correct step."""
     from mfcheck.model.activations import erf_sigmoid, tanh_sum
     from mfcheck.model.experiment import Experiment
-    from mfcheck.app.gate import gate, ntk_scaling_step, reference_step
+    from mfcheck.app.gate import as_protocol, gate, reference_step
+    from mfcheck.dynamics.broken import BROKEN
     from mfcheck.model.initial import GaussianInit
     from mfcheck.model.neurons import InnerNeuron
     from mfcheck.model.problems import teacher_population
@@ -158,6 +159,6 @@ def test_gate_runs_its_sweep_through_the_execution(tmp_path):
     parallel = gate(reference_step, tier, execution=Execution("joblib", workers=2, cache=cache), **kwargs)
     assert parallel.sweep.table.equals(serial.sweep.table)
     assert len(list(tmp_path.rglob("*.npz"))) == len(tier.cells())
-    mutant = gate(ntk_scaling_step, tier, execution=Execution("serial", cache=cache), **kwargs)
+    mutant = gate(as_protocol(BROKEN["ntk_scaling"].rule), tier, execution=Execution("serial", cache=cache), **kwargs)
     assert len(list(tmp_path.rglob("*.npz"))) == 2 * len(tier.cells())
     assert not mutant.sweep.table.equals(serial.sweep.table)

@@ -10,7 +10,8 @@ from scipy import stats
 from mfcheck.runtime.cache import code_version
 from mfcheck.errors import InvalidArgument
 from mfcheck.app.false_alarm import BUILTIN, clopper_pearson, measure_false_alarm, write_report
-from mfcheck.app.gate import no_factor_two_step, reference_step
+from mfcheck.app.gate import as_protocol, reference_step
+from mfcheck.dynamics.broken import BROKEN
 from mfcheck.claims.tiers import get_tier
 
 
@@ -47,8 +48,8 @@ def test_correct_step_does_not_alarm_and_the_report_is_written(tmp_path):
 
 
 def test_a_broken_step_alarms_every_time():
-    # the mutant companion: the update without its factor 2 fails the Azuma ε-exponent
-    r = measure_false_alarm(get_tier("smoke"), [3, 4], impl=no_factor_two_step, claims=["azuma"], progress=False)
+    # the mutant companion: the update without its factor 2 fails the Azuma ε-exponent (p ≈ 1e-57 at smoke)
+    r = measure_false_alarm(get_tier("smoke"), [3, 4], impl=as_protocol(BROKEN["no_factor_two"].rule), claims=["azuma"], progress=False)
     assert r.alarms == 2 and r.rate == 1.0 and not r.compatible
     assert all(run.failed_claims == ("azuma",) for run in r.runs)
 

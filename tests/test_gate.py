@@ -1,5 +1,6 @@
-"""The CI gate's pieces: loader errors, the checking wrapper, exit codes, the catalogue of
-correct variants and mutants, and the baseline round trip (on a synthetic sweep: no reference)."""
+"""The CI gate's pieces: loader errors, the checking wrapper and the adapter to rules, exit codes, the
+self-test's catalogue of correct variants and mutants, and the baseline round trip (on a synthetic
+sweep: no reference)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from mfcheck.claims.theorem1 import CLAIMS as THEOREM1
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
 from mfcheck.claims.fit import fit_claim
-from mfcheck.dynamics.noisy import langevin_step
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule, mean_field_step
 from mfcheck.stats.results import decide
-from mfcheck.dynamics.sgd import mean_field_step
 from mfcheck.claims.sweep import SweepResult
 from mfcheck.claims.tiers import get_tier
 from mfcheck.app.verify import Verification
@@ -108,11 +109,11 @@ def test_checked_init_validates_shape():
     bad = G.checked_init(lambda rho0, rng, N: np.zeros((N + 1, rho0.D)))
     with pytest.raises(G.ImplementationError, match="shape"):
         bad(EXPERIMENT.rho0, np.random.default_rng(0), 8)
-    good = G.checked_init(G.correlated_init)(EXPERIMENT.rho0, np.random.default_rng(0), 32)
-    assert good.shape == (32, EXPERIMENT.D) and len(np.unique(good[:, 0])) == 32 // G.CORRELATED_M
+    good = G.checked_init(BROKEN["correlated_init"].rule)(EXPERIMENT.rho0, np.random.default_rng(0), 32)
+    assert good.shape == (32, EXPERIMENT.D) and len(np.unique(good[:, 0])) == 2
 
 
-def test_adapters_pass_noise_and_parameters(rng):
+def test_the_adapter_passes_noise_and_parameters(rng):
     theta, x, y, g = _inputs(rng)
     seen = {}
 
@@ -120,11 +121,33 @@ def test_adapters_pass_noise_and_parameters(rng):
         seen.update(noise=noise, lam=lam, beta=beta)
         return theta
 
-    G.as_update(spy)(theta, x, y, 0.1, NEURON)
+    rule = G.as_rule(spy)
+    assert isinstance(rule, Rule) and rule.name == "test_the_adapter_passes_noise_and_parameters.<locals>.spy"
+    assert rule.kernel is None and rule.noise is None
+    rule(theta, x, y, 0.1, NEURON)
     assert seen == {"noise": None, "lam": 0.0, "beta": None}
-    G.as_noisy_factory(spy)(0.5, 4.0)(theta, x, y, 0.1, NEURON, g)
+    rule.noisy(0.5, 4.0)(theta, x, y, 0.1, NEURON, g)
     np.testing.assert_array_equal(seen["noise"], g)
     assert (seen["lam"], seen["beta"]) == (0.5, 4.0)
+
+
+def test_the_adapter_checks_every_call(user_module, rng):
+    theta, x, y, g = _inputs(rng)
+    rule = G.as_rule(G.load_implementation(f"{user_module}:nan"))
+    with pytest.raises(G.ImplementationError, match="non-finite"):
+        rule(theta, x, y, 0.1, NEURON)
+    with pytest.raises(G.ImplementationError, match="non-finite"):
+        rule.noisy(0.5, 4.0)(theta, x, y, 0.1, NEURON, g)
+
+
+def test_a_rule_in_the_protocol_and_back_is_the_same_rule(rng):
+    theta, x, y, g = _inputs(rng)
+    for name in ("no_factor_two", "weak_noise"):
+        rule = BROKEN[name].rule
+        back = G.as_rule(G.as_protocol(rule))
+        assert back.name == name
+        np.testing.assert_array_equal(back(theta, x, y, 0.1, NEURON), rule(theta, x, y, 0.1, NEURON))
+        np.testing.assert_array_equal(back.noisy(0.5, 4.0)(theta, x, y, 0.1, NEURON, g), rule.noisy(0.5, 4.0)(theta, x, y, 0.1, NEURON, g))
 
 
 # -- exit codes -----------------------------------------------------------------------------------
@@ -168,28 +191,28 @@ def test_correct_variants_agree_with_the_builtin_step(name, rng):
         theta, x, y, g = _inputs(rng, R, N)
         s = float(rng.uniform(0.001, 0.2))
         np.testing.assert_allclose(step(theta, x, y, s, NEURON), mean_field_step(theta, x, y, s, NEURON), rtol=0, atol=1e-12)
-        noisy = langevin_step(0.5, 4.0)(theta, x, y, s, NEURON, g)
+        noisy = MEAN_FIELD.noisy(0.5, 4.0)(theta, x, y, s, NEURON, g)
         np.testing.assert_allclose(step(theta, x, y, s, NEURON, noise=g, lam=0.5, beta=4.0), noisy, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(G.MUTANT_STEPS))
-def test_each_mutant_differs_from_the_builtin_step(name, rng):
-    step = G.MUTANT_STEPS[name]
-    assert step.__doc__.startswith("Bug")
+@pytest.mark.parametrize("name", [n for n in G.MUTANTS if BROKEN[n].replaces != "init"])
+def test_each_self_test_mutant_in_the_protocol_differs_from_the_builtin_step(name, rng):
+    step = G.as_protocol(BROKEN[name].rule)
     theta, x, y, g = _inputs(rng, 3, 16)
     noiseless = np.max(np.abs(step(theta, x, y, 0.05, NEURON) - mean_field_step(theta, x, y, 0.05, NEURON)))
     noisy = np.max(np.abs(step(theta, x, y, 0.05, NEURON, noise=g, lam=0.5, beta=4.0)
-                          - langevin_step(0.5, 4.0)(theta, x, y, 0.05, NEURON, g)))
+                          - MEAN_FIELD.noisy(0.5, 4.0)(theta, x, y, 0.05, NEURON, g)))
     assert noisy > 1e-3
-    if name in ("weak_noise", "wrong_sign_decay"):  # bugs of the noisy terms only
+    if BROKEN[name].replaces == "noise":  # bugs of the noisy terms only
         assert noiseless == 0.0
     else:
         assert noiseless > 1e-3
 
 
 def test_catalogue_has_the_required_entries():
-    assert len(G.MUTANT_STEPS) + len(G.MUTANT_INITS) >= 7 and len(G.CORRECT_STEPS) >= 3
-    assert all(f.__doc__ for f in [*G.MUTANT_STEPS.values(), *G.MUTANT_INITS.values(), *G.CORRECT_STEPS.values()])
+    assert len(G.MUTANTS) >= 7 and set(G.MUTANTS) <= set(BROKEN) and len(G.CORRECT_STEPS) >= 3
+    assert all(f.__doc__ for f in G.CORRECT_STEPS.values())
+    assert all(set(BROKEN[n].claims) <= set(G.STEP_CLAIMS + G.INIT_CLAIMS) for n in G.MUTANTS)
     assert set(G.STEP_CLAIMS[:3]) == set(CLAIMS)
 
 

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 
 from mfcheck.dynamics import kernels
-from mfcheck.dynamics import noisy as noisy_module
+from mfcheck.dynamics import sgd as sgd_module
 from mfcheck.model.activations import Activation, bounded_sine, erf_sigmoid, piecewise_linear, relu, tanh_sum
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.initial import GaussianInit
-from mfcheck.dynamics.mutants import no_factor_two_step
+from mfcheck.dynamics.broken import BROKEN
 from mfcheck.model.neurons import AffineNeuron, InnerNeuron
-from mfcheck.dynamics.noisy import langevin_step, run_noisy_sgd, sqrt_s_over_beta_noise
 from mfcheck.model.observables import default_test_functions
 from mfcheck.model.problems import teacher_population
 from mfcheck.model.schedules import exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import mean_field_step, run_sgd
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule, mean_field_step
+from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 
 ACTIVATIONS = [
     tanh_sum((1.0, -0.5), (1.0, 2.0), (0.0, 0.3)),
@@ -56,11 +56,12 @@ def _compiled():
     kernels.warm_up()
 
 
-def _runs(run, pop, neuron, **extra):
+def _runs(rule, pop, neuron):
+    """The one driver on ``rule`` with each backend."""
     rho0 = GaussianInit(neuron.dim(pop.d), 0.5)
-    kw = dict(N=9, eps=1 / 128, T=0.5, replicates=2, streams=Streams(5), record_dt=0.125, schedule=exponential_decay(1.0, 0.7),
-              test_functions=default_test_functions(neuron.dim(pop.d))[:2], **extra)
-    return run(pop, neuron, rho0, backend="numpy", **kw), run(pop, neuron, rho0, backend="numba", **kw)
+    kw = dict(N=9, eps=1 / 128, T=0.5, replicates=2, streams=Streams(5), schedule=exponential_decay(1.0, 0.7),
+              record=StandardRecord(0.125, default_test_functions(neuron.dim(pop.d))[:2]))
+    return run_sgd(pop, neuron, rho0, rule, backend="numpy", **kw), run_sgd(pop, neuron, rho0, rule, backend="numba", **kw)
 
 
 def _same_result(a, b):
@@ -72,7 +73,7 @@ def _same_result(a, b):
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.family)
 @pytest.mark.parametrize("neuron_type", NEURONS, ids=lambda t: t.__name__)
 def test_noiseless_backends_agree(pop, activation, neuron_type):
-    a, b = _runs(run_sgd, pop, neuron_type(activation))
+    a, b = _runs(MEAN_FIELD, pop, neuron_type(activation))
     _same_result(a, b)
     assert not np.allclose(a.theta[:, -1], a.theta[:, 0])  # the particles moved
 
@@ -80,7 +81,7 @@ def test_noiseless_backends_agree(pop, activation, neuron_type):
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.family)
 @pytest.mark.parametrize("neuron_type", NEURONS, ids=lambda t: t.__name__)
 def test_noisy_backends_agree(pop, activation, neuron_type):
-    a, b = _runs(run_noisy_sgd, pop, neuron_type(activation), update=langevin_step(0.1, 5.0, c=2.0))
+    a, b = _runs(MEAN_FIELD.langevin(0.1, 5.0, c=2.0), pop, neuron_type(activation))
     _same_result(a, b)
 
 
@@ -89,37 +90,42 @@ def test_backends_agree_across_data_chunks_and_noise_blocks(pop, monkeypatch):
     cross record points and chunk edges."""
     neuron = InnerNeuron(erf_sigmoid())
     rho0 = GaussianInit(3, 0.5)
-    kw = dict(N=5, eps=1 / 4096, T=0.75, replicates=2, streams=Streams(8), record_dt=0.375, schedule=exponential_decay(1.0, 0.5))
+    kw = dict(N=5, eps=1 / 4096, T=0.75, replicates=2, streams=Streams(8), record=StandardRecord(0.375), schedule=exponential_decay(1.0, 0.5))
     _same_result(run_sgd(pop, neuron, rho0, backend="numpy", **kw), run_sgd(pop, neuron, rho0, backend="numba", **kw))
-    monkeypatch.setattr(noisy_module, "_NOISE_FLOATS", 2 * 5 * 3 * 7)
-    kw["update"] = langevin_step(0.05, 10.0)
-    _same_result(run_noisy_sgd(pop, neuron, rho0, backend="numpy", **kw), run_noisy_sgd(pop, neuron, rho0, backend="numba", **kw))
+    monkeypatch.setattr(sgd_module, "_NOISE_FLOATS", 2 * 5 * 3 * 7)
+    rule = MEAN_FIELD.noisy(0.05, 10.0)
+    _same_result(run_sgd(pop, neuron, rho0, rule, backend="numpy", **kw), run_sgd(pop, neuron, rho0, rule, backend="numba", **kw))
 
 
 def test_a_broken_kernel_would_be_caught(pop):
     """Companion: the comparison above sees a one-step difference (the numpy loop with a mutant rule)."""
     neuron = InnerNeuron(erf_sigmoid())
     rho0 = GaussianInit(3, 0.5)
-    kw = dict(N=9, eps=1 / 128, T=0.5, replicates=2, streams=Streams(5), record_dt=0.125)
+    kw = dict(N=9, eps=1 / 128, T=0.5, replicates=2, streams=Streams(5), record=StandardRecord(0.125))
     good = run_sgd(pop, neuron, rho0, backend="numba", **kw)
-    bad = run_sgd(pop, neuron, rho0, update=no_factor_two_step, **kw)
+    bad = run_sgd(pop, neuron, rho0, BROKEN["no_factor_two"].rule, **kw)
     assert not close(good.theta, bad.theta)
 
 
-def test_auto_uses_numpy_for_user_rules_and_mutants(pop):
+def test_the_kernel_is_what_the_rule_declares(pop):
+    """"auto" compiles exactly the rules that name a kernel (and do not run a noisy step of their own);
+    the others run in the numpy loop, and "numba" refuses them."""
     neuron = InnerNeuron(erf_sigmoid())
     rho0 = GaussianInit(3, 0.5)
-    kw = dict(N=9, eps=1 / 64, T=0.25, replicates=1, streams=Streams(2), record_dt=0.125)
-    for update in (no_factor_two_step, lambda *a: mean_field_step(*a)):
-        a = run_sgd(pop, neuron, rho0, update=update, backend="numpy", **kw)
-        np.testing.assert_array_equal(run_sgd(pop, neuron, rho0, update=update, **kw).theta, a.theta)
+    kw = dict(N=9, eps=1 / 64, T=0.25, replicates=1, streams=Streams(2), record=StandardRecord(0.125))
+    weak = BROKEN["weak_noise"].rule
+    numpy_rules = (BROKEN["no_factor_two"].rule, BROKEN["no_factor_two"].rule.noisy(0.1, 5.0), Rule("user", lambda *a: mean_field_step(*a)),
+                   weak.noisy(0.1, 5.0))
+    for rule in numpy_rules:
+        assert rule.compiled_kernel is None
+        a = run_sgd(pop, neuron, rho0, rule, backend="numpy", **kw)
+        np.testing.assert_array_equal(run_sgd(pop, neuron, rho0, rule, **kw).theta, a.theta)
         with pytest.raises(InvalidArgument, match="backend"):
-            run_sgd(pop, neuron, rho0, update=update, backend="numba", **kw)
-    mutant = sqrt_s_over_beta_noise(0.1, 5.0)
-    assert mutant.compiled_rule is None and langevin_step(0.1, 5.0).compiled_rule == (0.1, 5.0, 4.0)
-    assert langevin_step(0.1, 5.0, drift=no_factor_two_step).compiled_rule is None
-    with pytest.raises(InvalidArgument, match="backend"):
-        run_noisy_sgd(pop, neuron, rho0, update=mutant, backend="numba", **kw)
+            run_sgd(pop, neuron, rho0, rule, backend="numba", **kw)
+    for rule in (MEAN_FIELD, MEAN_FIELD.noisy(0.1, 5.0), weak, weak.langevin(0.1, 5.0, 2.0)):
+        assert rule.compiled_kernel == "mean_field"
+        compiled = run_sgd(pop, neuron, rho0, rule, backend="numba", **kw)
+        np.testing.assert_array_equal(run_sgd(pop, neuron, rho0, rule, **kw).theta, compiled.theta)
     with pytest.raises(InvalidArgument, match="backend"):
         run_sgd(pop, neuron, rho0, backend="fortran", **kw)
 
@@ -174,7 +180,7 @@ def test_one_block_equals_the_numpy_rules_and_parallel_equals_serial(neuron_type
     Theta0 = rng.standard_normal((R, N, D))
     X, Y, S = rng.standard_normal((K, R, d)), rng.standard_normal((K, R)), 0.01 * (1.0 + rng.random(K))
     G = rng.standard_normal((R, K + 2, N, D))
-    rule = langevin_step(0.2, 3.0)
+    rule = MEAN_FIELD.noisy(0.2, 3.0)
     plain, noisy = Theta0.copy(), Theta0.copy()
     for k in range(K):
         plain = mean_field_step(plain, X[k], Y[k], S[k], neuron)

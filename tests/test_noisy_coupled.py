@@ -7,7 +7,8 @@ import pytest
 
 from mfcheck.claims.theorem2 import noisy_experiment
 from mfcheck.errors import InvalidArgument
-from mfcheck.dynamics.noisy import langevin_step, noise_increments, run_noisy_sgd
+from mfcheck.dynamics.rules import MEAN_FIELD
+from mfcheck.dynamics.sgd import StandardRecord, noise_increments, run_sgd
 from mfcheck.reference.fokker_planck import solve_fokker_planck
 from mfcheck.reference.noisy_coupled import bridge_increments, couple_noisy
 from mfcheck.seeds import Streams
@@ -32,8 +33,8 @@ def cell():
     ex = noisy_experiment(7)
     field = solve_fokker_planck(ex.problem, ex.neuron, ex.rho0, lam=ex.lam, beta=ex.beta, T=0.25, dt=1 / 4096, record_dt=1 / 16, cells=200)
     st = Streams(7).child("test")
-    sgd = run_noisy_sgd(ex.problem, ex.neuron, ex.rho0, N=16, eps=1 / 64, T=0.25, replicates=3, streams=st, record_dt=1 / 16,
-                        update=langevin_step(ex.lam, ex.beta))
+    sgd = run_sgd(ex.problem, ex.neuron, ex.rho0, MEAN_FIELD.noisy(ex.lam, ex.beta), N=16, eps=1 / 64, T=0.25, replicates=3, streams=st,
+                  record=StandardRecord(1 / 16))
     g = np.stack([noise_increments(st, r, 16, 1, int(sgd.steps[-1])) for r in range(3)])
     return ex, field, sgd, g, st
 

@@ -23,7 +23,7 @@ from mfcheck.app.reproduce.exact_risk import ExactRiskGaussians, monte_carlo_ris
 from mfcheck.app.reproduce.reference import RadialCurves
 from mfcheck.app.reproduce.trajectory import RADIAL_TEST_FUNCTIONS, run_trajectory, snapshot_grid
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import run_sgd
+from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 
 # |exact − Monte Carlo| ≤ Z_TOL standard errors; for a normal statistic P(|Z| > 4.5) ≈ 6.8e-6 per
 # comparison, ≤ 2.1e-5 for the three comparisons below (union bound).
@@ -89,7 +89,7 @@ def test_trajectory_first_segment_is_a_plain_sgd_run():
     tr = _small_run([0.08, 0.2])
     problem = ExactRiskGaussians(5, 0.8)
     plain = run_sgd(problem, InnerNeuron(PAPER_SIGMA), GaussianInit(5, 0.8 / math.sqrt(5)), N=6, eps=0.01, T=0.08, replicates=2,
-                    streams=Streams(3).child("segment", 0), record_dt=0.02, test_functions=[g.on_particles() for g in RADIAL_TEST_FUNCTIONS])
+                    streams=Streams(3).child("segment", 0), record=StandardRecord(0.02, [g.on_particles() for g in RADIAL_TEST_FUNCTIONS]))
     np.testing.assert_allclose(tr.times[:5], plain.times, rtol=0, atol=1e-12)
     np.testing.assert_allclose(tr.risk[:, :5], plain.risk, rtol=1e-12)
     np.testing.assert_allclose(tr.f_means[:, :5], plain.f_means, rtol=1e-12)

@@ -1,9 +1,10 @@
-"""Unit tests of mfcheck.dynamics.sgd: the one-pass mean-field SGD step and the batched runner.
+"""Unit tests of mfcheck.dynamics.rules and mfcheck.dynamics.sgd: the mean-field step and the one driver.
 
 The key identity (THEORY.md §2): for a fresh sample (x, y) ~ P,
 E[θ_i^{k+1} - θ_i^k | θ^k] = -2 s_k ∇_θ Ψ(θ_i^k; ρ̂^{N,k}).
 For a finite population the expectation is an exact average over the n points; for any P it
-is checked by Monte Carlo. A mutant (missing factor 2) must fail both checks.
+is checked by Monte Carlo. A mutant (missing factor 2) must fail both checks; every broken rule of
+the registry breaks the exact identity.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from mfcheck.model import functionals as F
 from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.initial import GaussianInit
-from mfcheck.dynamics.mutants import MUTANTS, no_factor_two_step
+from mfcheck.dynamics.broken import BROKEN
 from mfcheck.model.neurons import AffineNeuron, InnerNeuron
 from mfcheck.model.observables import default_test_functions
 from mfcheck.model.problems import TeacherStudent, teacher_population
 from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import SGDResult, initial_particles, mean_field_step, record_steps, run_sgd
+from mfcheck.dynamics.rules import MEAN_FIELD, mean_field_step
+from mfcheck.dynamics.sgd import SGDResult, StandardRecord, initial_particles, record_steps, run_sgd
 
 TEACHER = tanh_sum(amplitudes=(2.0,), slopes=(1.5,))
 INNER = InnerNeuron(erf_sigmoid())
@@ -87,6 +89,7 @@ def test_conditional_mean_monte_carlo_gaussian_inputs(rng):
 
 def test_mutant_no_factor_two_fails_both_checks(pop, rng):
     """The check can fail: the step without the factor 2 has conditional mean -s ∇Ψ."""
+    no_factor_two_step = BROKEN["no_factor_two"].rule
     Theta = 0.5 * rng.standard_normal((8, 3))
     assert not exact_conditional_mean_holds(no_factor_two_step, pop, INNER, Theta, 0.05)
     z = monte_carlo_z(no_factor_two_step, pop, INNER, Theta, 0.05, rng, 40_000)
@@ -94,10 +97,10 @@ def test_mutant_no_factor_two_fails_both_checks(pop, rng):
     assert not monte_carlo_mean_holds(no_factor_two_step, pop, INNER, Theta, 0.05, rng)
 
 
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_every_mutant_breaks_the_exact_mean(pop, name, rng):
+@pytest.mark.parametrize("name", sorted(n for n, b in BROKEN.items() if b.replaces == "step"))
+def test_every_broken_step_breaks_the_exact_mean(pop, name, rng):
     Theta = 0.5 * rng.standard_normal((8, 3))
-    assert not exact_conditional_mean_holds(MUTANTS[name], pop, INNER, Theta, 0.05)
+    assert not exact_conditional_mean_holds(BROKEN[name].rule, pop, INNER, Theta, 0.05)
 
 
 def test_step_matches_formula(pop, rng):
@@ -116,7 +119,7 @@ def test_step_matches_formula(pop, rng):
 
 # -- run_sgd -----------------------------------------------------------------------------
 
-SMALL = dict(N=16, eps=1 / 32, T=1.0, record_dt=0.25)
+SMALL = dict(N=16, eps=1 / 32, T=1.0, record=StandardRecord(0.25))
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +128,11 @@ def setting():
     return problem, INNER, GaussianInit(D=2, scale=0.5)
 
 
-def _run(setting, replicates=3, entropy=123, **overrides):
+def _run(setting, replicates=3, entropy=123, rule=MEAN_FIELD, record_dt=0.25, test_functions=(), **overrides):
     problem, neuron, rho0 = setting
-    kwargs = {**SMALL, "replicates": replicates, "streams": Streams(entropy), **overrides}
-    return run_sgd(problem, neuron, rho0, **kwargs)
+    kwargs = {**SMALL, "replicates": replicates, "streams": Streams(entropy), "record": StandardRecord(record_dt, test_functions),
+              **overrides}
+    return run_sgd(problem, neuron, rho0, rule, **kwargs)
 
 
 def test_result_shapes(setting):
@@ -204,7 +208,7 @@ def test_replicate_does_not_depend_on_how_many_run(setting):
 def test_mutant_runs_at_half_speed(setting):
     """no_factor_two with ξ ≡ 1 is exactly the correct rule with ξ ≡ 1/2 on the same data (an exact
     identity of the numpy rules; the compiled backend gives it up to rounding)."""
-    slow = _run(setting, update=no_factor_two_step)
+    slow = _run(setting, rule=BROKEN["no_factor_two"].rule)
     half = _run(setting, schedule=constant(0.5), backend="numpy")
     np.testing.assert_array_equal(slow.theta, half.theta)
     np.testing.assert_allclose(_run(setting, schedule=constant(0.5), backend="numba").theta, half.theta, rtol=0, atol=1e-12)

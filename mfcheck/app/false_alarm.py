@@ -118,8 +118,8 @@ def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims:
     """The gate on ``step`` with root seed ``seed`` (module level so that it can run in a worker process).
 
     ``step`` = :data:`BUILTIN`: the gate's decision procedure (the same claims, tiers, tests and Holm
-    family, :func:`mfcheck.app.verify.verify`) on the built-in rule :func:`mfcheck.dynamics.sgd.mean_field_step`
-    and its Langevin rule, which run on the compiled kernels."""
+    family, :func:`mfcheck.app.verify.verify`) on the built-in rule :data:`mfcheck.dynamics.rules.MEAN_FIELD`
+    and its Langevin form, which run on the compiled kernels."""
     from mfcheck.runtime.cache import code_version
     from mfcheck.model.experiment import default_experiment
     from mfcheck.app.gate import gate

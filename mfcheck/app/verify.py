@@ -11,11 +11,11 @@ from mfcheck.claims import CheckContext, Claim, select, theorem1
 from mfcheck.claims.rate import RateClaim
 from mfcheck.runtime.executors import Execution, using
 from mfcheck.model.experiment import Experiment, default_experiment
-from mfcheck.dynamics.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
 from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult, decide
-from mfcheck.dynamics.sgd import InitSampler, Update, iid_init, mean_field_step
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule
+from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.claims.sweep import SweepResult
 from mfcheck.claims.tiers import Tier
 
@@ -49,9 +49,8 @@ def verify(
     *,
     experiment: Experiment | None = None,
     alpha: float = DEFAULT_ALPHA,
-    update: Update = mean_field_step,
+    rule: Rule = MEAN_FIELD,
     init: InitSampler = iid_init,
-    noisy_update: NoisyFactory | None = None,
     reference: Reference | None = None,
     out: Path | None = None,
     command: str = "mfcheck verify",
@@ -59,9 +58,8 @@ def verify(
     claims: list[str] | None = None,
     execution: Execution | None = None,
 ) -> Verification:
-    """Run the claims at ``tier`` against the SGD given by ``update``, ``init`` and
-    ``noisy_update`` (a factory ``(λ, β) -> noisy rule``; None: Langevin noise around ``update``);
-    decide them together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
+    """Run the claims at ``tier`` against the SGD given by ``rule`` (the noisy claims run
+    ``rule.noisy(λ, β)``) and ``init``; decide them together (Holm at family-wise ``alpha``); write reports to ``out`` when given.
 
     ``claims`` selects claims by name (default: every claim of :data:`mfcheck.claims.CLAIMS`);
     a claim that runs on a setting of its own refuses an ``experiment`` that is not the default
@@ -76,18 +74,17 @@ def verify(
     and reports do not depend on it.
     """
     with threadpool_limits(limits=1, user_api="blas"), using(execution):
-        return _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims)
+        return _verify(tier, experiment, alpha, rule, init, reference, out, command, progress, claims)
 
 
-def _verify(tier, experiment, alpha, update, init, noisy_update, reference, out, command, progress, claims) -> Verification:
+def _verify(tier, experiment, alpha, rule, init, reference, out, command, progress, claims) -> Verification:
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
     selected = select(claims)
     for claim in selected:
         claim.check_experiment(experiment)
     if reference is None and any(claim.reads_reference for claim in selected):
         reference = build_reference(experiment)
-    context = CheckContext(experiment=experiment, tier=tier, reference=reference, update=update, init=init, progress=progress,
-                           noisy_update=noisy_update)
+    context = CheckContext(experiment=experiment, tier=tier, reference=reference, rule=rule, init=init, progress=progress)
     solved, sources, results = {}, [], []
     for claim in selected:
         if isinstance(claim, RateClaim):  # each sweep is solved once and read by every claim of its theorem

@@ -45,8 +45,8 @@ The scale σ̂(ε, t) = sqrt(mean over replicates of mean_{i,a} M²) (t-interval
 replicate mean squares) is reported beside σ_A: the standard deviation is a lower bound of any
 sub-Gaussian variance proxy, so σ_A / σ̂ says how loose Azuma's proxy is.
 
-**Broken rules** (update-rule signature): :func:`sqrt_step` (s replaced by sqrt(s): the step is
-not scaled by ε) and :class:`ExtraNoiseStep` (noise τ sqrt(s) g left on in a noiseless run,
+**Broken rules** (:data:`mfcheck.dynamics.broken.BROKEN`): ``sqrt_step`` (s replaced by sqrt(s): the step is
+not scaled by ε) and ``extra_noise`` (noise τ sqrt(s) g left on in a noiseless run,
 i.e. noisy SGD with c/β = τ² = 1/4). Both leave a martingale that does not shrink with ε, which
 the ε-exponent test sees.
 
@@ -64,27 +64,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 import statsmodels.api as sm
 from scipy import stats
 
-from mfcheck._validation import check_positive_int, check_real
+from mfcheck._validation import check_real
 from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
-from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import Neuron
 from mfcheck.model.problems.base import Problem
 from mfcheck.reference import field as population_field
 from mfcheck.stats.results import ClaimResult, Test
-from mfcheck.model.schedules import Schedule, constant
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import InitSampler, Update, check_dimensions, check_finite_particles, data_stream, iid_init, initial_particles, mean_field_step, record_steps
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.sgd import Run, check_finite_particles, run_sgd
 
 __all__ = [
     "CLAIM", "SIZES", "Sizes", "Z_GRID", "PREDICTED_EXPONENT", "MartingaleRun", "azuma_increment_bound", "azuma_proxy",
-    "azuma_tail", "run_martingale", "tail_observations", "tail_tests", "rms_table", "fit_scale", "subgaussian_scales",
-    "sqrt_step", "ExtraNoiseStep", "AZUMA_MUTANTS", "run",
+    "azuma_tail", "MartingaleRecord", "tail_observations", "tail_tests", "rms_table", "fit_scale", "subgaussian_scales",
+    "run",
 ]
 
 NAME = "azuma"
@@ -141,7 +141,7 @@ def azuma_tail(z) -> np.ndarray:
     return np.minimum(1.0, 2.0 * np.exp(-0.5 * z**2))
 
 
-# -- the SGD loop with its compensator -----------------------------------------------------------
+# -- the martingale record of an SGD run ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class MartingaleRun:
 
     - ``times`` (J,), ``steps`` (J,): record times t_j = k_j ε and steps k_j (``times[0] = 0``).
     - ``M`` (R, J, N, D): M_i^{k_j} = Σ_{l<k_j} [Δθ_i^l + 2 s_l ∇Ψ(θ_i^l; ρ̂^{N,l})].
-    - ``theta`` (R, J, N, D): θ^{k_j} (equal to :func:`mfcheck.dynamics.sgd.run_sgd`'s for the same streams).
+    - ``theta`` (R, J, N, D): θ^{k_j} (equal to the standard record's for the same streams and backend "numpy").
     - ``sum_s2`` (J,): Σ_{l<k_j} s_l² (= ε t_j for ξ ≡ 1);  ``proxy`` (J,): σ_A = 2B sqrt(sum_s2).
     - ``drift_mismatch`` (J,): on replicate 0, max_{i,a} |mean over the population of the rule's
       increment + 2 s ∇Ψ| / (2 s B) at each record time before the last: 0 up to rounding for an
@@ -173,91 +173,66 @@ def _grad_Psi(problem, neuron, Theta) -> np.ndarray:
     return population_field.grad_Psi(problem, neuron, Theta, population_field.predict(problem, neuron, Theta))
 
 
-def _drift_mismatch(problem, neuron, update, Theta1, s, B) -> float:
-    """Exact conditional mean of one increment (average over the n population points) vs −2s∇Ψ."""
+def _drift_mismatch(problem, neuron, rule, Theta1, s, B) -> float:
+    """Exact conditional mean of one increment of the rule's (noiseless) step (average over the n population points) vs −2s∇Ψ."""
     X = getattr(problem, "X", None)
     y = getattr(problem, "y", None)
     if X is None or y is None or s <= 0:
         return math.nan
     batch = np.broadcast_to(Theta1, (X.shape[0],) + Theta1.shape)
-    mean_inc = (np.asarray(update(batch, X, y, s, neuron)) - Theta1).mean(axis=0)
+    mean_inc = (np.asarray(rule.step(batch, X, y, s, neuron)) - Theta1).mean(axis=0)
     return float(np.max(np.abs(mean_inc + 2.0 * s * _grad_Psi(problem, neuron, Theta1))) / (2.0 * s * B))
 
 
-def run_martingale(
-    problem: Problem,
-    neuron: Neuron,
-    rho0: GaussianInit,
-    *,
-    N: int,
-    eps: float,
-    T: float,
-    replicates: int,
-    streams: Streams,
-    record_dt: float,
-    schedule: Schedule = constant(1.0),
-    update: Update = mean_field_step,
-    init: InitSampler = iid_init,
-    progress: bool = False,
-) -> MartingaleRun:
-    """Run SGD with ``update`` and accumulate M_i^k on the record grid.
+@dataclass(frozen=True)
+class MartingaleRecord:
+    """The martingale record of :func:`mfcheck.dynamics.sgd.run_sgd` (a :class:`MartingaleRun`): every
+    step adds Δθ_i^k + 2 s_k ∇Ψ(θ_i^k; ρ̂^{N,k}) to M_i (the exact compensator), and M, θ, Σ s² and the
+    drift mismatch are kept every ``dt``. The problem must give ∇Ψ exactly (``predict`` and
+    ``grad_Psi_of_prediction``, e.g. a :class:`~mfcheck.model.problems.finite.FinitePopulation`)."""
 
-    Follows :func:`mfcheck.dynamics.sgd.run_sgd`'s conventions: θ^0 of replicate r from stream ("init", r)
-    through ``init``, data from ("data", r) through :func:`mfcheck.dynamics.sgd.data_stream`,
-    s_k = ε ξ(kε), T/ε steps. The problem must provide ``predict`` and ``grad_Psi_of_prediction``
-    (a :class:`~mfcheck.model.problems.finite.FinitePopulation`): ∇Ψ is needed exactly at every step.
-    """
-    N = check_positive_int(N, "N")
-    R = check_positive_int(replicates, "replicates")
-    eps = check_real(eps, "eps", positive=True)
-    if not (hasattr(problem, "predict") and hasattr(problem, "grad_Psi_of_prediction")):
-        raise InvalidArgument(f"`problem` must give ∇Ψ exactly (predict and grad_Psi_of_prediction, e.g. a FinitePopulation); got {problem!r}.")
-    check_dimensions(problem, neuron, rho0)
-    B = azuma_increment_bound(problem, neuron)
-    steps = record_steps(T, eps, record_dt)
-    n_steps = int(steps[-1])
-    s_all = np.array([eps * float(schedule(k * eps)) for k in range(n_steps)])
-    if not np.all(np.isfinite(s_all)) or np.any(s_all < 0):
-        raise InvalidArgument(f"`schedule` must give finite ξ >= 0 on [0, T]; got a step size {s_all[~(np.isfinite(s_all) & (s_all >= 0))][0]!r}.")
-    cum_s2 = np.concatenate([[0.0], np.cumsum(s_all**2)])
-    Theta = initial_particles(rho0, streams, N, R, init)
-    data_rngs = streams.generators("data", R)
-    J = len(steps)
-    M = np.zeros_like(Theta)
-    M_rec = np.empty((R, J) + Theta.shape[1:])
-    theta_rec = np.empty_like(M_rec)
-    mismatch = np.full(J, math.nan)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    dt: float
+    every_step: ClassVar[bool] = True
 
-        bar = tqdm(total=n_steps, desc=f"azuma N={N} ε={eps:g}", leave=False)
-    j = 0
-    for k, x, y in data_stream(problem, data_rngs, n_steps + 1):
-        if k == steps[j]:
-            check_finite_particles(Theta, k, N, eps)
-            check_finite_particles(M, k, N, eps)
-            M_rec[:, j] = M
-            theta_rec[:, j] = Theta
-            if k < n_steps:
-                mismatch[j] = _drift_mismatch(problem, neuron, update, Theta[0], float(s_all[k]), B)
-            j += 1
-            if j == J:
-                break
-        s = float(s_all[k])
-        g = _grad_Psi(problem, neuron, Theta)
-        new = update(Theta, x, y, s, neuron)
-        M += (new - Theta) + 2.0 * s * g
-        Theta = new
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    sum_s2 = cum_s2[steps]
-    return MartingaleRun(
-        times=steps * eps, steps=steps, M=M_rec, theta=theta_rec, sum_s2=sum_s2, proxy=2.0 * B * np.sqrt(sum_s2),
-        drift_mismatch=mismatch, N=N, eps=float(eps), B=B,
-    )
+    def start(self, run: Run) -> _MartingaleRecorder:
+        if not (hasattr(run.problem, "predict") and hasattr(run.problem, "grad_Psi_of_prediction")):
+            raise InvalidArgument(f"`problem` must give ∇Ψ exactly (predict and grad_Psi_of_prediction, e.g. a FinitePopulation); got {run.problem!r}.")
+        return _MartingaleRecorder(run)
+
+
+class _MartingaleRecorder:
+    def __init__(self, run: Run):
+        self.run = run
+        self.B = azuma_increment_bound(run.problem, run.neuron)
+        eps, schedule, n_steps = run.eps, run.schedule, int(run.steps[-1])
+        s_all = np.array([eps * float(schedule(k * eps)) for k in range(n_steps)])
+        if not np.all(np.isfinite(s_all)) or np.any(s_all < 0):
+            raise InvalidArgument(f"`schedule` must give finite ξ >= 0 on [0, T]; got a step size {s_all[~(np.isfinite(s_all) & (s_all >= 0))][0]!r}.")
+        self.s_all = s_all
+        self.M = np.zeros(run.shape)
+        self.M_rec = np.empty((run.shape[0], len(run.steps)) + run.shape[1:])
+        self.theta = np.empty_like(self.M_rec)
+        self.mismatch = np.full(len(run.steps), math.nan)
+
+    def record(self, j: int, k: int, Theta: np.ndarray) -> None:
+        run = self.run
+        check_finite_particles(Theta, k, run.shape[1], run.eps)
+        check_finite_particles(self.M, k, run.shape[1], run.eps)
+        self.M_rec[:, j] = self.M
+        self.theta[:, j] = Theta
+        if k < len(self.s_all):
+            self.mismatch[j] = _drift_mismatch(run.problem, run.neuron, run.rule, Theta[0], float(self.s_all[k]), self.B)
+
+    def step(self, k: int, s: float, Theta: np.ndarray, new: np.ndarray) -> None:
+        self.M += (new - Theta) + 2.0 * s * _grad_Psi(self.run.problem, self.run.neuron, Theta)
+
+    def result(self) -> MartingaleRun:
+        run = self.run
+        sum_s2 = np.concatenate([[0.0], np.cumsum(self.s_all**2)])[run.steps]
+        return MartingaleRun(
+            times=run.steps * run.eps, steps=run.steps, M=self.M_rec, theta=self.theta, sum_s2=sum_s2,
+            proxy=2.0 * self.B * np.sqrt(sum_s2), drift_mismatch=self.mismatch, N=run.shape[1], eps=run.eps, B=self.B,
+        )
 
 
 # -- (a) the tail ----------------------------------------------------------------------------------
@@ -395,35 +370,6 @@ def subgaussian_scales(runs: list[MartingaleRun], time_index: np.ndarray) -> lis
     return out
 
 
-# -- broken update rules ------------------------------------------------------------------------------
-
-
-def sqrt_step(Theta, x, y, s, neuron: Neuron) -> np.ndarray:
-    """Bug: θ_i + 2 sqrt(s) (y − ŷ) ∇σ* (the step is not scaled by ε: s replaced by sqrt(s))."""
-    return mean_field_step(Theta, x, y, math.sqrt(s), neuron)
-
-
-class ExtraNoiseStep:
-    """Bug: the correct step plus τ sqrt(s) g, g ~ N(0, I) (Langevin noise with c/β = τ² left on
-    in a noiseless run). Unbiased, but the martingale scale no longer shrinks with ε.
-    The noise comes from its own ``numpy.random.SeedSequence(seed)`` stream."""
-
-    def __init__(self, seed: int = 0, tau: float = 0.5):
-        self.tau = check_real(tau, "tau", positive=True)
-        self.rng = np.random.default_rng(np.random.SeedSequence(seed))
-
-    def __repr__(self):
-        return f"ExtraNoiseStep(tau={self.tau})"
-
-    def __call__(self, Theta, x, y, s, neuron: Neuron) -> np.ndarray:
-        step = mean_field_step(Theta, x, y, s, neuron)
-        return step + self.tau * math.sqrt(s) * self.rng.standard_normal(np.shape(step))
-
-
-AZUMA_MUTANTS = {"sqrt_step": lambda: sqrt_step, "extra_noise": lambda: ExtraNoiseStep(seed=1)}
-"""Factories (a stateful rule must start fresh for each run) of the rules this check must reject."""
-
-
 # -- the check ----------------------------------------------------------------------------------------
 
 
@@ -440,9 +386,9 @@ def run(context: CheckContext) -> ClaimResult:
     runs = []
     for eps in size["eps"]:
         streams = root.child(size["N"], repr(float(eps)))
-        runs.append(run_martingale(
-            exp.problem, exp.neuron, exp.rho0, N=size["N"], eps=eps, T=max(times), replicates=size["replicates"],
-            streams=streams, record_dt=exp.record_dt, schedule=exp.schedule, update=context.update, init=context.init,
+        runs.append(run_sgd(
+            exp.problem, exp.neuron, exp.rho0, context.rule, N=size["N"], eps=eps, T=max(times), replicates=size["replicates"],
+            streams=streams, record=MartingaleRecord(exp.record_dt), schedule=exp.schedule, init=context.init,
             progress=context.progress,
         ))
     time_index = []
@@ -497,7 +443,7 @@ def run(context: CheckContext) -> ClaimResult:
                   for e in np.unique(table["eps"]) for t, s in sorted({(float(a), float(b)) for a, b in zip(table["t"][table["eps"] == e], table["sum_s2"][table["eps"] == e])})],
         "rms_rows": {"eps": table["eps"].tolist(), "t": table["t"].tolist(), "rms": table["rms"].tolist()},
         "drift_mismatch_max": float(np.max(mism)) if len(mism) else math.nan,
-        "update": getattr(context.update, "__name__", repr(context.update)),
+        "update": context.rule.label,
     }
     seeds = {"entropy": int(exp.seed), "streams": {repr(float(e)): list(root.child(size["N"], repr(float(e))).key) for e in size["eps"]},
              "roles": "θ^0 from ('init', r) through context.init; data from ('data', r) through mfcheck.dynamics.sgd.data_stream"}
@@ -512,5 +458,5 @@ CLAIM = Check(
     name=NAME, title=TITLE, order=31, sizes=SIZES, parts=frozenset({"step", "init"}), reads_reference=False,
     statement="P(|M_{i,a}^k| ≥ u) ≤ 2 exp(−u² / (2 Σ_{l<k} c_l²)), Σ_{l<k} c_l² = 4B² Σ_{l<k} s_l²; the scale of M grows like sqrt(εT)",
     test_count=len(Z_GRID) + 1,  # the tail z's and the ε exponent (the pooled exponent is reported only)
-    alternative="the step s replaced by sqrt(s)", inject=lambda c: replace(c, update=sqrt_step), compute=run,
+    alternative="the step s replaced by sqrt(s)", inject=lambda c: replace(c, rule=BROKEN["sqrt_step"].rule), compute=run,
 )

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import Experiment, default_experiment
-from mfcheck.dynamics.noisy import NoisyFactory
 from mfcheck.reference.refinement import Reference
 from mfcheck.stats.results import ClaimResult
-from mfcheck.dynamics.sgd import InitSampler, Update, iid_init, mean_field_step
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule
+from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.claims.tiers import Tier
 
 __all__ = ["PARTS", "Claim", "Check", "CheckContext"]
@@ -30,17 +30,15 @@ update rule, the sampler of θ^0."""
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a check may use. ``update``, ``init`` and ``noisy_update`` are the implementation
-    under test: the noiseless rule, the sampler of θ^0, and a factory ``(λ, β) -> noisy rule``
-    (None: :func:`mfcheck.dynamics.noisy.langevin_step` around ``update`` with c = 4)."""
+    """What a check may use. ``rule`` and ``init`` are the implementation under test: the update
+    rule (noiseless; a noisy check runs ``rule.noisy(λ, β)``) and the sampler of θ^0."""
 
     experiment: Experiment
     tier: Tier
     reference: Reference | None
-    update: Update = mean_field_step
+    rule: Rule = MEAN_FIELD
     init: InitSampler = iid_init
     progress: bool = False
-    noisy_update: NoisyFactory | None = None
     replicates: int | None = None
     """Overrides the replicates of the claim's sizes at this tier (``mfcheck calibrate``)."""
 

@@ -35,7 +35,7 @@ where C_k = O(s_k²) is the curvature (second-order) term of one step.
    order of the discrepancy, log2(|δ_h|/|δ_{h/2}|), is at least 1 (expected 2; a wrong identity
    gives 0). The ratio q = max|δ_{h/2}| / (order-2 Richardson estimate) is reported: → 1 under
    the claim, against the threshold 3.
-3. *SGD, identity* (one-sided, CLT). ``context.update`` runs R replicates of N particles, one
+3. *SGD, identity* (one-sided, CLT). ``context.rule`` runs R replicates of N particles, one
    pass with step ε, to ``T_sgd``; d_k = R_N(θ^{k+1}) − R_N(θ^k) + 4 s_k G_k per step. The curvature
    term is computed exactly on the finite population at a few sampled steps per replicate,
    C_k = E[ΔR_N | θ^k] − Σ_i (2/N) ∇Ψ(θ_i^k)·E[Δθ_i | θ^k] (both expectations are exact averages
@@ -50,7 +50,7 @@ where C_k = O(s_k²) is the curvature (second-order) term of one step.
 runs :func:`solve_flow` on :class:`ScaledDrift`, whose ∇Ψ is multiplied by the scale, so the
 nodes follow −2·scale·ξ∇Ψ while D still uses the true ∇Ψ. ``drift_scale = 1/2`` (drift −ξ∇Ψ)
 gives d/dt R = −2ξ∫||∇Ψ||², half of D; ``drift_scale = −1`` (ascent) makes R increase. A broken
-SGD: ``context.update = mfcheck.dynamics.mutants.no_factor_two_step`` (E[ΔR_N] = −2 s G).
+SGD: ``context.rule`` = the ``no_factor_two`` rule of :mod:`mfcheck.dynamics.broken` (E[ΔR_N] = −2 s G).
 
 **False-alarm rate.** Tests 1–2 are deterministic: under the claim they pass unless the
 integrator is outside its asymptotic range (q, the observed order and the margin of R's
@@ -66,10 +66,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 from scipy import stats
-from tqdm.auto import tqdm
 
 from mfcheck._validation import check_array, check_positive_int, check_real
 from mfcheck.claims.base import Check, CheckContext
@@ -82,8 +82,9 @@ from mfcheck.reference.flow import ReferenceFlow, require_finite_population, sol
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.model.schedules import Schedule, constant
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.mutants import no_factor_two_step
-from mfcheck.dynamics.sgd import InitSampler, Update, initial_particles
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import Rule
+from mfcheck.dynamics.sgd import InitSampler, Run, run_sgd
 
 __all__ = [
     "CLAIM", "NAME", "TITLE", "SIZES", "Sizes", "ScaledDrift", "flow_with_positions", "dissipation", "centred_difference",
@@ -273,12 +274,12 @@ def reference_identity(problem: FinitePopulation, neuron: Neuron, nodes, weights
 # --------------------------------------------------------------------------- SGD identity
 
 
-def curvature_term(problem: FinitePopulation, neuron: Neuron, update: Update, theta, grad_psi, s: float, risk_now: float) -> float:
+def curvature_term(problem: FinitePopulation, neuron: Neuron, rule: Rule, theta, grad_psi, s: float, risk_now: float) -> float:
     """C = E[ΔR_N | θ] − Σ_i (2/N) ∇Ψ(θ_i; ρ̂)·E[Δθ_i | θ] for one replicate θ (N, D), exact on the
-    finite population (the expectation is the average over its n points) with the rule ``update``."""
+    finite population (the expectation is the average over its n points) with the noiseless ``rule``."""
     n = problem.n
     batch = np.repeat(theta[None], n, axis=0)  # (n, N, D)
-    nxt = np.asarray(update(batch, problem.X, problem.y, s, neuron), dtype=np.float64)
+    nxt = np.asarray(rule(batch, problem.X, problem.y, s, neuron), dtype=np.float64)
     if nxt.shape != batch.shape or not np.all(np.isfinite(nxt)):
         raise FloatingPointError(f"The update rule returned shape {nxt.shape} or non-finite values for one step of size {s}.")
     mean_risk = float(np.mean(problem.risk_of_prediction(problem.predict(neuron, nxt))))
@@ -332,65 +333,83 @@ class SGDIdentity:
         return float(self.curvature / math.sqrt(self.sum_d2)) if self.sum_d2 > 0 else 0.0
 
 
-def sgd_identity(problem: FinitePopulation, neuron: Neuron, rho0: GaussianInit, update: Update, init: InitSampler, *, N: int,
+def sgd_identity(problem: FinitePopulation, neuron: Neuron, rho0: GaussianInit, rule: Rule, init: InitSampler, *, N: int,
                  eps: float, T: float, replicates: int, streams: Streams, schedule: Schedule = constant(1.0),
                  curvature_steps: int = 8, progress: bool = False) -> SGDIdentity:
-    """Run the SGD rule ``update`` (R replicates, streams ("init", r) and ("data", r)) and collect
+    """Run the SGD rule ``rule`` (R replicates, streams ("init", r) and ("data", r)) and collect
     d_k = ΔR_N + 4 s_k G_k and the exact curvature term at ``curvature_steps`` steps per replicate."""
-    problem = require_finite_population(problem)
-    N = check_positive_int(N, "N")
-    R = check_positive_int(replicates, "replicates")
-    eps = check_real(eps, "eps", positive=True)
-    T = check_real(T, "T", positive=True)
-    S = check_positive_int(curvature_steps, "curvature_steps")
-    K = T / eps
-    if abs(K - round(K)) > 1e-9 * K or round(K) < 1:
-        raise InvalidArgument(f"`eps`={eps} must divide `T`={T}.")
-    K = int(round(K))
-    Theta = initial_particles(rho0, streams, N, R, init)
-    batches = [problem.sample(g, K) for g in streams.generators("data", R)]
-    X = np.stack([b[0] for b in batches], axis=1)  # (K, R, d)
-    Y = np.stack([b[1] for b in batches], axis=1)  # (K, R)
-    s_all = eps * np.asarray(schedule(np.arange(K) * eps), dtype=np.float64)
-    sampled = np.unique(np.linspace(0, K - 1, S).round().astype(int))
-    plot_at = np.unique(np.linspace(0, K, min(_PLOT_POINTS, K + 1)).round().astype(int))
-    yhat = problem.predict(neuron, Theta)
-    risk0 = risk = problem.risk_of_prediction(yhat)
-    cum_pred = np.zeros(R)
-    sum_d = sum_d2 = 0.0
-    curv = np.empty((R, len(sampled)))
-    curve_change, curve_pred = [np.zeros(R)], [np.zeros(R)]
-    si = 0
-    for k in tqdm(range(K), desc=f"{NAME}: SGD N={N} ε={eps:g}", disable=not progress, leave=False):
-        s = float(s_all[k])
-        g = problem.grad_Psi_of_prediction(neuron, Theta, yhat)  # (R, N, D)
+    record = _IdentityRecord(check_real(T, "T", positive=True), check_positive_int(curvature_steps, "curvature_steps"))
+    return run_sgd(require_finite_population(problem), neuron, rho0, rule, N=N, eps=eps, T=T, replicates=replicates, streams=streams,
+                   record=record, schedule=schedule, init=init, backend="numpy", progress=progress)
+
+
+@dataclass(frozen=True)
+class _IdentityRecord:
+    """The record of test 3 for :func:`mfcheck.dynamics.sgd.run_sgd` (grid {0, T}; it sees every step)."""
+
+    dt: float
+    curvature_steps: int
+    every_step: ClassVar[bool] = True
+
+    def start(self, run: Run) -> _IdentityRecorder:
+        return _IdentityRecorder(run, self.dt, self.curvature_steps)
+
+
+class _IdentityRecorder:
+    """Per step k: G_k = mean_i ||∇Ψ(θ_i^k)||², d_k = R_N(θ^{k+1}) − R_N(θ^k) + 4 s_k G_k, the curvature
+    term C_k at the sampled steps, and the curves of R_N(θ^k) − R_N(θ^0) and −Σ_{j<k} 4 s_j G_j."""
+
+    def __init__(self, run: Run, T: float, S: int):
+        self.run, self.T = run, T
+        K, R = int(run.steps[-1]), run.shape[0]
+        self.sampled = np.unique(np.linspace(0, K - 1, S).round().astype(int))
+        self.plot_at = np.unique(np.linspace(0, K, min(_PLOT_POINTS, K + 1)).round().astype(int))
+        self.cum_pred = np.zeros(R)
+        self.sum_d = self.sum_d2 = 0.0
+        self.curv = np.empty((R, len(self.sampled)))
+        self.curve_change, self.curve_pred = [np.zeros(R)], [np.zeros(R)]
+        self.si = 0
+
+    def record(self, j: int, k: int, Theta: np.ndarray) -> None:
+        if j == 0:
+            self.yhat = self.run.problem.predict(self.run.neuron, Theta)
+            self.risk0 = self.risk = self.run.problem.risk_of_prediction(self.yhat)
+
+    def step(self, k: int, s: float, Theta: np.ndarray, new: np.ndarray) -> None:
+        problem, neuron, R = self.run.problem, self.run.neuron, self.run.shape[0]
+        g = problem.grad_Psi_of_prediction(neuron, Theta, self.yhat)  # (R, N, D)
         G = np.mean(np.sum(g * g, axis=-1), axis=-1)  # (R,)
-        if si < len(sampled) and k == sampled[si]:
+        if self.si < len(self.sampled) and k == self.sampled[self.si]:
             for r in range(R):
-                curv[r, si] = curvature_term(problem, neuron, update, Theta[r], g[r], s, float(risk[r])) / (s * s)
-            si += 1
-        Theta = update(Theta, X[k], Y[k], s, neuron)
-        if not np.all(np.isfinite(Theta)):
-            raise FloatingPointError(f"SGD diverged at step {k} with N={N}, eps={eps}.")
-        yhat = problem.predict(neuron, Theta)
-        new = problem.risk_of_prediction(yhat)
-        d = new - risk + 4.0 * s * G
-        sum_d += float(d.sum())
-        sum_d2 += float(np.sum(d * d))
-        cum_pred -= 4.0 * s * G
-        risk = new
-        if k + 1 in plot_at:
-            curve_change.append(risk - risk0)
-            curve_pred.append(cum_pred.copy())
-    sum_s2 = float(np.sum(s_all**2))
-    per_rep = curv.mean(axis=1) * sum_s2
-    se_rep = (curv.std(axis=1, ddof=1) / math.sqrt(curv.shape[1]) if curv.shape[1] > 1 else np.abs(curv[:, 0])) * sum_s2
-    return SGDIdentity(
-        N=N, eps=eps, T=T, replicates=R, sum_d=sum_d, sum_d2=sum_d2, curvature=float(per_rep.sum()),
-        curvature_se=float(math.sqrt(np.sum(se_rep**2))), predicted_decrease=float(-cum_pred.sum()),
-        measured_decrease=float(-(risk - risk0).sum()), curve_times=plot_at * eps,
-        curve_risk_change=np.stack(curve_change, axis=1), curve_predicted=np.stack(curve_pred, axis=1), curvature_samples=curv,
-    )
+                self.curv[r, self.si] = curvature_term(problem, neuron, self.run.rule, Theta[r], g[r], s, float(self.risk[r])) / (s * s)
+            self.si += 1
+        if not np.all(np.isfinite(new)):
+            raise FloatingPointError(f"SGD diverged at step {k} with N={self.run.shape[1]}, eps={self.run.eps}.")
+        self.yhat = problem.predict(neuron, new)
+        risk = problem.risk_of_prediction(self.yhat)
+        d = risk - self.risk + 4.0 * s * G
+        self.sum_d += float(d.sum())
+        self.sum_d2 += float(np.sum(d * d))
+        self.cum_pred -= 4.0 * s * G
+        self.risk = risk
+        if k + 1 in self.plot_at:
+            self.curve_change.append(self.risk - self.risk0)
+            self.curve_pred.append(self.cum_pred.copy())
+
+    def result(self) -> SGDIdentity:
+        run, curv = self.run, self.curv
+        K = int(run.steps[-1])
+        s_all = run.eps * np.asarray(run.schedule(np.arange(K) * run.eps), dtype=np.float64)
+        sum_s2 = float(np.sum(s_all**2))
+        per_rep = curv.mean(axis=1) * sum_s2
+        se_rep = (curv.std(axis=1, ddof=1) / math.sqrt(curv.shape[1]) if curv.shape[1] > 1 else np.abs(curv[:, 0])) * sum_s2
+        return SGDIdentity(
+            N=run.shape[1], eps=run.eps, T=self.T, replicates=run.shape[0], sum_d=self.sum_d, sum_d2=self.sum_d2,
+            curvature=float(per_rep.sum()), curvature_se=float(math.sqrt(np.sum(se_rep**2))),
+            predicted_decrease=float(-self.cum_pred.sum()), measured_decrease=float(-(self.risk - self.risk0).sum()),
+            curve_times=self.plot_at * run.eps, curve_risk_change=np.stack(self.curve_change, axis=1),
+            curve_predicted=np.stack(self.curve_pred, axis=1), curvature_samples=curv,
+        )
 
 
 # --------------------------------------------------------------------------- the check
@@ -406,7 +425,7 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
     nodes, weights = exp.rho0.sobol(size.log2_M, streams.seed_sequence("reference", 0))
     ref = reference_identity(problem, exp.neuron, nodes, weights, T=exp.T, h=exp.h, schedule=exp.schedule, drift_scale=drift_scale)
     sgd_streams = streams.child("sgd", size.N)
-    sgd = sgd_identity(problem, exp.neuron, exp.rho0, context.update, context.init, N=size.N, eps=size.eps, T=size.T_sgd,
+    sgd = sgd_identity(problem, exp.neuron, exp.rho0, context.rule, context.init, N=size.N, eps=size.eps, T=size.T_sgd,
                        replicates=size.replicates, streams=sgd_streams, schedule=exp.schedule,
                        curvature_steps=size.curvature_steps, progress=context.progress)
     tests = (
@@ -441,7 +460,7 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
             "max_increment": ref.max_increment, "increment_bound": ref.increment_bound, "risk_error": ref.risk_error,
         },
         "sgd": {
-            "update": getattr(context.update, "__name__", repr(context.update)), "N": sgd.N, "eps": sgd.eps, "T": sgd.T,
+            "update": context.rule.label, "N": sgd.N, "eps": sgd.eps, "T": sgd.T,
             "replicates": sgd.replicates, "sum_d": sgd.sum_d, "sd": math.sqrt(sgd.sum_d2), "z": sgd.z, "p_value": sgd.p_value,
             "curvature": sgd.curvature, "curvature_se": sgd.curvature_se, "curvature_over_s2": sgd.curvature_samples.tolist(),
             "predicted_decrease": sgd.predicted_decrease, "measured_decrease": sgd.measured_decrease,
@@ -466,5 +485,5 @@ CLAIM = Check(
     statement="d/dt R(ρ_t) = −4 ξ(t) ∫ ||∇_θ Ψ(θ; ρ_t)||² ρ_t(dθ) ≤ 0; "
               "E[R_N(θ^{k+1}) − R_N(θ^k) | θ^k] = −4 s_k (1/N) Σ_i ||∇Ψ(θ_i^k; ρ̂^{N,k})||² + O(s_k²)",
     test_count=3,  # monotone, identity on the reference, identity on SGD
-    alternative="the update without its factor 2", inject=lambda c: replace(c, update=no_factor_two_step), compute=evaluate,
+    alternative="the update without its factor 2", inject=lambda c: replace(c, rule=BROKEN["no_factor_two"].rule), compute=evaluate,
 )

@@ -51,7 +51,7 @@ finite horizon the residual of a correct flow may rise, e.g. while the flow pass
    (κ, δ, h) and (κ/2, δ/2, h/2); the second is judged and |r̂_1 − r̂_2| is its reference error
    e (linearisation + integrator). p = Φ((r̂_2 − r*_2) / sqrt(se² + e²)), H1: rate lower than
    predicted.
-2. *SGD contraction rate.* ``context.update`` started at θ_i^0 = θ* + δ + κ g_i (g_i ~ N(0, I)
+2. *SGD contraction rate.* ``context.rule`` started at θ_i^0 = θ* + δ + κ g_i (g_i ~ N(0, I)
    i.i.d. from the stream ("init", r)), N particles, step ε, same horizon; per replicate the OLS
    slope of the log spread (1/N) Σ_i ||θ_i − θ̄||² on τ_k = Σ_{j<k} s_j over the same window.
    The common noise of the data moves all particles together and cancels in the spread; what is
@@ -60,7 +60,7 @@ finite horizon the residual of a correct flow may rise, e.g. while the flow pass
 
 **Broken implementations.** The reference: :func:`reference_contraction` with ``drift_scale``
 (the nodes follow −2·drift_scale·ξ∇Ψ via :class:`mfcheck.claims.energy.ScaledDrift`): at 1/2 every
-rate halves. SGD: ``mfcheck.dynamics.mutants.no_factor_two_step`` (time runs at half speed: rate halves).
+rate halves. SGD: the ``no_factor_two`` rule of :mod:`mfcheck.dynamics.broken` (time runs at half speed: rate halves).
 
 **False-alarm rate.** Test 1 is a z-test whose error term includes the reference error measured
 by the halving; with the bias of a window fit towards faster rates, its level under the claim is
@@ -77,7 +77,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import statsmodels.api as sm
 from scipy import stats
-from tqdm.auto import tqdm
 
 from mfcheck._validation import check_array, check_positive_int, check_real
 from mfcheck.claims.base import Check, CheckContext
@@ -90,8 +89,9 @@ from mfcheck.reference.flow import require_finite_population
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.model.schedules import Schedule, constant
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.mutants import no_factor_two_step
-from mfcheck.dynamics.sgd import Update
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import Rule
+from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 
 __all__ = [
     "CLAIM", "NAME", "TITLE", "SIZES", "Sizes", "MIN_CONDITION", "T_MAX", "FixedPoint", "dedicated_population", "dirac_gradient",
@@ -354,40 +354,20 @@ def long_time_residual(problem: FinitePopulation, neuron: Neuron, nodes, weights
     return {"times": flow.times, "residual": np.sum(g * g, axis=-1) @ np.asarray(weights), "risk": flow.risk}
 
 
-def sgd_spread(fp: FixedPoint, neuron: Neuron, update: Update, *, kappa: float, delta_vec, N: int, eps: float, T: float,
+def sgd_spread(fp: FixedPoint, neuron: Neuron, rule: Rule, *, kappa: float, delta_vec, N: int, eps: float, T: float,
                replicates: int, streams: Streams, record_dt: float, schedule: Schedule = constant(1.0), progress: bool = False) -> dict:
-    """Noiseless SGD with ``update`` from θ_i^0 = θ* + δ + κ g_i: times, τ_k = Σ_{j<k} s_j and the spread
+    """Noiseless SGD with ``rule`` from θ_i^0 = θ* + δ + κ g_i: times, τ_k = Σ_{j<k} s_j and the spread
     (1/N) Σ_i ||θ_i − θ̄||² at the record times, shape (J, R)."""
-    N = check_positive_int(N, "N")
-    if N < 2:
+    if check_positive_int(N, "N") < 2:
         raise InvalidArgument(f"`N` must be ≥ 2 for a spread, got {N}.")
-    R = check_positive_int(replicates, "replicates")
-    eps = check_real(eps, "eps", positive=True)
-    per = record_dt / eps
-    K = T / eps
-    if abs(per - round(per)) > 1e-9 * per or abs(K - round(K)) > 1e-9 * K:
-        raise InvalidArgument(f"`eps`={eps} must divide `record_dt`={record_dt} and `T`={T}.")
-    per, K = int(round(per)), int(round(K))
-    D = fp.theta_star.size
-    Theta = np.stack([fp.theta_star + np.asarray(delta_vec) + kappa * g.standard_normal((N, D)) for g in streams.generators("init", R)])
-    batches = [fp.problem.sample(g, K) for g in streams.generators("data", R)]
-    X = np.stack([b[0] for b in batches], axis=1)
-    Y = np.stack([b[1] for b in batches], axis=1)
-    s_all = eps * np.asarray(schedule(np.arange(K) * eps), dtype=np.float64)
+    start = fp.theta_star + np.asarray(delta_vec)
+    sgd = run_sgd(fp.problem, neuron, GaussianInit(fp.theta_star.size, kappa), rule, N=N, eps=eps, T=T, replicates=replicates, streams=streams,
+                  record=StandardRecord(record_dt), schedule=schedule, init=lambda rho0, rng, n: start + rho0.sample(rng, n),
+                  backend="numpy", progress=progress)  # θ^0 = θ* + δ + (κ g ~ N(0, κ² I)) from the streams ("init", r)
+    s_all = sgd.eps * np.asarray(schedule(np.arange(sgd.steps[-1]) * sgd.eps), dtype=np.float64)
     tau_all = np.concatenate([[0.0], np.cumsum(s_all)])
-    rec, idx = [], []
-    for k in tqdm(range(K + 1), desc=f"{NAME}: SGD N={N} ε={eps:g}", disable=not progress, leave=False):
-        if k % per == 0:
-            u = Theta - Theta.mean(axis=1, keepdims=True)
-            rec.append(np.mean(np.sum(u * u, axis=-1), axis=-1))
-            idx.append(k)
-        if k == K:
-            break
-        Theta = update(Theta, X[k], Y[k], float(s_all[k]), neuron)
-        if not np.all(np.isfinite(Theta)):
-            raise FloatingPointError(f"SGD diverged at step {k} with N={N}, eps={eps}.")
-    idx = np.array(idx)
-    return {"times": idx * eps, "tau": tau_all[idx], "spread": np.array(rec)}
+    u = sgd.theta - sgd.theta.mean(axis=2, keepdims=True)
+    return {"times": sgd.times, "tau": tau_all[sgd.steps], "spread": np.ascontiguousarray(np.mean(np.sum(u * u, axis=-1), axis=-1).T)}
 
 
 # --------------------------------------------------------------------------- the check
@@ -478,7 +458,7 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
             tests.append(Test(f"(b) reference: ∫||θ−θ*||²dρ_t contracts at rate ≥ r*₂ = 4 min λ(A, A+B) = {r2:.4g} "
                               f"(fitted {fits[1]['rate']:.4g}; one-sided z with reference error {e_ref:.2g})", float(stats.norm.cdf(z))))
         sgd_streams = streams.child("sgd", size.N)
-        sg = sgd_spread(fp, exp.neuron, context.update, kappa=size.kappa, delta_vec=dvec, N=size.N, eps=size.eps, T=T_b,
+        sg = sgd_spread(fp, exp.neuron, context.rule, kappa=size.kappa, delta_vec=dvec, N=size.N, eps=size.eps, T=T_b,
                         replicates=size.replicates, streams=sgd_streams, record_dt=size.record_dt, schedule=exp.schedule,
                         progress=context.progress)
         rates = np.array([fit_rate(sg["tau"], sg["spread"][:, r], start)["rate"] for r in range(size.replicates)])
@@ -486,7 +466,7 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
         df = len(rates) - 1
         rs = fp.rate_spread
         p_sgd = float(stats.t.cdf((mean - rs) / se, df)) if se > 0 else (0.0 if mean < rs else 1.0)
-        tests.append(Test(f"(b) SGD `{getattr(context.update, '__name__', 'update')}`: spread contracts at rate ≥ r*_s = 4 λ_min(A) = "
+        tests.append(Test(f"(b) SGD `{context.rule.label}`: spread contracts at rate ≥ r*_s = 4 λ_min(A) = "
                           f"{rs:.4g} (mean of {len(rates)} replicates {mean:.4g}; one-sided t)", p_sgd))
         q = stats.t.ppf(0.975, df)
         estimates.update({
@@ -507,7 +487,7 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
                        for f, lv, fit, sfit in zip((1, 2), levels, fits, spread_fits)],
             "linearised_second_moment": linearised_second_moment(fp, size.kappa / 2, dvec / 2, levels[1]["tau"]).tolist(),
             "reference_error": e_ref,
-            "sgd": {"update": getattr(context.update, "__name__", repr(context.update)), "N": size.N, "eps": size.eps,
+            "sgd": {"update": context.rule.label, "N": size.N, "eps": size.eps,
                     "replicates": size.replicates, "times": sg["times"].tolist(), "tau": sg["tau"].tolist(),
                     "spread": sg["spread"].T.tolist(), "rates": rates.tolist(), "mean": mean, "se": se, "p_value": p_sgd},
         }
@@ -520,5 +500,5 @@ CLAIM = Check(
     statement="(a) ∫||∇_θΨ(θ; ρ_t)||² dρ_t → 0; (b) near a stable θ*, ∫||θ − θ*||² dρ_t contracts at rate "
               "r*₂ = 4 min(λ_min(A), λ_min(A+B)) and the spread of SGD at r*_s = 4 λ_min(A)",
     test_count=2,  # contraction of the reference, contraction of SGD (the long-time residual is reported only)
-    alternative="the update without its factor 2", inject=lambda c: replace(c, update=no_factor_two_step), compute=evaluate,
+    alternative="the update without its factor 2", inject=lambda c: replace(c, rule=BROKEN["no_factor_two"].rule), compute=evaluate,
 )

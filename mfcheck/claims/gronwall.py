@@ -79,8 +79,8 @@ step size (missing factor 2, NTK output scaling, a step size growing with k) mov
 most linearly in the elapsed step sum: it cannot produce exponential growth, let alone a rate
 above K_drift. Such bugs are left to the Theorem 1 rate claims (the coupling does not shrink
 along N ↑, ε ↓). Only a multiplicative term can, e.g. weight decay with the wrong sign:
-:func:`anti_weight_decay_step` is θ ← e^{+2λs} θ + (mean-field step) (the exact decay factor
-e^{−2λs} with its sign flipped), with λ = ``ANTI_DECAY`` = 60, rate 2λ = 120 > K_drift. That
+``anti_weight_decay`` (:mod:`mfcheck.dynamics.broken`) is θ ← e^{+2λs} θ + (mean-field step) (the exact decay factor
+e^{−2λs} with its sign flipped), with λ = ``ANTI_DECAY`` = 60 (:mod:`mfcheck.dynamics.broken`), rate 2λ = 120 > K_drift. That
 coefficient is not plausible (practical weight decay is 1e-4–1e-1); it is the smallest bug of
 this kind the bound can see. A finite-time blow-up is convex in log S only in its last steps
 before overflow, so the curvature test sees it only when those steps fall inside the horizon
@@ -102,17 +102,18 @@ from mfcheck._validation import check_array, check_real
 from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.claims.fit import RESOLUTION_RATIO
-from mfcheck.model.neurons import InnerNeuron, Neuron
+from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems.base import TheoremConstants
 from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.reference import build_reference, couple
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import mean_field_step, run_sgd
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 
 __all__ = [
-    "NAME", "TITLE", "SIZES", "Sizes", "MIN_PREFIXES", "ANTI_DECAY", "CLAIM", "MUTANTS",
-    "anti_weight_decay_step", "make_anti_weight_decay", "drift_lipschitz", "population_drift_lipschitz",
+    "NAME", "TITLE", "SIZES", "Sizes", "MIN_PREFIXES", "CLAIM",
+    "drift_lipschitz", "population_drift_lipschitz",
     "coupling_statistic", "fit_growth", "run",
 ]
 
@@ -141,39 +142,8 @@ SIZES = {
 }
 #: Fewer resolved prefixes than this: the claim is unresolved.
 MIN_PREFIXES = 8
-#: λ of :func:`anti_weight_decay_step`: growth rate 2λ = 120 > K_drift = 105.2 of the default experiment.
-ANTI_DECAY = 60.0
 #: |<θ, x>| beyond about e^{354} overflows σ'(t) = c·exp(−t²) in float64.
 FLOAT64_LOG_LIMIT = 354.0
-
-
-# --------------------------------------------------------------------------------------------
-# the broken rule
-# --------------------------------------------------------------------------------------------
-def make_anti_weight_decay(lam: float):
-    """The update rule θ ← e^{+2λs} θ + 2 s (y − ŷ) ∇σ*(x; θ): exact weight decay e^{−2λs} with a sign error.
-
-    The particles (and the coupling) grow like e^{2λt}, whatever ε.
-    """
-    lam = check_real(lam, "lam", nonnegative=True)
-
-    def anti_weight_decay(Theta, x, y, s, neuron: Neuron) -> np.ndarray:
-        return mean_field_step(Theta, x, y, s, neuron) + np.expm1(2.0 * lam * s) * Theta
-
-    anti_weight_decay.__name__ = f"anti_weight_decay_{lam:g}"
-    anti_weight_decay.__doc__ = f"θ ← e^{{+2λs}} θ + mean-field step, λ = {lam:g} (weight decay with the wrong sign)."
-    return anti_weight_decay
-
-
-def anti_weight_decay_step(Theta, x, y, s, neuron: Neuron) -> np.ndarray:
-    """Bug: θ ← e^{+2λs} θ + 2 s (y − ŷ) ∇σ*, λ = ``ANTI_DECAY`` = 60 (weight decay of the wrong sign).
-
-    Coupling growth rate 2λ = 120, above K_drift = 105.2 of the default experiment.
-    """
-    return mean_field_step(Theta, x, y, s, neuron) + np.expm1(2.0 * ANTI_DECAY * s) * Theta
-
-
-MUTANTS = {"anti_weight_decay": anti_weight_decay_step}
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,10 +292,6 @@ def _median_ci(values) -> list[float]:
     return [float(v[max(lo_k - 1, 0)]), float(v[hi_k])]
 
 
-def _update_name(update) -> str:
-    return getattr(update, "__name__", repr(update))
-
-
 def run(context: CheckContext) -> ClaimResult:
     """One SGD run per replicate to T_max, coupled to a reference built for that horizon; fit and test."""
     from tqdm.auto import tqdm
@@ -345,7 +311,7 @@ def run(context: CheckContext) -> ClaimResult:
     ref_ex = replace(ex, T=T_max, log2_M=size["log2_M"], h=h)
     details = {
         "sizes": {**size, "h": h, "record_dt": ex.record_dt},
-        "update": _update_name(context.update),
+        "update": context.rule.label,
         "constants": constants.as_dict(),
         "bounds": {**bounds, "K_population": K_pop},
         "seeds": {**streams.describe(), "reference": Streams(ex.seed).child("reference").describe()["spawn_key_prefix"],
@@ -364,8 +330,8 @@ def run(context: CheckContext) -> ClaimResult:
         bar.set_postfix_str(f"SGD N={N}, eps={eps:.4g}, {R} replicates")
         try:
             with np.errstate(over="raise", invalid="raise"):
-                sgd = run_sgd(ex.problem, ex.neuron, ex.rho0, N=N, eps=eps, T=T_max, replicates=R, streams=streams,
-                              record_dt=ex.record_dt, schedule=ex.schedule, update=context.update, init=context.init)
+                sgd = run_sgd(ex.problem, ex.neuron, ex.rho0, context.rule, N=N, eps=eps, T=T_max, replicates=R, streams=streams,
+                              record=StandardRecord(ex.record_dt), schedule=ex.schedule, init=context.init)
         except FloatingPointError as exc:
             details["overflow"] = str(exc)
             msg = (f"The SGD under test overflowed float64 before T_max={T_max} ({exc}). Its coupling grew past "
@@ -430,5 +396,5 @@ CLAIM = Check(
     statement="S(T) = max_i sup_{kε ≤ T} ||θ_i^k − θ̄_i^{kε}|| ≤ a(T) · e^{K_drift T}, "
               "K_drift = 2 sup ξ · (Lip ∇V + Lip₁ ∇₁U + Lip₂ ∇₁U)",
     test_count=2,  # rate ≤ K_drift, no curvature
-    alternative="weight decay of the wrong sign, λ = 60", inject=lambda c: replace(c, update=anti_weight_decay_step), compute=run,
+    alternative="weight decay of the wrong sign, λ = 60", inject=lambda c: replace(c, rule=BROKEN["anti_weight_decay"].rule), compute=run,
 )

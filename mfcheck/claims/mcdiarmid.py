@@ -46,7 +46,7 @@ tests of all claims decided together: family-wise false-alarm rate ≤ α.
 the standard deviation, and 2e^{−s²/2} where the normal tail is 2Φ̄(s K_f/sd): for i.i.d.
 particles with sd well below K_f the CLT tail lies orders of magnitude below the bound (the
 pilot's sd_t(f)/K_f, the frequencies and their CLT values are in ``reports/mcdiarmid/report.md``). A sampler that
-repeats each of N/m draws m times (:func:`clustered_init`, assumption A4 broken) inflates the
+repeats each of N/m draws m times (:class:`mfcheck.dynamics.broken.ClusteredInit`, assumption A4 broken) inflates the
 variance of X by m, and exceeds the bound only once m is of the order of K_f²/sd² times a tail
 factor: only strong correlation is detectable, and a mild one (small m) passes this claim at any
 number of replicates while breaking the CLT scale by sqrt(m). The uniform-in-time tests have
@@ -66,15 +66,15 @@ from mfcheck._validation import check_positive_int, check_real
 from mfcheck.model.bounds import mcdiarmid_tail, mcdiarmid_uniform
 from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
-from mfcheck.model.initial import GaussianInit
 from mfcheck.reference.coupled import couple
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.seeds import Streams
+from mfcheck.dynamics.broken import ClusteredInit
 from mfcheck.dynamics.sgd import InitSampler, iid_init
 
 __all__ = [
     "CLAIM", "NAME", "SIZES", "S_GRID", "Z_GRID", "TIME_FRACTIONS", "PILOT", "RESOLUTION_RATIO", "Sizes",
-    "clustered_init", "make_clustered_init", "exceedance_test", "nonlinear_f_means", "pilot_spread",
+    "exceedance_test", "nonlinear_f_means", "pilot_spread",
     "select_test_function", "measure", "run",
 ]
 
@@ -107,30 +107,6 @@ SIZES = {
     "ci": Sizes(N=32, replicates=8192),
     "full": Sizes(N=32, replicates=65536),
 }
-
-
-# --------------------------------------------------------------------------- the broken sampler
-
-
-def clustered_init(rho0: GaussianInit, rng: np.random.Generator, N: int, m: int = 16) -> np.ndarray:
-    """A correlated (broken) sampler: ceil(N/m) i.i.d. draws from ρ_0, each repeated m times,
-    truncated to N rows, shape (N, D). Var of (1/N) Σ f(θ_i^0) is m times the i.i.d. one
-    (when m divides N). ``m = 1`` returns exactly :func:`mfcheck.dynamics.sgd.iid_init`'s draws."""
-    N = check_positive_int(N, "N")
-    m = check_positive_int(m, "m")
-    distinct = rho0.sample(rng, -(-N // m))
-    return np.repeat(distinct, m, axis=0)[:N]
-
-
-def make_clustered_init(m: int) -> InitSampler:
-    """:func:`clustered_init` with a fixed cluster size ``m``, with the signature of ``iid_init``."""
-    m = check_positive_int(m, "m")
-
-    def init(rho0: GaussianInit, rng: np.random.Generator, N: int) -> np.ndarray:
-        return clustered_init(rho0, rng, N, m)
-
-    init.__name__ = init.__qualname__ = f"clustered_init_m{m}"
-    return init
 
 
 # --------------------------------------------------------------------------- statistics
@@ -355,6 +331,6 @@ CLAIM = Check(
     statement="P(|X_t − ∫f dρ_t| ≥ u) ≤ 2 exp(−N u² / (2 K_f²)) at each t; "
               "P(sup_j |X_{t_j} − ∫f dρ_{t_j}| ≥ K_f sqrt(2/N) (sqrt(log(2J)) + z)) ≤ e^{−z²}",
     test_count=len(TIME_FRACTIONS) * len(S_GRID) + len(Z_GRID),
-    alternative="initial particles in clusters of 8 equal draws", inject=lambda c: replace(c, init=make_clustered_init(8)),
+    alternative="initial particles in clusters of 8 equal draws", inject=lambda c: replace(c, init=ClusteredInit(8)),
     compute=run,
 )

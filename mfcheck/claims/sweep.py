@@ -20,7 +20,8 @@ from mfcheck.model.experiment import Experiment
 from mfcheck.reference.coupled import couple
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import InitSampler, Update, iid_init, mean_field_step, run_sgd
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule
+from mfcheck.dynamics.sgd import InitSampler, StandardRecord, iid_init, run_sgd
 from mfcheck.claims.statistics import STATISTICS, theorem1_statistics
 from mfcheck.claims.tiers import Tier
 
@@ -48,31 +49,31 @@ def cell_streams(experiment: Experiment, N: int, eps: float) -> Streams:
 
 def run_cell(
     experiment: Experiment, reference: Reference, N: int, eps: float, replicates: int,
-    update: Update = mean_field_step, init: InitSampler = iid_init,
+    rule: Rule = MEAN_FIELD, init: InitSampler = iid_init,
 ) -> dict:
     """The statistics of one cell, each of shape (replicates,)."""
     sgd = run_sgd(
-        experiment.problem, experiment.neuron, experiment.rho0, N=N, eps=eps, T=experiment.T, replicates=replicates,
-        streams=cell_streams(experiment, N, eps), record_dt=experiment.record_dt, test_functions=experiment.test_functions,
-        schedule=experiment.schedule, update=update, init=init,
+        experiment.problem, experiment.neuron, experiment.rho0, rule, N=N, eps=eps, T=experiment.T, replicates=replicates,
+        streams=cell_streams(experiment, N, eps), record=StandardRecord(experiment.record_dt, experiment.test_functions),
+        schedule=experiment.schedule, init=init,
     )
     theta_bar = couple(reference.flow, experiment.problem, experiment.neuron, sgd.theta[:, 0])
     return theorem1_statistics(sgd, reference.flow, theta_bar, experiment.test_functions)
 
 
-def sweep_cell(experiment: Experiment, reference: Reference, replicates: int, update: Update, init: InitSampler,
+def sweep_cell(experiment: Experiment, reference: Reference, replicates: int, rule: Rule, init: InitSampler,
                cell: tuple[str, int, float]) -> dict:
     """:func:`run_cell` on ``cell`` = (path, N, ε): the cell function of :func:`run_sweep`
     (module level, so that a ``functools.partial`` of it can be sent to worker processes)."""
     _, N, eps = cell
-    return run_cell(experiment, reference, N, eps, replicates, update, init)
+    return run_cell(experiment, reference, N, eps, replicates, rule, init)
 
 
 def run_sweep(
     experiment: Experiment,
     tier: Tier,
     *,
-    update: Update = mean_field_step,
+    rule: Rule = MEAN_FIELD,
     init: InitSampler = iid_init,
     reference: Reference | None = None,
     progress: bool = True,
@@ -83,7 +84,7 @@ def run_sweep(
     **Arguments:**
 
     - ``experiment``, ``tier``: the fixed part and the cells (path, N, ε) with their replicates.
-    - ``update``, ``init``: the SGD rule and the sampler of θ^0 under test (picklable for the
+    - ``rule``, ``init``: the SGD rule and the sampler of θ^0 under test (picklable for the
       parallel executors: module-level functions or closures cloudpickle can carry).
     - ``reference``: a solved reference of the same experiment to reuse (None: solved here).
     - ``progress``: a bar counting finished cells.
@@ -95,7 +96,7 @@ def run_sweep(
         reference = build_reference(experiment)
     rows = []
     cells = tier.cells()
-    fn = functools.partial(sweep_cell, experiment, reference, tier.replicates, update, init)
+    fn = functools.partial(sweep_cell, experiment, reference, tier.replicates, rule, init)
     results = map_cells(fn, cells, execution=execution, desc=f"{tier.name} sweep", progress=progress)
     for (path, N, eps), stats in zip(cells, results):
         for r in range(tier.replicates):

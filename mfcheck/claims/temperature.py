@@ -67,15 +67,15 @@ from mfcheck.errors import InvalidArgument
 from mfcheck.reference.gibbs import GibbsSolution, solve_gibbs
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import InnerNeuron
-from mfcheck.dynamics.noisy import DEFAULT_C, NoisyFactory, gibbs_inverse_temperature, langevin_step, run_noisy_sgd
-from mfcheck.dynamics.noisy import sqrt_s_over_beta_noise
+from mfcheck.dynamics.broken import BROKEN
+from mfcheck.dynamics.rules import DEFAULT_C, gibbs_inverse_temperature
 from mfcheck.model.problems.finite import FinitePopulation, teacher_population
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.sgd import SGDResult
+from mfcheck.dynamics.sgd import SGDResult, StandardRecord, run_sgd
 
 __all__ = [
-    "CLAIM", "SIZES", "Sizes", "LAM", "BETA", "setting", "run", "run_with", "bias_bound",
+    "CLAIM", "SIZES", "Sizes", "LAM", "BETA", "setting", "run", "bias_bound",
     "sign_flip_sup_test", "SignFlip", "replicate_cdfs", "quantile_points", "stationary_samples",
     "variance_table", "estimate_beta", "solve_references",
 ]
@@ -297,14 +297,8 @@ def _hist(samples, lo, hi, bins=60) -> dict:
 
 
 def run(context: CheckContext) -> ClaimResult:
-    """Run the check on ``context`` (the noisy rule under test: ``context.noisy_update`` if the
-    context carries one, else :func:`mfcheck.dynamics.noisy.langevin_step` with c = 4 on ``context.update``)."""
-    return run_with(context, getattr(context, "noisy_update", None))
-
-
-def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -> ClaimResult:
-    """The check with an explicit noisy rule under test: ``noisy_factory(lam, beta) -> update``
-    (None: ``langevin_step(lam, beta, 4.0, drift=context.update)``)."""
+    """Run the check on ``context``: the step of ``context.rule`` with the exact Langevin terms at
+    c = 4 and c = 2, and the rule's own noisy step (``context.rule.noisy(λ, β)``) when it has one."""
     tier = context.tier.name
     size = asdict(CLAIM.sizes_for(context))
     seed = context.experiment.seed
@@ -313,16 +307,16 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
     refs, ref_error = solve_references(problem, neuron, (BETA, 2 * BETA))
     table = variance_table(problem, neuron)
 
-    rules = {f"c={c:g}": langevin_step(LAM, BETA, c, drift=context.update) for c in C_VALUES}
+    rules = {f"c={c:g}": context.rule.langevin(LAM, BETA, c) for c in C_VALUES}
     under_test = f"c={DEFAULT_C:g}"
-    if noisy_factory is not None:
+    if context.rule.noisy_step is not None:
         under_test = "under test"
-        rules[under_test] = noisy_factory(LAM, BETA)
+        rules[under_test] = context.rule.noisy(LAM, BETA)
     T = size["burn"] + size["sample"]
     runs, samples = {}, {}
     for name, rule in rules.items():
-        res = run_noisy_sgd(problem, neuron, rho0, N=size["N"], eps=size["eps"], T=T, replicates=size["replicates"],
-                            streams=streams, record_dt=size["thin"], update=rule, progress=context.progress)
+        res = run_sgd(problem, neuron, rho0, rule, N=size["N"], eps=size["eps"], T=T, replicates=size["replicates"],
+                      streams=streams, record=StandardRecord(size["thin"]), progress=context.progress)
         x = stationary_samples(res, size["burn"])
         samples[name] = x
         J = x.shape[1]
@@ -333,8 +327,8 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
                                 streams.child("equilibration", name).generator("reference"))
         var_r = x.reshape(x.shape[0], -1).var(axis=1)
         runs[name] = {
-            "rule": getattr(rule, "__name__", repr(rule)),
-            "c": getattr(rule, "c", None),
+            "rule": rule.label,
+            "c": rule.noise.c if rule.noisy_step is None else None,
             "samples_per_replicate": int(x[0].size),
             "equilibration": {"statistic": eq.statistic, "p_value": eq.p_value, "resolution": eq.resolution},
             "beta_prime": estimate_beta(var_r, table),
@@ -382,7 +376,7 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
         "statement": STATEMENT,
         "setting": {"problem": repr(problem), "neuron": repr(neuron), "rho0": repr(rho0), "lam": LAM, "beta": BETA, "schedule": "ξ ≡ 1",
                     "D": 1, **size, "T": T, "tier": tier, "noisy_rule_under_test": runs[under_test]["rule"],
-                    "drift": getattr(context.update, "__name__", repr(context.update))},
+                    "drift": context.rule.label},
         "pairs": pairs,
         "runs": runs,
         "gibbs": {("β" if b == BETA else "2β"): s.summary() for b, s in refs.items()},
@@ -404,5 +398,5 @@ def run_with(context: CheckContext, noisy_factory: NoisyFactory | None = None) -
 CLAIM = Check(
     name=NAME, title=TITLE, statement=STATEMENT, order=43, sizes=SIZES, parts=frozenset({"step", "noise"}), reads_reference=False,
     own_setting="its own D = 1 population", test_count=1,  # c = 4 against ρ*_β
-    alternative="noise sqrt(s/β) g (c = 1)", inject=lambda c: replace(c, noisy_update=sqrt_s_over_beta_noise), compute=run,
+    alternative="noise sqrt(s/β) g (c = 1)", inject=lambda c: replace(c, rule=BROKEN["weak_noise"].rule), compute=run,
 )

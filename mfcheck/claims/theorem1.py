@@ -18,7 +18,7 @@ __all__ = ["SWEEP", "CLAIMS"]
 
 
 def _solve(context: CheckContext, tier: Tier) -> SweepResult:
-    return run_sweep(context.experiment, tier, update=context.update, init=context.init, reference=context.reference,
+    return run_sweep(context.experiment, tier, rule=context.rule, init=context.init, reference=context.reference,
                      progress=context.progress)
 
 

@@ -1,6 +1,6 @@
 """Theorem 2 (noisy SGD, MMN18 Thm 4): the Theorem 1 rate fits for noisy SGD against the noisy DD.
 
-Noisy SGD θ ← (1 − 2λs)θ + 2s(y − ŷ)∇σ* + sqrt(4s/β) g (:mod:`mfcheck.dynamics.noisy`, c = 4) is compared
+Noisy SGD θ ← (1 − 2λs)θ + 2s(y − ŷ)∇σ* + sqrt(4s/β) g (:mod:`mfcheck.dynamics.rules`, c = 4) is compared
 with the noisy nonlinear dynamics of its limit, computed in dimension D = 1 (the problem of
 :mod:`mfcheck.claims.temperature`: 64 points in d = 1, σ* = erf(wx), λ = 0.5, β = 4,
 ρ_0 = N(0, 0.25)):
@@ -19,7 +19,7 @@ the three statistics is its own claim (``theorem2_test_functions``, ``theorem2_r
 ``theorem2_coupling``), the Theorem 1 claim of the same statistic read from :data:`SWEEP`; a run
 solves that sweep once for the three. The setting is fixed: only the seed of the run's
 experiment applies. The broken implementation that must be rejected is noisy SGD with the
-noise sqrt(s/β) g (c = 1, :func:`mfcheck.dynamics.noisy.sqrt_s_over_beta_noise`).
+noise sqrt(s/β) g (c = 1, the ``weak_noise`` rule of :mod:`mfcheck.dynamics.broken`).
 """
 
 
@@ -36,7 +36,7 @@ from mfcheck.claims.temperature import BETA, LAM, setting
 from mfcheck.claims.theorem1 import CLAIMS as THEOREM1
 from mfcheck.claims.rate import RateSweep
 from mfcheck.runtime.executors import map_cells
-from mfcheck.dynamics.noisy import langevin_step, noise_increments, run_noisy_sgd
+from mfcheck.dynamics.sgd import StandardRecord, noise_increments, run_sgd
 from mfcheck.model.observables import default_test_functions
 from mfcheck.reference.fokker_planck import refine_fokker_planck
 from mfcheck.reference.noisy_coupled import couple_noisy
@@ -115,15 +115,14 @@ def noisy_sweep(context: CheckContext, tier: Tier) -> SweepResult:
     :func:`mfcheck.runtime.executors.map_cells` with the current execution (which
     :func:`mfcheck.app.verify.verify` sets), each from its own seed subtree, cached by content."""
     ex = noisy_experiment(context.experiment.seed)
-    factory = context.noisy_update or (lambda lam, beta: langevin_step(lam, beta, 4.0, drift=context.update))
-    update = factory(ex.lam, ex.beta)
+    rule = context.rule.noisy(ex.lam, ex.beta)
     field_c, field_f, fp_error = refine_fokker_planck(
         ex.problem, ex.neuron, ex.rho0, lam=ex.lam, beta=ex.beta, T=ex.T, dt=ex.dt, record_dt=ex.record_dt, cells=ex.cells,
         test_functions=ex.test_functions)
     K = np.array([f.K for f in ex.test_functions])
     f_err = float(np.max(np.abs(field_c.f_integrals - field_f.f_integrals) / K))
     cells = tier.cells()
-    fn = functools.partial(_noisy_cell, ex, update, context.init, field_c, field_f, tier.replicates)
+    fn = functools.partial(_noisy_cell, ex, rule, context.init, field_c, field_f, tier.replicates)
     results = map_cells(fn, cells, desc="theorem 2 sweep", progress=context.progress)
     rows, ref_err = [], {"test_functions": {}, "risk": {}, "coupling": {}}
     for (path, N, eps), stats in zip(cells, results):
@@ -150,15 +149,15 @@ class _FieldRecord:
     risk: np.ndarray
 
 
-def _noisy_cell(ex: NoisyExperiment, update, init, field_c, field_f, replicates: int, cell: tuple[str, int, float]) -> dict:
+def _noisy_cell(ex: NoisyExperiment, rule, init, field_c, field_f, replicates: int, cell: tuple[str, int, float]) -> dict:
     """One cell (path, N, ε) of the Theorem 2 sweep: the statistics of its ``replicates`` noisy
     SGD runs against their coupled twins, and ``coupling_error``, the measured error of the
     twins (sub-step halving plus one replicate re-coupled in the refined field)."""
     _, N, eps = cell
     streams = Streams(ex.seed).child("theorem2").child("cell", N, repr(float(eps)))
     R = replicates
-    sgd = run_noisy_sgd(ex.problem, ex.neuron, ex.rho0, N=N, eps=eps, T=ex.T, replicates=R, streams=streams,
-                        record_dt=ex.record_dt, update=update, test_functions=ex.test_functions, init=init)
+    sgd = run_sgd(ex.problem, ex.neuron, ex.rho0, rule, N=N, eps=eps, T=ex.T, replicates=R, streams=streams,
+                  record=StandardRecord(ex.record_dt, ex.test_functions), init=init)
     n_steps = int(sgd.steps[-1])
     m = max(1, int(round(eps / ex.substep_dt)))
     g = np.stack([noise_increments(streams, r, N, ex.D, n_steps) for r in range(R)])

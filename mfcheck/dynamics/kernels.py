@@ -1,7 +1,7 @@
 """Compiled kernels (numba): batched particle SGD steps and the reference flow's activation pass.
 
-The numpy implementations (:func:`mfcheck.dynamics.sgd.mean_field_step`,
-:func:`mfcheck.dynamics.noisy.langevin_step`, :func:`mfcheck.reference.flow.solve_flow`) stay the readable
+The numpy implementations (:func:`mfcheck.dynamics.rules.mean_field_step` and the Langevin terms of
+:class:`mfcheck.dynamics.rules.Langevin`, :func:`mfcheck.reference.flow.solve_flow`) stay the readable
 reference; these kernels compute the same numbers up to floating-point rounding.
 
 One noiseless step of replicate r (THEORY.md §2), for the inner neuron σ*(x; w) = σ(<w, x>):

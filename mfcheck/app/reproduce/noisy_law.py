@@ -4,7 +4,7 @@ Noisy one-pass SGD on the two-Gaussians problem (σ the paper's, w_i^0 ~ N(0, κ
 
     w_i^{k+1} = (1 − 2λε) w_i^k + 2ε (y_k − ŷ(x_k; w^k)) σ'(<w_i^k, x_k>) x_k + sqrt(c ε / β) g_i^k,
 
-with c = 4 (:func:`mfcheck.dynamics.noisy.langevin_step`), whose limit has the Gibbs fixed point at β. By
+with c = 4 (``MEAN_FIELD.langevin(λ, β, c)``, :mod:`mfcheck.dynamics.rules`), whose limit has the Gibbs fixed point at β. By
 spherical symmetry its law of r = |w| is
 
     ρ̄*(r) ∝ r^{d−1} exp(−β [ψ(r; ρ̄*) + λ r²/2])
@@ -26,7 +26,7 @@ from scipy import stats
 
 from mfcheck._validation import check_real
 from mfcheck.model.activations import PAPER_SIGMA
-from mfcheck.dynamics.noisy import langevin_step
+from mfcheck.dynamics.rules import MEAN_FIELD
 from mfcheck.app.reproduce.exact_risk import ExactRiskGaussians
 from mfcheck.app.reproduce.trajectory import run_trajectory
 from mfcheck.seeds import Streams
@@ -87,11 +87,11 @@ def compare_noisy(setup: NoisySetup = NOISY_SETUP, seed: int = 20180807, *, K: i
     from mfcheck.reference.radial.stationary import stationary_law
 
     check_real(setup.alpha, "alpha", positive=True)
-    update = langevin_step(setup.lam, setup.beta, setup.c)
+    rule = MEAN_FIELD.langevin(setup.lam, setup.beta, setup.c)
     traj = run_trajectory(
         ExactRiskGaussians(setup.d, setup.delta), PAPER_SIGMA, N=setup.N, eps=setup.eps, kappa=setup.kappa,
         snapshot_times=[setup.T / 2, setup.T], records=4, replicates=setup.replicates,
-        streams=Streams(seed).child("noisy", setup.d, repr(setup.beta)), noisy_update=update,
+        streams=Streams(seed).child("noisy", setup.d, repr(setup.beta)), rule=rule,
     )
     beta_gibbs = 4.0 * setup.beta / setup.c
     law = stationary_law(PAPER_SIGMA, setup.delta, setup.d, beta=beta_gibbs, lam=setup.lam, K=K)

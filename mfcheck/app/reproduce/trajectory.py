@@ -1,7 +1,7 @@
 r"""One-pass SGD on the two-Gaussians problem, recorded on a piecewise time grid.
 
 The run is cut at the *snapshot times* 0 = t_0 < t_1 < … < t_m = T (multiples of ε). Segment j
-is one call of :func:`mfcheck.dynamics.sgd.run_sgd` (or :func:`mfcheck.dynamics.noisy.run_noisy_sgd`) of length
+is one call of :func:`mfcheck.dynamics.sgd.run_sgd` (noiseless or Langevin, as the rule says) of length
 t_{j+1} − t_j that starts from the particles where segment j − 1 stopped and reads its samples
 from its own data streams ``streams.child("segment", j)``: the samples of different segments are
 independent draws, so the whole run is exactly one-pass SGD with s_k = ε ξ(kε), ξ ≡ 1,
@@ -25,6 +25,7 @@ import numpy as np
 
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.model.activations import Activation
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import InnerNeuron
@@ -142,7 +143,7 @@ def run_trajectory(
     replicates: int = 1,
     streams: Streams,
     test_functions: Sequence[RadialTestFunction] = RADIAL_TEST_FUNCTIONS,
-    noisy_update=None,
+    rule: Rule = MEAN_FIELD,
 ) -> Trajectory:
     """Run one-pass SGD from w_i^0 ~ N(0, κ²/d I_d) to the last snapshot time.
 
@@ -157,11 +158,10 @@ def run_trajectory(
     - ``replicates``: independent chains (streams ("init", r), ("data", r) of each segment).
     - ``streams``: the run's seed tree.
     - ``test_functions``: radial g(|w|) averaged at every record.
-    - ``noisy_update``: a noisy rule (e.g. :func:`mfcheck.dynamics.noisy.langevin_step`) for Langevin SGD;
-      its Gaussians come from ("noise", r) of each segment's streams. ``None``: noiseless.
+    - ``rule``: the update rule (:class:`mfcheck.dynamics.rules.Rule`; noiseless by default); a noisy rule
+      (e.g. ``MEAN_FIELD.langevin(λ, β, c)``) gets its Gaussians from ("noise", r) of each segment's streams.
     """
-    from mfcheck.dynamics.noisy import run_noisy_sgd
-    from mfcheck.dynamics.sgd import run_sgd
+    from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 
     N = check_positive_int(N, "N")
     eps = check_real(eps, "eps", positive=True)
@@ -185,16 +185,10 @@ def run_trajectory(
         n_steps = int(stop - start)
         per = _records_in(n_steps, records)
         seg_T = n_steps * eps
-        kwargs = dict(
-            N=N, eps=eps, T=seg_T, replicates=R, streams=streams.child("segment", j), record_dt=seg_T / per,
-            test_functions=tfs,
-        )
+        kwargs = dict(N=N, eps=eps, T=seg_T, replicates=R, streams=streams.child("segment", j), record=StandardRecord(seg_T / per, tfs))
         if init is not None:
             kwargs["init"] = init
-        if noisy_update is None:
-            res = run_sgd(problem, neuron, rho0, **kwargs)
-        else:
-            res = run_noisy_sgd(problem, neuron, rho0, update=noisy_update, **kwargs)
+        res = run_sgd(problem, neuron, rho0, rule, **kwargs)
         keep = slice(0 if j == 0 else 1, None)  # a segment's first record is the previous one's last
         times.append((start + res.steps[keep]) * eps)
         risk.append(res.risk[:, keep])

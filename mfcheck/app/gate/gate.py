@@ -1,0 +1,227 @@
+"""The gate: every claim that exercises a step, run on a user implementation and decided together.
+
+:func:`gate` adapts the protocol step (:func:`mfcheck.app.gate.protocol.as_rule`) and the initial
+sampler, runs :func:`mfcheck.app.verify.verify` on :data:`STEP_CLAIMS` (and :data:`INIT_CLAIMS`
+with a sampler), decides them with Holm at family-wise α and compares with a baseline if asked;
+:func:`format_table` prints the result, :func:`gate_command` is ``mfcheck gate`` (exit codes:
+:mod:`mfcheck.app.gate`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mfcheck.app.gate.baseline import compare_baseline, fmt_est, write_baseline
+from mfcheck.app.gate.examples import reference_step
+from mfcheck.app.gate.protocol import Implementation, ImplementationError, as_rule, checked_init, load_implementation, name_of
+from mfcheck.app.verify import Verification, verify
+from mfcheck.claims import CLAIMS
+from mfcheck.claims.tiers import Tier
+from mfcheck.dynamics.sgd import InitSampler, iid_init
+from mfcheck.errors import InvalidArgument
+from mfcheck.stats.results import DEFAULT_ALPHA
+
+__all__ = ["STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "check_alpha", "gate", "format_table", "gate_command"]
+
+STEP_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts & {"step", "noise"})
+"""The claims that run the step under test (mcdiarmid and free_energy do not), read from the declarations."""
+
+INIT_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts == {"init"})
+"""The claims that test the initial sampler alone."""
+
+_NEEDS_REFERENCE = frozenset(name for name, claim in CLAIMS.items() if claim.reads_reference)
+"""The claims that read the solved Theorem 1 reference (solving it costs most of a smoke run)."""
+
+
+@dataclass(frozen=True)
+class GateVerification(Verification):
+    """A :class:`~mfcheck.app.verify.Verification` of a user implementation, with the baseline
+    comparison (``baseline_differences``: empty when none was asked or nothing moved)."""
+
+    implementation: str = ""
+    init_name: str = ""
+    baseline: str | None = None
+    baseline_differences: tuple = ()
+    seconds: float = math.nan
+
+    @property
+    def exit_code(self) -> int:
+        """0 every claim holds, 1 a claim fails or the baseline moved, 3 none fails but one is unresolved."""
+        code = Verification.exit_code.fget(self)
+        return 1 if self.baseline_differences else code
+
+    def table(self) -> str:
+        return format_table(self)
+
+
+def check_alpha(alpha) -> float:
+    """``alpha`` as a float in (0, 1), or an error naming it."""
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < float(alpha) < 1:
+        raise InvalidArgument(f"`alpha` must be in (0, 1), got {alpha!r}.")
+    return float(alpha)
+
+
+def gate(
+    impl: Implementation | str | None,
+    tier: Tier,
+    alpha: float = DEFAULT_ALPHA,
+    claims: Sequence[str] | None = None,
+    baseline: str | Path | None = None,
+    *,
+    init: InitSampler | None = None,
+    experiment=None,
+    reference=None,
+    out: str | Path | None = None,
+    progress: bool = False,
+    command: str = "mfcheck gate",
+    execution=None,
+) -> GateVerification:
+    """Verify the protocol step ``impl`` (a callable or a ``"module:callable"`` spec; None: the
+    built-in :func:`reference_step`) and/or the initial sampler ``init`` at ``tier``.
+
+    - ``claims``: names to run (default :data:`STEP_CLAIMS`, plus :data:`INIT_CLAIMS` when
+      ``init`` is given; with ``impl`` None and ``init`` given, only :data:`INIT_CLAIMS`).
+    - ``baseline``: a JSON file from :func:`write_baseline`; the rate-claim estimates must not
+      move beyond their CIs (:func:`compare_baseline`).
+    - ``experiment``, ``reference``: share a solved reference across calls (as :func:`self_test` does).
+    - ``execution``: where the sweep cells run and their cache (:class:`mfcheck.runtime.executors.Execution`;
+      None: serial, no cache). The implementation must then be picklable by cloudpickle (a
+      module-level function is).
+
+    Raises :class:`ImplementationError` when the implementation crashes or returns a wrong
+    shape / non-finite values; :class:`~mfcheck.errors.InvalidArgument` on bad arguments.
+    """
+    alpha = check_alpha(alpha)
+    if not isinstance(tier, Tier):
+        raise InvalidArgument(f"`tier` must be an mfcheck.claims.tiers.Tier (use get_tier(name)), got {tier!r}.")
+    if isinstance(impl, str):
+        impl = load_implementation(impl)
+    if impl is not None and not callable(impl):
+        raise InvalidArgument(f"`impl` must be a callable step or a 'module:callable' string, got {impl!r}.")
+    if init is not None and not callable(init):
+        raise InvalidArgument(f"`init` must be a callable init(rho0, rng, N), got {init!r}.")
+    if claims is None:
+        claims = INIT_CLAIMS if impl is None and init is not None else STEP_CLAIMS + (INIT_CLAIMS if init is not None else ())
+    if isinstance(claims, str) or not all(isinstance(c, str) for c in claims) or not len(claims):
+        raise InvalidArgument(f"`claims` must be a non-empty list of claim names, got {claims!r}.")
+    if baseline is not None and not Path(baseline).is_file():
+        raise InvalidArgument(f"`baseline` {str(baseline)!r} is not a file (write one with write_baseline / --write-baseline).")
+    step = reference_step if impl is None else impl
+    start = time.perf_counter()
+    v = verify(tier, experiment=experiment, alpha=alpha, rule=as_rule(step), init=iid_init if init is None else checked_init(init),
+               reference=reference, out=None if out is None else Path(out), progress=progress, claims=list(claims), command=command,
+               execution=execution)
+    diffs = tuple(compare_baseline(v, baseline)) if baseline is not None else ()
+    return GateVerification(results=v.results, claims=v.claims, sweep=v.sweep, alpha=v.alpha, checks=v.checks, context=v.context,
+                            implementation=name_of(step), init_name=name_of(init) if init is not None else "iid_init",
+                            baseline=None if baseline is None else str(baseline), baseline_differences=diffs,
+                            seconds=time.perf_counter() - start)
+
+
+def _holm_levels(results) -> dict:
+    """For each claim, the Holm threshold α/(m − j + 1) its smallest p-value was compared to (j its rank among all m)."""
+    pvals = sorted((t.p_value, r.claim) for r in results for t in r.tests)
+    m = len(pvals)
+    levels = {}
+    for j, (_, claim) in enumerate(pvals, start=1):
+        levels.setdefault(claim, (results[0].alpha if results else math.nan) / (m - j + 1))
+    return levels
+
+
+def _statistic_rows(r) -> list[tuple[str, str]]:
+    if r.exponents:
+        return [(f"exponent {e.variable} (pred. ≥ {e.predicted:g})", fmt_est(e.estimate, e.ci)) for e in r.exponents.values()]
+    for name, e in r.estimates.items():
+        if isinstance(e, dict) and "estimate" in e and "ci" in e:
+            try:
+                return [(name, fmt_est(float(e["estimate"]), [float(c) for c in e["ci"]]))]
+            except (TypeError, ValueError, IndexError):
+                continue
+    return [("—", "—")]
+
+
+def format_table(verification: Verification) -> str:
+    """The gate's table: claim, statistic (for rate claims the exponent along each path),
+    estimate with 95 % CI, smallest raw p-value, the Holm level it was compared to, the smallest
+    Holm-adjusted p, verdict; then the family-wise α and the number of tests."""
+    results = verification.results
+    levels = _holm_levels(results)
+    head = f"{'claim':26s} {'statistic':30s} {'estimate [95% CI]':28s} {'min p':>9s} {'Holm lvl':>9s} {'adj. p':>8s}  verdict"
+    lines = []
+    impl = getattr(verification, "implementation", "")
+    if impl:
+        lines.append(f"implementation: {impl}" + (f"   init: {verification.init_name}" if getattr(verification, "init_name", "") else ""))
+    lines += [head, "-" * len(head)]
+    for r in results:
+        p = min((t.p_value for t in r.tests), default=math.nan)
+        padj = min((t.p_adjusted for t in r.tests), default=math.nan)
+        for i, (stat, est) in enumerate(_statistic_rows(r)):
+            stat = stat if len(stat) <= 30 else stat[:29] + "…"
+            if i == 0:
+                lvl = levels.get(r.claim, math.nan)
+                lines.append(f"{r.claim:26s} {stat:30s} {est:28s} {p:9.2g} {lvl:9.2g} {padj:8.2g}  {r.verdict}")
+            else:
+                lines.append(f"{'':26s} {stat:30s} {est:28s}")
+    m = sum(len(r.tests) for r in results)
+    lines.append(f"family-wise α = {verification.alpha} after Holm over {m} tests (a claim fails when one of its tests has "
+                 f"adjusted p ≤ α; 'Holm lvl' is the level its smallest p faced)")
+    for r in results:
+        if r.verdict != "pass":
+            lines.append(f"  {r.claim}: {r.message}")
+    for d in getattr(verification, "baseline_differences", ()):
+        lines.append(f"  baseline moved: {d}")
+    return "\n".join(lines)
+
+
+def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = None, claims: Sequence[str] | None = None,
+                 init: str | None = None, baseline: str | None = None, write_baseline_to: str | None = None,
+                 run_self_test: bool = False, out: str | None = None, quiet: bool = False, stdout=None, stderr=None,
+                 execution=None) -> int:
+    """``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: print
+    the table, return the exit code (0 hold, 1 violated / moved, 2 usage or implementation
+    error, 3 unresolved). ``impl`` None with ``run_self_test``: only the self-test. The working
+    directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load.
+    ``execution``: where the cells run and their cache (the command line passes joblib processes
+    and ``.mfcheck-cache/`` by default; None: serial, no cache)."""
+    import os
+
+    from mfcheck.app.gate.self_test import self_test
+    from mfcheck.claims.tiers import get_tier
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    if os.getcwd() not in sys.path:  # a console script does not put the working directory on the path (python -m does)
+        sys.path.insert(0, os.getcwd())
+    try:
+        tier_obj = get_tier(tier)
+        alpha = DEFAULT_ALPHA if alpha is None else check_alpha(alpha)
+        if impl is None and init is None and not run_self_test:
+            raise InvalidArgument("give `--impl module:callable` (and/or `--init module:callable`), or `--self-test`.")
+        step = load_implementation(impl) if impl is not None else None
+        sampler = load_implementation(init) if init is not None else None
+        code = 0
+        if run_self_test:
+            st = self_test(tier_obj, alpha, progress=not quiet, echo=None if quiet else (lambda s: print(s, file=stderr)),
+                           execution=execution)
+            print(st.table(), file=stdout)
+            code = st.exit_code
+        if step is not None or sampler is not None:
+            v = gate(step, tier_obj, alpha, claims=claims, baseline=baseline, init=sampler, out=out, progress=not quiet,
+                     command=f"mfcheck gate --impl {impl} --tier {tier}", execution=execution)
+            print(v.table(), file=stdout)
+            if write_baseline_to is not None:
+                write_baseline(v, write_baseline_to)
+                print(f"baseline written to {write_baseline_to}", file=stderr)
+            code = max(code, v.exit_code) if code != 1 else 1
+        return code
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=stderr)
+        return 2
+    except ImplementationError as exc:
+        print(f"mfcheck: implementation error: {exc}", file=stderr)
+        return 2

@@ -1,0 +1,149 @@
+"""User implementations in the gate protocol: loading them, checking every call, adapting them to rules.
+
+A protocol step is ``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None) -> new_theta``
+(:mod:`mfcheck.app.gate`); an initial sampler is ``init(rho0, rng, N) -> (N, D)``. :func:`as_rule`
+turns a step into the harness's :class:`~mfcheck.dynamics.rules.Rule`, with each call checked
+(:func:`checked`): an exception, a wrong shape or a non-finite value raises
+:class:`ImplementationError`. :func:`as_protocol` goes the other way, for the self-test, which
+feeds the gate the broken rules of :mod:`mfcheck.dynamics.broken` as a user would.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+
+from mfcheck.dynamics.rules import Rule
+from mfcheck.dynamics.sgd import InitSampler
+from mfcheck.errors import InvalidArgument
+
+__all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "as_rule", "as_protocol"]
+
+Implementation = Callable[..., np.ndarray]
+"""``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None) -> new_theta`` (:mod:`mfcheck.app.gate`)."""
+
+
+class ImplementationError(RuntimeError):
+    """The implementation under test crashed, or returned a wrong shape or non-finite values.
+
+    Not a claim violation: the claims cannot be judged, and ``mfcheck gate`` exits 2."""
+
+
+def load_implementation(spec: str) -> Callable:
+    """The callable named by ``"package.module:attribute"`` (the attribute may be dotted: ``mod:Class.step``).
+
+    Raises :class:`~mfcheck.errors.InvalidArgument` naming ``impl`` when the spec is malformed,
+    the module cannot be imported, the attribute is missing or is not callable."""
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise InvalidArgument(f"`impl` must read 'package.module:callable', got {spec!r}.")
+    module_name, attr = spec.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise InvalidArgument(
+            f"`impl` {spec!r}: module {module_name!r} not found ({exc}); is it installed or on PYTHONPATH (run from the "
+            f"project root)?") from exc
+    except Exception as exc:  # the module exists but fails on import: report its error
+        raise InvalidArgument(f"`impl` {spec!r}: importing module {module_name!r} raised {type(exc).__name__}: {exc}") from exc
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            known = sorted(n for n in dir(obj) if not n.startswith("_"))[:20]
+            raise InvalidArgument(f"`impl` {spec!r}: {getattr(obj, '__name__', obj)!r} has no attribute {part!r} "
+                                  f"(public names: {', '.join(known)}).")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise InvalidArgument(f"`impl` {spec!r}: {attr!r} is a {type(obj).__name__}, not a callable step.")
+    return obj
+
+
+def name_of(impl) -> str:
+    """How the gate names a callable: its qualified name, else its name, else its repr."""
+    return getattr(impl, "__qualname__", None) or getattr(impl, "__name__", None) or repr(impl)
+
+
+def _validated(out, expected_shape, name: str, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ImplementationError(f"{name} returned {type(out).__name__}, not an array of floats {what}: {exc}") from exc
+    if arr.shape != tuple(expected_shape):
+        raise ImplementationError(f"{name} returned shape {arr.shape}; expected {tuple(expected_shape)} {what}.")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ImplementationError(f"{name} returned {bad} non-finite value(s) (NaN or inf) {what}.")
+    return arr
+
+
+def checked(impl: Implementation) -> Implementation:
+    """``impl`` with each call checked: inputs are copied (the implementation may write into
+    them), the result must be finite of shape (R, N, D); any exception raised inside ``impl``,
+    or a violation, becomes :class:`ImplementationError` (with the original as ``__cause__``)."""
+    name = name_of(impl)
+
+    def step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+        args = (np.array(theta, dtype=np.float64), np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
+        g = None if noise is None else np.array(noise, dtype=np.float64)
+        try:
+            out = impl(*args, s, neuron, noise=g, lam=lam, beta=beta)
+        except ImplementationError:
+            raise
+        except Exception as exc:
+            raise ImplementationError(f"{name} raised {type(exc).__name__}: {exc} "
+                                      f"(called with theta {np.shape(theta)}, x {np.shape(x)}, s={s:.3g}, "
+                                      f"noise {'None' if noise is None else np.shape(noise)}, lam={lam}, beta={beta}).") from exc
+        return _validated(out, np.shape(theta), name, f"for theta of shape {np.shape(theta)}")
+
+    step.__name__ = step.__qualname__ = name
+    step.__doc__ = getattr(impl, "__doc__", None)
+    step.__wrapped__ = impl
+    return step
+
+
+def checked_init(init: InitSampler) -> InitSampler:
+    """An initial sampler ``init(rho0, rng, N) -> (N, D)`` checked like :func:`checked`."""
+    name = name_of(init)
+
+    def sampler(rho0, rng, N):
+        try:
+            out = init(rho0, rng, N)
+        except Exception as exc:
+            raise ImplementationError(f"{name} raised {type(exc).__name__}: {exc} (called with N={N}).") from exc
+        return _validated(out, (N, rho0.D), name, f"for N={N} particles in D={rho0.D}")
+
+    sampler.__name__ = sampler.__qualname__ = name
+    sampler.__wrapped__ = init
+    return sampler
+
+
+def _noiseless(step, theta, x, y, s, neuron):
+    return step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None)
+
+
+def _noisy(step, theta, x, y, s, neuron, g, noise):
+    return step(theta, x, y, s, neuron, noise=g, lam=noise.lam, beta=noise.beta)
+
+
+def as_rule(impl: Implementation) -> Rule:
+    """The harness's rule from a protocol step, every call :func:`checked`: the noiseless step is
+    ``impl(..., noise=None, lam=0.0, beta=None)``; the noisy step passes the harness's Gaussians g
+    as ``noise`` with the rule's λ and β (the protocol's noise constant is c = 4). No kernel: the
+    step runs in the numpy loop."""
+    step = checked(impl)
+    return Rule(name_of(impl), partial(_noiseless, step), noisy_step=partial(_noisy, step))
+
+
+def as_protocol(rule: Rule) -> Implementation:
+    """``rule`` as a protocol step: noiseless when ``noise`` is None, else ``rule.noisy(lam, beta)`` on
+    the Gaussians ``noise``."""
+
+    def step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+        if noise is None:
+            return rule(theta, x, y, s, neuron)
+        return rule.noisy(lam, beta)(theta, x, y, s, neuron, noise)
+
+    step.__name__ = step.__qualname__ = rule.name
+    return step

@@ -1,0 +1,140 @@
+"""mfcheck.dynamics.broken: every broken rule differs from the correct one, by the one term it names,
+and every registry entry is well formed (its claims exist)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mfcheck.claims import CLAIMS
+from mfcheck.dynamics.broken import ANTI_DECAY, BROKEN, AntiWeightDecay, ClusteredInit, ExtraNoise
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule, mean_field_step
+from mfcheck.dynamics.sgd import iid_init
+from mfcheck.errors import InvalidArgument
+from mfcheck.model.activations import erf_sigmoid
+from mfcheck.model.initial import GaussianInit
+from mfcheck.model.neurons import InnerNeuron
+
+NEURON = InnerNeuron(erf_sigmoid())
+
+
+def _batch(rng, R=3, N=7, D=3):
+    return rng.standard_normal((R, N, D)), rng.standard_normal((R, D)), rng.uniform(-1, 1, R), rng.standard_normal((R, N, D))
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_every_broken_rule_differs_from_the_correct_rule(name, rng):
+    """On a random input: a broken step moves the noiseless step; a broken noise leaves the noiseless
+    step exact and moves the noisy one; a broken sampler draws other particles than ρ_0 i.i.d."""
+    entry = BROKEN[name]
+    if entry.replaces == "init":
+        rho0 = GaussianInit(3, 0.5)
+        th = entry.rule(rho0, np.random.default_rng(5), 32)
+        assert th.shape == (32, 3) and not np.array_equal(th, iid_init(rho0, np.random.default_rng(5), 32))
+        return
+    rule = entry.rule
+    assert isinstance(rule, Rule) and rule.noise is None
+    Theta, x, y, g = _batch(rng)
+    noiseless = np.max(np.abs(rule(Theta, x, y, 0.05, NEURON) - MEAN_FIELD(Theta, x, y, 0.05, NEURON)))
+    noisy = np.max(np.abs(rule.noisy(0.5, 4.0)(Theta, x, y, 0.05, NEURON, g) - MEAN_FIELD.noisy(0.5, 4.0)(Theta, x, y, 0.05, NEURON, g)))
+    assert noisy > 1e-3
+    assert (noiseless == 0.0) if entry.replaces == "noise" else (noiseless > 1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_every_entry_is_well_formed_and_names_existing_claims(name):
+    entry = BROKEN[name]
+    assert entry.name == name and entry.bug and "\n" not in entry.bug
+    assert entry.replaces in ("step", "noise", "init")
+    assert entry.claims and set(entry.claims) <= set(CLAIMS)
+    assert entry.replaces != "init" or entry.claims == ("mcdiarmid",)
+
+
+def test_registry_holds_every_broken_rule():
+    assert set(BROKEN) == {"ntk_scaling", "no_factor_two", "unscaled_lr", "gradient_ascent", "weak_noise", "wrong_sign_decay",
+                           "correlated_init", "sqrt_step", "extra_noise", "anti_weight_decay"}
+    with pytest.raises(InvalidArgument, match="replaces"):
+        type(BROKEN["sqrt_step"])("x", "bug", "drift", ("azuma",), lambda: MEAN_FIELD)
+
+
+# -- each bug is the one term it names -----------------------------------------------------------------
+
+
+def test_step_size_bugs_are_the_correct_step_at_another_step_size(rng):
+    Theta, x, y, _ = _batch(rng)
+    s, N = 0.04, Theta.shape[1]
+    for name, s_bug in (("no_factor_two", s / 2), ("unscaled_lr", s / N), ("gradient_ascent", -s), ("sqrt_step", math.sqrt(s))):
+        np.testing.assert_array_equal(BROKEN[name].rule(Theta, x, y, s, NEURON), mean_field_step(Theta, x, y, s_bug, NEURON))
+    np.testing.assert_allclose(BROKEN["no_factor_two"].rule(Theta, x, y, s, NEURON) - Theta, (MEAN_FIELD(Theta, x, y, s, NEURON) - Theta) / 2,
+                               rtol=0, atol=1e-15)
+
+
+def test_ntk_scaling_differs_only_through_the_output(rng):
+    ntk = BROKEN["ntk_scaling"].rule
+    Theta, x, y, _ = _batch(rng, N=1)
+    np.testing.assert_array_equal(ntk(Theta, x, y, 0.1, NEURON), MEAN_FIELD(Theta, x, y, 0.1, NEURON))
+    Theta, x, y, _ = _batch(rng, N=9)
+    assert not np.allclose(ntk(Theta, x, y, 0.1, NEURON), MEAN_FIELD(Theta, x, y, 0.1, NEURON))
+
+
+def test_noise_bugs_change_one_langevin_term(rng):
+    Theta, x, y, g = _batch(rng)
+    lam, beta, s = 0.5, 4.0, 0.05
+    new = mean_field_step(Theta, x, y, s, NEURON)
+    weak = BROKEN["weak_noise"].rule.noisy(lam, beta)(Theta, x, y, s, NEURON, g)
+    np.testing.assert_allclose(weak, new - 2 * lam * s * Theta + math.sqrt(s / beta) * g, rtol=1e-13)
+    flipped = BROKEN["wrong_sign_decay"].rule.noisy(lam, beta)(Theta, x, y, s, NEURON, g)
+    np.testing.assert_allclose(flipped, new + 2 * lam * s * Theta + math.sqrt(4 * s / beta) * g, rtol=1e-13)
+
+
+def test_anti_weight_decay_multiplies_by_exp_2_lambda_s(rng):
+    Theta, x, y, _ = _batch(rng)
+    good = mean_field_step(Theta, x, y, 0.01, NEURON)
+    bad = BROKEN["anti_weight_decay"].rule(Theta, x, y, 0.01, NEURON)
+    assert np.allclose(bad - good, np.expm1(2 * ANTI_DECAY * 0.01) * Theta)
+    assert np.allclose(AntiWeightDecay(0.0)(Theta, x, y, 0.01, NEURON), good)
+    with pytest.raises(InvalidArgument, match="lam"):
+        AntiWeightDecay(-1.0)
+
+
+def test_extra_noise_is_reproducible_and_unbiased_in_scale(rng):
+    Theta = rng.normal(size=(2000, 2, 3))
+    x, y = np.tile(rng.normal(size=3), (2000, 1)), np.full(2000, 0.3)
+    a = ExtraNoise(seed=3, tau=0.5)(Theta, x, y, 0.04, NEURON)
+    b = ExtraNoise(seed=3, tau=0.5)(Theta, x, y, 0.04, NEURON)
+    np.testing.assert_array_equal(a, b)
+    noise = a - mean_field_step(Theta, x, y, 0.04, NEURON)
+    assert np.std(noise) == pytest.approx(0.5 * 0.2, rel=0.05)  # 12000 draws: sd of the sd ≈ 0.65 %
+    with pytest.raises(InvalidArgument, match="tau"):
+        ExtraNoise(tau=0.0)
+    # each access to the entry builds a new rule: its generator starts afresh
+    first, second = BROKEN["extra_noise"].rule, BROKEN["extra_noise"].rule
+    np.testing.assert_array_equal(first(Theta, x, y, 0.04, NEURON), second(Theta, x, y, 0.04, NEURON))
+
+
+# -- the clustered sampler -------------------------------------------------------------------------------
+
+
+def test_clustered_init_repeats_each_draw_m_times():
+    rho0 = GaussianInit(3, 0.5)
+    th = ClusteredInit(4)(rho0, np.random.default_rng(1), 12)
+    assert th.shape == (12, 3)
+    blocks = th.reshape(3, 4, 3)
+    assert np.all(blocks == blocks[:, :1])
+    assert len(np.unique(th[:, 0])) == 3
+    assert repr(ClusteredInit(8)) == "clustered_init_m8"
+
+
+def test_clustered_init_m1_is_iid_init_and_truncates():
+    rho0 = GaussianInit(3, 0.5)
+    np.testing.assert_array_equal(ClusteredInit(1)(rho0, np.random.default_rng(7), 10), iid_init(rho0, np.random.default_rng(7), 10))
+    c = ClusteredInit(4)(rho0, np.random.default_rng(7), 10)  # 3 draws, 12 rows, cut to 10
+    assert c.shape == (10, 3) and len(np.unique(c[:, 0])) == 3
+
+
+@pytest.mark.parametrize("m", [0, -2, 1.5, True])
+def test_clustered_init_rejects_bad_m(m):
+    with pytest.raises(InvalidArgument, match="`m`"):
+        ClusteredInit(m)
