@@ -3,7 +3,7 @@
 Particle-coordinate updates per second = R·N·D·(steps) / seconds. Both SGD paths run the same
 rule on the same pre-drawn samples (sampling excluded from both): the compiled path is
 :func:`mfcheck.dynamics.kernels.sgd_block` over whole blocks of steps; the numpy loop is one
-:func:`mfcheck.dynamics.rules.mean_field_step` call per step with BLAS pinned to one thread (DESIGN.md).
+:func:`mfcheck.dynamics.rules.mean_field_step` call per step with BLAS pinned to one thread (docs/methods.md).
 Compilation happens in :func:`mfcheck.dynamics.kernels.warm_up` before any timing.
 
 The reference flow's floor is the two matrix products each RK4 stage needs, Z = X ϑ^T (n×d by d×M)

@@ -15,4 +15,4 @@ class InvalidArgument(ValueError):
 
 
 class OutsideAssumptions(ValueError):
-    """The input violates a hypothesis (A1-A4 of THEORY.md) of the claim asked to judge it."""
+    """The input violates a hypothesis (A1-A4 of docs/theory.md §4) of the claim asked to judge it."""

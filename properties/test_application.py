@@ -1,4 +1,4 @@
-"""The application (THEORY.md §6; the last row of §7) as a regression property.
+"""The application (docs/theory.md §6) as a regression property.
 
 On the two-Gaussians problem a spherically symmetric ρ_0 stays spherically symmetric, and the
 distributional dynamics reduces to the one-dimensional PDE for the law of r = ||w|| that the

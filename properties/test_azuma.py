@@ -1,4 +1,4 @@
-"""Term E3 (THEORY.md §2, §4) as a regression property: the SGD martingale M_i^k is sub-Gaussian
+"""Term E3 (docs/theory.md §2, §4) as a regression property: the SGD martingale M_i^k is sub-Gaussian
 within the Azuma–Hoeffding bound and its scale grows like sqrt(εT) for the correct particle SGD;
 rules whose martingale does not shrink with ε are rejected.
 

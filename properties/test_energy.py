@@ -1,4 +1,4 @@
-"""Energy decay (THEORY.md §3) as a regression property: d/dt R(ρ_t) = −4ξ∫||∇Ψ||²dρ_t ≤ 0 holds
+"""Energy decay (docs/theory.md §3) as a regression property: d/dt R(ρ_t) = −4ξ∫||∇Ψ||²dρ_t ≤ 0 holds
 for the project's reference flow and, per unit time, for the correct SGD; it is rejected for a
 reference drift with the wrong factor (−ξ∇Ψ), for an ascent (+2ξ∇Ψ) and for the SGD missing
 the factor 2 (``no_factor_two`` of ``mfcheck.dynamics.broken``).

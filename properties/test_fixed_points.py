@@ -1,4 +1,4 @@
-"""Noiseless fixed points (THEORY.md §5) as a regression property: the reference's residual
+"""Noiseless fixed points (docs/theory.md §5) as a regression property: the reference's residual
 ∫||∇Ψ||²dρ_t decays and, near a stable Dirac fixed point θ*, both the reference flow and the
 correct SGD contract at the rate of the linearisation (4 λ_min of Hess_θΨ(θ*; δ_θ*)); a
 reference drift with the wrong factor (−ξ∇Ψ) and the SGD missing the factor 2

@@ -1,4 +1,4 @@
-"""Free-energy decay (THEORY.md §3) as a regression property: along the noisy DD in D = 1, F_β is
+"""Free-energy decay (docs/theory.md §3) as a regression property: along the noisy DD in D = 1, F_β is
 non-increasing and d/dt F_β = −2ξ∫ρ|∂(Ψ_λ + β⁻¹ log ρ)|² to discretisation accuracy for the project's
 Fokker–Planck solver; a solver with the wrong diffusion coefficient (2β⁻¹, the c = 2 / c = 4 confusion
 read the other way, or β⁻¹/2) is rejected.

@@ -1,4 +1,4 @@
-"""Gronwall (THEORY.md §4, §7): the coupling S(T) grows at most like e^{K_drift T}; the claim passes on
+"""Gronwall (docs/theory.md §4, §7): the coupling S(T) grows at most like e^{K_drift T}; the claim passes on
 the correct particle SGD and is rejected for an SGD whose coupling grows faster than K_drift.
 
 False-alarm rate: α = 0.05 (Holm over the check's two one-sided tests, each level α at the

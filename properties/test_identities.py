@@ -1,4 +1,4 @@
-"""The exact identities of THEORY.md §1 over hypothesis-drawn activations, populations and particles.
+"""The exact identities of docs/theory.md §1 over hypothesis-drawn activations, populations and particles.
 
 R_N(θ) = R(ρ̂^N) = R_# + (2/N) Σ V(θ_i) + (1/N²) Σ U(θ_i, θ_j)   and
 ∂R_N/∂θ_i = (2/N) ∇_θ Ψ(θ_i; ρ̂^N). Both are exact: tolerances are float round-off and the

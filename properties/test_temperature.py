@@ -1,4 +1,4 @@
-"""The temperature convention of noisy SGD as a regression property (THEORY.md §2, §5).
+"""The temperature convention of noisy SGD as a regression property (docs/theory.md §2, §5).
 
 The claim "noisy SGD with c = 4 has the Gibbs measure at β as stationary law" passes on the
 correct rule and fails on a rule whose noise is sqrt(s/β) g (c = 1, stationary law ρ*_{4β}),

@@ -1,4 +1,4 @@
-"""Unit tests of mfcheck.model.bounds: the error scales and concentration bounds of THEORY.md §4."""
+"""Unit tests of mfcheck.model.bounds: the error scales and concentration bounds of docs/theory.md §4."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The exact identities of THEORY.md §1, as unit tests of mfcheck.model.functionals.
+"""The exact identities of docs/theory.md §1, as unit tests of mfcheck.model.functionals.
 
 - R_N(θ) = R(ρ̂^N) = R_# + (2/N) Σ_i V(θ_i) + (1/N²) Σ_{i,j} U(θ_i, θ_j)
          = mean_j (y_j - (1/N) Σ_i σ*(x_j; θ_i))²                       (to 1e-12);

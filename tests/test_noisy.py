@@ -82,7 +82,7 @@ def test_conditional_mean_is_minus_grad_psi_lambda(pop, rng):
 def test_noise_scale_and_ou_stationary_variance(c):
     """Noise coefficient sqrt(c s/β); with no data term the rule is the AR(1) θ ← aθ + b g with
     stationary variance b²/(1 − a²) → c/(4βλ) as s → 0: the Gibbs variance 1/(βλ) of exp(−βλθ²/2)
-    exactly when c = 4 (THEORY.md §2)."""
+    exactly when c = 4 (docs/theory.md §2)."""
     lam, beta, s = 0.5, 4.0, 1e-6
     rule = Rule("identity", lambda Theta, x, y, s, neuron: Theta).langevin(lam, beta, c)
     one = np.ones((1, 1, 1))

@@ -82,7 +82,7 @@ def test_laws_are_consistent(flow40):
 
 def test_point_mass_follows_the_scalar_ode(red40):
     """From δ_{r0} the law stays a point mass whose radius solves dr/dt = −2 ∂_rψ(r; δ_r)
-    (THEORY.md §6 caution); checked against scipy's DOP853 on that scalar ODE (rtol 1e-11)."""
+    (docs/theory.md §6 caution); checked against scipy's DOP853 on that scalar ODE (rtol 1e-11)."""
     times = np.linspace(0.0, 2.0, 11)
     flow = solve_radial(PAPER_SIGMA, 0.8, 40, rho0=([0.9], [1.0]), T=2.0, times=times, K=1024, rtol=1e-10,
                         atol=1e-12, reduction=red40)

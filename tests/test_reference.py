@@ -59,7 +59,7 @@ def test_coupling_is_batched_over_replicates(small):
 
 
 def test_energy_decay_matches_dissipation(small):
-    """d/dt R(ρ_t) = −4 ξ ∫ ||∇Ψ||² dρ_t ≤ 0 (THEORY.md §3), to the accuracy of a centred difference."""
+    """d/dt R(ρ_t) = −4 ξ ∫ ||∇Ψ||² dρ_t ≤ 0 (docs/theory.md §3), to the accuracy of a centred difference."""
     problem, neuron, _, nodes, weights = small
     h = 1 / 64
     flow = _flow(small, h, record_dt=h)

@@ -1,6 +1,6 @@
 """Unit tests of mfcheck.dynamics.rules and mfcheck.dynamics.sgd: the mean-field step and the one driver.
 
-The key identity (THEORY.md §2): for a fresh sample (x, y) ~ P,
+The key identity (docs/theory.md §2): for a fresh sample (x, y) ~ P,
 E[θ_i^{k+1} - θ_i^k | θ^k] = -2 s_k ∇_θ Ψ(θ_i^k; ρ̂^{N,k}).
 For a finite population the expectation is an exact average over the n points; for any P it
 is checked by Monte Carlo. A mutant (missing factor 2) must fail both checks; every broken rule of

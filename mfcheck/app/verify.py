@@ -65,7 +65,7 @@ def verify(
     a claim that runs on a setting of its own refuses an ``experiment`` that is not the default
     one at some seed (:class:`~mfcheck.errors.InvalidArgument`), before anything runs.
     BLAS runs on one thread: the per-step matrix products are small, and threads inside a
-    step lose more to synchronisation than they gain (DESIGN.md, performance notes).
+    step lose more to synchronisation than they gain (docs/methods.md, "Performance").
 
     ``execution`` (:class:`mfcheck.runtime.executors.Execution`) says where the cells of the sweeps run
     (the Theorem 1 sweep and the Theorem 2 sweep) and which cache they use; None: the current

@@ -1,6 +1,6 @@
 """Term E3 of the coupling lemma: the martingale part of SGD and the Azuma–Hoeffding bound.
 
-THEORY.md §2 and §4. One-pass SGD is an *unbiased noisy Euler scheme*: with
+docs/theory.md §2 and §4. One-pass SGD is an *unbiased noisy Euler scheme*: with
 Δθ_i^k = θ_i^{k+1} − θ_i^k and F_k the past (θ^0, z_0, …, z_{k−1}),
 
     E[Δθ_i^k | F_k] = −2 s_k ∇_θ Ψ(θ_i^k; ρ̂^{N,k})        exactly,  s_k = ε ξ(kε).
@@ -36,7 +36,7 @@ of Δθ/s, bounded by 4B².
       theorem bounds M by the Azuma proxy, tested in (a).
     - *ε exponent* from log RMS = a + b_ε log ε + b_t log(Σ s_l²/ε) + c ε (c: the O(ε) weak
       error of E v, a nuisance; see :func:`fit_scale`): H1 b_ε < 1/2, i.e.
-      RMS / sqrt(εt) grows along the limit ε ↓ (DESIGN.md: an upper bound fails when the ratio
+      RMS / sqrt(εt) grows along the limit ε ↓ (docs/methods.md, "Upper bounds are tested one-sidedly": an upper bound fails when the ratio
       grows along the limit). This is the sharp part of the claim: at fixed T,
       E M² = ε ∫_0^T ξ² E v dt (1 + O(ε)); the sweep starts at ε = 1/16 to keep the O(ε) part
       small. b_t is reported: for a correct SGD it is ≤ 1/2 when the gradient noise v_l
@@ -116,7 +116,7 @@ SIZES = {
 
 
 def azuma_increment_bound(problem: Problem, neuron: Neuron) -> float:
-    """B = (sup|y| + sup|σ*|) · sup||∇_θ σ*||, so that ||Δθ_i^k|| ≤ 2 s_k B (THEORY.md §2, A2)."""
+    """B = (sup|y| + sup|σ*|) · sup||∇_θ σ*||, so that ||Δθ_i^k|| ≤ 2 s_k B (docs/theory.md §2, A2)."""
     c = problem.constants(neuron)
     B = (c.y_bound + c.sigma_star_bound) * c.grad_sigma_star_bound
     if not math.isfinite(B):

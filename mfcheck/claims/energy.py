@@ -1,4 +1,4 @@
-"""Energy decay along the noiseless dynamics (THEORY.md §3, "Exact consequences").
+"""Energy decay along the noiseless dynamics (docs/theory.md §3, "Exact consequences").
 
 **Claim.** Along the noiseless distributional dynamics ∂_t ρ_t = 2ξ(t) ∇·(ρ_t ∇Ψ(θ; ρ_t)),
 

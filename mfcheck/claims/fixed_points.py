@@ -1,4 +1,4 @@
-"""Noiseless fixed points (THEORY.md §5): the long-time limit and exponential contraction to a Dirac.
+"""Noiseless fixed points (docs/theory.md §5): the long-time limit and exponential contraction to a Dirac.
 
 **Claims.** (a) ρ is a fixed point of the noiseless dynamics iff supp(ρ) ⊆ {θ : ∇_θΨ(θ; ρ) = 0};
 the flow's long-time limit is one, so the residual r(t) = ∫ ||∇_θΨ(θ; ρ_t)||² ρ_t(dθ) → 0.

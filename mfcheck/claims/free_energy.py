@@ -1,4 +1,4 @@
-"""Free-energy decay along the noisy distributional dynamics (THEORY.md §3, "Exact consequences").
+"""Free-energy decay along the noisy distributional dynamics (docs/theory.md §3, "Exact consequences").
 
 **Claim.** Along ∂_t ρ_t = 2ξ ∂_θ(ρ_t ∂_θΨ_λ(θ; ρ_t)) + 2ξ β⁻¹ ∂²_θ ρ_t, the free energy
 F_β(ρ) = ½R(ρ) + (λ/2)∫θ² dρ + β⁻¹∫ρ log ρ satisfies
@@ -35,7 +35,7 @@ decay rate (a log-Sobolev constant) that the theory does not state, and KL itsel
 Lyapunov function (F_β(ρ) − F_β(ρ*) = β⁻¹ KL(ρ|ρ*) + ½‖ŷ_ρ − ŷ_{ρ*}‖²_n is).
 
 **Broken implementation.** ``diffusion_scale = 2`` runs the solver with diffusion 2β⁻¹ (the
-c = 2 vs c = 4 confusion of THEORY.md §2 read the other way: the law relaxes to the Gibbs
+c = 2 vs c = 4 confusion of docs/theory.md §2 read the other way: the law relaxes to the Gibbs
 measure at β/2), while F_β and D use the declared β; ``diffusion_scale = 1/2`` (the Gibbs measure
 at 2β, what c = 2 gives) likewise. Then, with s = ``diffusion_scale``,
 dF_β/dt = −2ξ∫ρ ∂(Ψ_λ + β⁻¹ log ρ)·∂(Ψ_λ + s β⁻¹ log ρ) ≠ −D, a discrepancy that does not
@@ -260,6 +260,6 @@ CLAIM = Check(
     own_setting="its own D = 1 population",
     statement="d/dt F_β(ρ_t) = −2 ξ(t) ∫ |∂_θ(Ψ_λ(θ; ρ_t) + β⁻¹ log ρ_t)|² ρ_t(dθ) ≤ 0, ρ_t → ρ* = Z⁻¹ exp(−βΨ_λ(·; ρ*))",
     test_count=2,  # monotone, identity
-    alternative="a solver with twice the diffusion (its identity fails with p = 0 at every tier)", deterministic=True,
+    alternative="a solver with twice the diffusion (its deterministic identity test fails)", deterministic=True,
     compute=evaluate,
 )

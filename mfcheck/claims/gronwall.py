@@ -1,6 +1,6 @@
 """Term E2 of the coupling lemma closed by Gronwall: the coupling grows at most like e^{K_drift T}.
 
-THEORY.md §4 and the §7 row "Gronwall". With θ̄_i the nonlinear particle started at the same
+docs/theory.md §4 and the §7 row "Gronwall". With θ̄_i the nonlinear particle started at the same
 θ_i^0 as SGD particle i (synchronous coupling), the coupling statistic of one replicate is
 
     S(T) = max_{i ≤ N} sup_{kε ≤ T} ||θ_i^k − θ̄_i^{kε}||_2        (k on the record grid),

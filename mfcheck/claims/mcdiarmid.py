@@ -1,4 +1,4 @@
-"""Term II of Theorem 1: McDiarmid concentration of i.i.d. nonlinear particles (THEORY.md §4).
+"""Term II of Theorem 1: McDiarmid concentration of i.i.d. nonlinear particles (docs/theory.md §4).
 
 **Claim.** For i.i.d. nonlinear particles θ̄_1^t, …, θ̄_N^t with law ρ_t and a test function
 f with |f| ≤ K_f (K_f = ``f.sup_norm``), X_t = (1/N) Σ_i f(θ̄_i^t) changes by at most 2K_f/N

@@ -1,6 +1,6 @@
 """Per-replicate claim statistics of Theorem 1, from an SGD run and its coupled reference.
 
-On the recorded times t_j = k_j ε (a grid of the sup over k; THEORY.md §4):
+On the recorded times t_j = k_j ε (a grid of the sup over k; docs/theory.md §4):
 
 - test functions: max_f  sup_j |(1/N) Σ_i f(θ_i^{k_j}) - ∫ f dρ_{t_j}| / K_f,  K_f = max(sup|f|, Lip f);
 - risk:           sup_j |R_N(θ^{k_j}) - R(ρ_{t_j})|;

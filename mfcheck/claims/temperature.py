@@ -1,4 +1,4 @@
-"""The temperature convention of noisy SGD, settled by measurement (THEORY.md §2, §5).
+"""The temperature convention of noisy SGD, settled by measurement (docs/theory.md §2, §5).
 
 **Claim.** Noisy SGD with the default noise constant c = 4,
 θ ← (1 − 2λs)θ + 2s(y − ŷ)∇_θσ* + sqrt(4 s/β) g, has as stationary law the Gibbs fixed point
@@ -15,7 +15,7 @@ interaction term matters here: ρ*_β is not the non-interacting law exp(−βV_
 the particles recorded every ``thin`` time units after ``burn`` are the stationary sample (they
 are correlated in time and across the particles of a replicate; the test below does not assume
 otherwise). The runs with c = 4 and c = 2 share their init, data and noise streams, and each is
-compared with ρ*_β and ρ*_{2β}: under THEORY.md §2 the pairs (4, β) and (2, 2β) agree and the
+compared with ρ*_β and ρ*_{2β}: under docs/theory.md §2 the pairs (4, β) and (2, 2β) agree and the
 other two differ. Only (c = 4, ρ*_β), or the rule under test against ρ*_β, is a test; the
 other pairs are measurements that show the power (``reports/temperature/report.md``).
 
@@ -383,8 +383,8 @@ def run(context: CheckContext) -> ClaimResult:
         "reference_error": ref_error,
         "resolution": main["resolution"],
         "measured_bias": MEASURED_BIAS,
-        "bias_bound": 0.06 / size["N"] + 0.14 * size["eps"],
-        "bias_to_resolution": (0.06 / size["N"] + 0.14 * size["eps"]) / main["resolution"],
+        "bias_bound": bias_bound(size["N"], size["eps"]),
+        "bias_to_resolution": bias_bound(size["N"], size["eps"]) / main["resolution"],
         "curves": curves,
         "histograms": {name: _hist(x, lo, hi) for name, x in samples.items()},
         "densities": {"grid": plot_grid.tolist(), **{("β" if b == BETA else "2β"): s.density_at(plot_grid).tolist() for b, s in refs.items()}},

@@ -1,7 +1,7 @@
 """Sweep sizes. ``smoke`` for tests, ``ci`` (the default of ``mfcheck verify``), ``full`` for reports.
 
 Cells lie on two paths along the limit (N ↑, ε ↓), one on each side of the kink of
-max(1/N, ε) (DESIGN.md: sweep where each term shows):
+max(1/N, ε) (docs/methods.md, "Sweep where each term shows"):
 
 - the **N-path** ε = 1/(kink·N): there max(1/N, ε) = 1/N and the 1/N term dominates;
 - the **ε-path** N = kink/ε: there max(1/N, ε) = ε and the ε term dominates.

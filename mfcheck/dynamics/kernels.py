@@ -4,7 +4,7 @@ The numpy implementations (:func:`mfcheck.dynamics.rules.mean_field_step` and th
 :class:`mfcheck.dynamics.rules.Langevin`, :func:`mfcheck.reference.flow.solve_flow`) stay the readable
 reference; these kernels compute the same numbers up to floating-point rounding.
 
-One noiseless step of replicate r (THEORY.md §2), for the inner neuron σ*(x; w) = σ(<w, x>):
+One noiseless step of replicate r (docs/theory.md §2), for the inner neuron σ*(x; w) = σ(<w, x>):
 
     z_i = <θ_i, x_k>,   ŷ = (1/N) Σ_i σ(z_i),   θ_i ← θ_i + 2 s_k (y_k − ŷ) σ'(z_i) x_k,
 

@@ -1,7 +1,7 @@
 """SGD update rules: one small frozen type for the correct rule, noisy SGD, broken rules and user steps.
 
 A rule performs one step of R independent replicates: particles θ (R, N, D), one fresh sample
-x (R, d), y (R,) per replicate, the step size s = ε ξ(kε) (THEORY.md §2):
+x (R, d), y (R,) per replicate, the step size s = ε ξ(kε) (docs/theory.md §2):
 
     noiseless:  θ_i ← θ_i + 2 s (y − ŷ(x; θ)) ∇_θ σ*(x; θ_i),   ŷ(x; θ) = (1/N) Σ_j σ*(x; θ_j),
     Langevin:   θ_i ← (the noiseless step) − 2λ s θ_i + sqrt(c s / β) g_i,
@@ -9,7 +9,7 @@ x (R, d), y (R,) per replicate, the step size s = ε ξ(kε) (THEORY.md §2):
 with g (R, N, D) standard Gaussians drawn by the harness (so that a coupled reference can be
 driven by the same increments), ridge λ ≥ 0, inverse temperature β > 0, noise constant c > 0.
 Per unit of time the noise adds variance c ξ / β, so the Fokker–Planck term of the limit is
-(c/2) ξ β^{-1} Δ and the stationary law is the Gibbs measure at β' = 4β / c: c = 4 makes THEORY.md
+(c/2) ξ β^{-1} Δ and the stationary law is the Gibbs measure at β' = 4β / c: c = 4 makes docs/theory.md
 §3, §5 hold as written (β' = β); c = 2 (the talk's sqrt(2 s/β)) gives β' = 2β
 (:mod:`mfcheck.claims.temperature` settles it by measurement).
 

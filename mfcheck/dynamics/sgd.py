@@ -1,7 +1,7 @@
 """One-pass particle SGD, noiseless or Langevin, several independent replicates in one call.
 
 θ_i^{k+1} = θ_i^k + 2 s_k (y_k - ŷ(x_k; θ^k)) ∇_θ σ*(x_k; θ_i^k) [− 2λ s_k θ_i^k + sqrt(c s_k / β) g_i^k],
-s_k = ε ξ(kε),   ŷ(x; θ) = (1/N) Σ_i σ*(x; θ_i)   (THEORY.md §2; the step is N times the plain gradient step).
+s_k = ε ξ(kε),   ŷ(x; θ) = (1/N) Σ_i σ*(x; θ_i)   (docs/theory.md §2; the step is N times the plain gradient step).
 
 One driver, :func:`run_sgd`, runs any :class:`mfcheck.dynamics.rules.Rule` (noisy when the rule
 carries ``noise``). What it keeps is an argument, as diffrax's ``SaveAt`` is: :class:`StandardRecord`

@@ -242,4 +242,4 @@ def relu() -> Activation:
 
 
 PAPER_SIGMA = piecewise_linear()
-"""The activation of MMN18's Gaussian-separation experiments (THEORY.md §6)."""
+"""The activation of MMN18's Gaussian-separation experiments (docs/theory.md §6)."""

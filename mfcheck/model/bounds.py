@@ -1,4 +1,4 @@
-"""The error scales and concentration bounds of THEORY.md §4, as vectorised functions.
+"""The error scales and concentration bounds of docs/theory.md §4, as vectorised functions.
 
 - :func:`err_ND`: err_{N,D}(z) = sqrt(max(1/N, ε)) · [sqrt(D + log(N/ε)) + z]  (Theorem 1).
 - :func:`coupling_scale`: sqrt(max(1/N, ε)) · [sqrt(D + log(N (T/ε ∨ 1))) + z]  (coupling lemma).

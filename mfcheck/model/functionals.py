@@ -1,7 +1,7 @@
 """Functionals of a (weighted) empirical measure ρ = Σ_m w_m δ_{θ_m}, built on a problem's oracle.
 
 R(ρ) = R_# + 2 ∫V dρ + ∫∫U dρ dρ,   Ψ(θ; ρ) = V(θ) + ∫U(θ, θ') ρ(dθ'),
-∇_θ Ψ(θ; ρ) = ∇V(θ) + ∫∇₁U(θ, θ') ρ(dθ')   (THEORY.md §1).
+∇_θ Ψ(θ; ρ) = ∇V(θ) + ∫∇₁U(θ, θ') ρ(dθ')   (docs/theory.md §1).
 
 With uniform weights, ``risk`` is the network risk R_N(θ) = R(ρ̂^N) and
 ∂R_N/∂θ_i = (2/N) ∇_θ Ψ(θ_i; ρ̂^N). Problems with a finite population take the exact

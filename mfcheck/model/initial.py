@@ -3,7 +3,7 @@
 :class:`GaussianInit` is ρ_0 = N(μ, κ² I_D). Besides sampling it gives tensor Gauss–Hermite
 nodes ϑ_m = μ + κ z_m with product weights w_m, so that Σ_m w_m f(ϑ_m) → ∫ f dρ_0 spectrally
 for smooth f. Pushed forward by the (smooth) flow with fixed weights, the nodes carry ρ_t far
-more accurately than M i.i.d. particles (DESIGN.md: Monte Carlo error is the first enemy).
+more accurately than M i.i.d. particles (docs/methods.md, "Monte Carlo error is the first enemy").
 Scrambled Sobol nodes (:meth:`GaussianInit.sobol`) converge more slowly at t = 0 but do not
 rely on the smoothness of the flow map, and an independent scramble measures their error
 (:mod:`mfcheck.reference.refinement`); they are what the claims use.

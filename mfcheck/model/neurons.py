@@ -1,6 +1,6 @@
 """Neurons σ*(x; θ) and their parameter gradients ∇_θ σ*(x; θ).
 
-Two forms (THEORY.md §1):
+Two forms (docs/theory.md §1):
 
 * :class:`InnerNeuron`:  σ*(x; w) = σ(<w, x>),               θ = w ∈ R^d,        D = d;
 * :class:`AffineNeuron`: σ*(x; (a, w, b)) = a σ(<w, x> + b),  θ = (a, w, b),      D = d + 2.

@@ -1,6 +1,6 @@
 """Synchronously coupled nonlinear particles θ̄_i in a stored reference field.
 
-θ̄_i^t = θ_i^0 - 2 ∫_0^t ξ(s) ∇_θ Ψ(θ̄_i^s; ρ_s) ds   (THEORY.md §3): each θ̄_i starts at the
+θ̄_i^t = θ_i^0 - 2 ∫_0^t ξ(s) ∇_θ Ψ(θ̄_i^s; ρ_s) ds   (docs/theory.md §3): each θ̄_i starts at the
 same θ_i^0 as SGD particle i. Since the θ̄_i do not act on ρ_t, replaying the RK4 stages of
 :func:`mfcheck.reference.flow.solve_flow` with its stored ŷ vectors is exactly the RK4
 solution of the joint system (nodes + coupled particles).

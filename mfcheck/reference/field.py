@@ -1,7 +1,7 @@
 """The population field at many particles, compiled where it can be: ŷ_ρ and ∇_θ Ψ(θ; ρ).
 
 On a plain :class:`~mfcheck.model.problems.finite.FinitePopulation` the law ρ enters the drift only
-through ŷ on the n population points (THEORY.md §3):
+through ŷ on the n population points (docs/theory.md §3):
 
     ŷ_ρ(x_j) = Σ_m w_m σ(<θ_m, x_j>),   ∇_θ Ψ(θ; ρ) = −(1/n) Σ_j (y_j − ŷ_ρ(x_j)) σ'(<θ, x_j>) x_j.
 

@@ -1,7 +1,7 @@
 """The limit law ρ_t of the noiseless distributional dynamics, carried by weighted nodes.
 
 ρ_t = Σ_m w_m δ_{ϑ_m(t)} with fixed weights and nodes following the nonlinear dynamics
-dϑ_m/dt = -2 ξ(t) ∇_θ Ψ(ϑ_m; ρ_t)   (THEORY.md §3),
+dϑ_m/dt = -2 ξ(t) ∇_θ Ψ(ϑ_m; ρ_t)   (docs/theory.md §3),
 integrated by the classical 4-stage Runge–Kutta scheme with step h. On a finite population
 the law enters the drift only through the predictor ŷ_t(x_j) = Σ_m w_m σ*(x_j; ϑ_m(t)), an
 n-vector; the flow stores that vector at each of the four stages of every step, so that any

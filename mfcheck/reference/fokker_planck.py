@@ -1,4 +1,4 @@
-"""The noisy distributional dynamics in dimension D = 1 on a grid (THEORY.md §3, "Noisy DD").
+"""The noisy distributional dynamics in dimension D = 1 on a grid (docs/theory.md §3, "Noisy DD").
 
 PDE, for a finite population P = (1/n) Σ_j δ_{(x_j, y_j)} and a parameter θ ∈ R (D = 1):
 
@@ -34,7 +34,7 @@ formula (not from the scheme's flux), on the interior faces θ_{j+½}:
     D(t) = 2ξ(t) Σ_faces ½(ρ_j + ρ_{j+1}) · |∂_θΨ_λ(θ_{j+½}; ρ) + β⁻¹ (log ρ_{j+1} − log ρ_j)/dx|² dx,
 
 with ∂_θΨ exact through ŷ (``problem.grad_Psi_of_prediction``). Under the PDE with the declared
-β, d/dt F_β = −D (THEORY.md §3); the scheme reproduces it to O(dx² + dt²). A solver run with
+β, d/dt F_β = −D (docs/theory.md §3); the scheme reproduces it to O(dx² + dt²). A solver run with
 ``diffusion_scale`` ≠ 1 (a broken reference) does not.
 """
 

@@ -1,4 +1,4 @@
-"""The Gibbs fixed point of the noisy distributional dynamics, on a grid (THEORY.md §5).
+"""The Gibbs fixed point of the noisy distributional dynamics, on a grid (docs/theory.md §5).
 
 ρ*(θ) = Z^{-1} exp(−β Ψ_λ(θ; ρ*)),   Ψ_λ(θ; ρ) = Ψ(θ; ρ) + (λ/2)||θ||²,
 Ψ(θ; ρ) = V(θ) + ∫U(θ, θ') ρ(dθ'),

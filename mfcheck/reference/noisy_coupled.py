@@ -1,4 +1,4 @@
-"""Synchronously coupled particles of the noisy nonlinear dynamics (THEORY.md §3, noisy version).
+"""Synchronously coupled particles of the noisy nonlinear dynamics (docs/theory.md §3, noisy version).
 
 dθ̄_i = −2ξ(t) [∇_θΨ(θ̄_i; ρ_t) + λ θ̄_i] dt + sqrt(4ξ(t)/β) dW_i,   θ̄_i(0) = θ_i^0,
 

@@ -1,5 +1,5 @@
-"""The reference and its own error, measured by refinement (DESIGN.md: the reference must be
-better than what it judges).
+"""The reference and its own error, measured by refinement (docs/methods.md, "The reference must be
+better than what it judges").
 
 The reference flow runs with step h on 2^m scrambled Sobol nodes; a second flow with h/2 on
 2^{m+1} nodes drawn from an independent scramble measures its error. The reported error of

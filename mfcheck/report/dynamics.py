@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mfcheck.claims.base import Check
-from mfcheck.claims.temperature import EQUILIBRATION_LEVEL
+from mfcheck.claims.temperature import BIAS_PER_EPS, BIAS_PER_INV_N, EQUILIBRATION_LEVEL, bias_bound
 from mfcheck.report.figures import plt, save_figure
 from mfcheck.report.format import fmt_ci, header, md_cell, tests_table
 from mfcheck.stats.results import ClaimResult
@@ -343,8 +343,8 @@ def render_temperature(claim: Check, result: ClaimResult, summary: dict, folder:
         lines += ["| N | ε | replicates | sup_t \\|F̄ − F*_β\\| | noise floor (95 %) |", "|---|---|---|---|---|"]
         for b in d["measured_bias"]:
             lines.append(f"| {b['N']} | {b['eps']} | {b['replicates']} | {b['sup_distance']:.4f} | {b['noise_floor']:.4f} |")
-        lines += ["", f"A bias of ≈ 0.06/N (narrower law) and ≈ 0.14ε (wider law): at this tier (N = {s['N']}, ε = {s['eps']}) at most "
-                  f"{0.06 / s['N'] + 0.14 * s['eps']:.4f}, against a resolution of {d['resolution']:.4f}."]
+        lines += ["", f"A bias of ≈ {BIAS_PER_INV_N:g}/N (narrower law) and ≈ {BIAS_PER_EPS:g}ε (wider law): at this tier "
+                  f"(N = {s['N']}, ε = {s['eps']}) at most {bias_bound(s['N'], s['eps']):.4f}, against a resolution of {d['resolution']:.4f}."]
     lines += ["", "## Setting and seeds", "",
               f"- problem: `{s['problem']}`; neuron: `{s['neuron']}`, D = 1; ρ_0: `{s['rho0']}`; ξ ≡ 1",
               f"- λ = {s['lam']}, β = {s['beta']}; rule under test: `{s['noisy_rule_under_test']}` (drift `{s['drift']}`)",

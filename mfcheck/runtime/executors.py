@@ -13,7 +13,7 @@ which keeps library calls and tests simple; the command line (``mfcheck verify``
 
 Every worker runs its cell with BLAS pinned to one thread (threadpoolctl) and, when the
 compiled kernels are present, ``numba.set_num_threads(1)``: one cell per core, no
-oversubscription (DESIGN.md, performance notes).
+oversubscription (docs/methods.md, "Performance").
 """
 
 from __future__ import annotations

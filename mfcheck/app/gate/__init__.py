@@ -20,7 +20,7 @@
 - ``lam`` ≥ 0 (ridge λ) and ``beta`` > 0 (inverse temperature β): the noisy case.
 
 It must return the particles after one step, shape (R, N, D), without keeping state between
-calls. The correct step (THEORY.md §2) is
+calls. The correct step (docs/theory.md §2) is
 
     θ_i ← (1 − 2λ s) θ_i + 2 s (y − ŷ(x; θ)) ∇_θ σ*(x; θ_i) + sqrt(4 s / β) g_i,
     ŷ(x; θ) = (1/N) Σ_j σ*(x; θ_j);
@@ -66,7 +66,7 @@ claims' exponents and constants with their CIs, and whether a later run moved be
 from mfcheck.app.gate.baseline import BASELINE_FORMAT, baseline_document, compare_baseline, write_baseline
 from mfcheck.app.gate.examples import CORRECT_STEPS, einsum_step, reference_step, replicate_loop_step
 from mfcheck.app.gate.gate import (
-    _NEEDS_REFERENCE, INIT_CLAIMS, STEP_CLAIMS, GateVerification, format_table, gate, gate_command,
+    INIT_CLAIMS, STEP_CLAIMS, GateVerification, format_table, gate, gate_command,
 )
 from mfcheck.app.gate.protocol import (
     Implementation, ImplementationError, as_protocol, as_rule, checked, checked_init, load_implementation,

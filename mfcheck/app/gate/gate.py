@@ -34,9 +34,6 @@ STEP_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts & {"st
 INIT_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts == {"init"})
 """The claims that test the initial sampler alone."""
 
-_NEEDS_REFERENCE = frozenset(name for name, claim in CLAIMS.items() if claim.reads_reference)
-"""The claims that read the solved Theorem 1 reference (solving it costs most of a smoke run)."""
-
 
 @dataclass(frozen=True)
 class GateVerification(Verification):

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mfcheck.app.gate.examples import CORRECT_STEPS
-from mfcheck.app.gate.gate import _NEEDS_REFERENCE, INIT_CLAIMS, STEP_CLAIMS, check_alpha, gate
+from mfcheck.claims import CLAIMS
+from mfcheck.app.gate.gate import INIT_CLAIMS, STEP_CLAIMS, check_alpha, gate
 from mfcheck.app.gate.protocol import ImplementationError, as_protocol
 from mfcheck.claims.tiers import Tier
 from mfcheck.dynamics.broken import BROKEN
@@ -100,7 +101,7 @@ def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] 
         catalogue = [c for c in catalogue if c[0] in names]
     step_claims = tuple(STEP_CLAIMS if claims is None else claims)
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
-    if reference is None and any(c in _NEEDS_REFERENCE for c in step_claims + INIT_CLAIMS):
+    if reference is None and any(CLAIMS[c].reads_reference for c in step_claims + INIT_CLAIMS):
         reference = build_reference(experiment)
     out = SelfTest(tier=tier.name, alpha=alpha)
     for name, kind, target, bug, obj in catalogue:

@@ -1,4 +1,4 @@
-r"""The Gaussian-separation experiments of MMN18 §3 (THEORY.md §6): SGD beside the radial PDE.
+r"""The Gaussian-separation experiments of MMN18 §3 (docs/theory.md §6): SGD beside the radial PDE.
 
 Setups (σ = :data:`~mfcheck.model.activations.PAPER_SIGMA`, w_i^0 ~ N(0, κ²/d I_d), ξ ≡ 1):
 
@@ -254,7 +254,7 @@ def _readme(summary: dict) -> str:
     lines = [
         "# MMN18 §3 reproduced: separating two isotropic Gaussians, SGD beside the radial PDE",
         "",
-        "Setting (THEORY.md §6): y = ±1 with probability 1/2, x ~ N(0, (1 ± Δ)² I_d); σ*(x; w) = σ(<w, x>) with the paper's",
+        "Setting (docs/theory.md §6): y = ±1 with probability 1/2, x ~ N(0, (1 ± Δ)² I_d); σ*(x; w) = σ(<w, x>) with the paper's",
         "piecewise-linear σ (t1 = 0.5, t2 = 1.5, s1 = −2.5, s2 = 7.5); w_i^0 ~ N(0, κ²/d I_d); ξ ≡ 1; one-pass SGD",
         "w_i^{k+1} = w_i^k + 2ε (y_k − ŷ(x_k; w^k)) σ'(<w_i^k, x_k>) x_k, plotted against t = kε.",
         "",

@@ -1,4 +1,4 @@
-r"""Noisy SGD's long-run law of |w| against the radial stationary law (THEORY.md §5, issue item 5).
+r"""Noisy SGD's long-run law of |w| against the radial stationary law (docs/theory.md §5).
 
 Noisy one-pass SGD on the two-Gaussians problem (σ the paper's, w_i^0 ~ N(0, κ²/d I_d), ξ ≡ 1):
 

@@ -1,7 +1,7 @@
 """The interface every data law P implements: sampling and the population oracle.
 
 With R_# = E[y²], V(θ) = -E[y σ*(x; θ)], U(θ, θ') = E[σ*(x; θ) σ*(x; θ')] the risk of a
-network is R_N(θ) = R_# + (2/N) Σ_i V(θ_i) + (1/N²) Σ_{i,j} U(θ_i, θ_j) (THEORY.md §1).
+network is R_N(θ) = R_# + (2/N) Σ_i V(θ_i) + (1/N²) Σ_{i,j} U(θ_i, θ_j) (docs/theory.md §1).
 A problem returns V, ∇V, U and ∇₁U (gradient in the first argument) for arrays of
 particles, and the constants of assumptions A2-A3 for a given neuron.
 """

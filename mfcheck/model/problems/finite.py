@@ -7,7 +7,7 @@ and for a (weighted) measure ρ = Σ_m w_m δ_{θ_m} the whole law enters throug
 R(ρ) = (1/n) Σ_j (y_j - ŷ_ρ(x_j))²,   ∇_θ Ψ(θ; ρ) = -(1/n) Σ_j (y_j - ŷ_ρ(x_j)) ∇_θ σ*(x_j; θ).
 
 This is the default problem of the general claims: it makes the reference exact up to the
-integrator and the quadrature of ρ_0 (DESIGN.md).
+integrator and the quadrature of ρ_0 (docs/methods.md).
 """
 
 from __future__ import annotations

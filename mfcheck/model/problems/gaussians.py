@@ -1,4 +1,4 @@
-r"""Separating two isotropic Gaussians (MMN18 §3, THEORY.md §6).
+r"""Separating two isotropic Gaussians (MMN18 §3, docs/theory.md §6).
 
 y = +1 w.p. 1/2 with x ~ N(0, (1+Δ)² I_d); y = -1 w.p. 1/2 with x ~ N(0, (1-Δ)² I_d).
 With σ*(x; w) = σ(<w, x>), s_± = 1 ± Δ, g ~ N(0, I_d), G ~ N(0, 1), q(a) = E σ(a G):

@@ -1,4 +1,4 @@
-"""The radial reduction of the two-Gaussians problem (THEORY.md §6).
+"""The radial reduction of the two-Gaussians problem (docs/theory.md §6).
 
 - :mod:`~mfcheck.reference.radial.forms`: q, Hermite coefficients and pair for one activation;
 - :mod:`~mfcheck.reference.radial.reduction`: v, u, ψ, R on radial laws, and the exact finite-N risk;

@@ -1,7 +1,7 @@
 r"""The radial reduction of the two-Gaussians problem: v, u, ψ, R on laws of r = ||w||.
 
 For y = ±1 with x ~ N(0, s_±² I_d), s_± = 1 ± Δ, σ*(x; w) = σ(<w, x>) and q, μ_n, pair as in
-:mod:`mfcheck.reference.radial.forms` (THEORY.md §6):
+:mod:`mfcheck.reference.radial.forms` (docs/theory.md §6):
 
     v(r)      = V(w) = −(1/2)[q(s_+ r) − q(s_− r)],                      ||w|| = r,
     u(r, r')  = (1/2) Σ_± E_c pair(s_± r, s_± r', c),   c = cos∠(w, w'),

@@ -1,7 +1,7 @@
 r"""The radial distributional dynamics ∂_t ρ̄ = 2ξ(t) ∂_r(ρ̄ ∂_r ψ(r; ρ̄)), by Lagrangian particles.
 
 ρ̄_t = Σ_i w_i δ_{r_i(t)} with fixed weights, each radius following the characteristic
-dr_i/dt = −2 ξ(t) ∂_r ψ(r_i; ρ̄_t) (THEORY.md §6). Mass is conserved exactly (the weights
+dr_i/dt = −2 ξ(t) ∂_r ψ(r_i; ρ̄_t) (docs/theory.md §6). Mass is conserved exactly (the weights
 never change), and since all particles move in one Lipschitz field they never cross, so the
 sorted radii are the quantile function of ρ̄_t at the fixed levels of the initial nodes.
 

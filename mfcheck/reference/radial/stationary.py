@@ -1,6 +1,6 @@
 r"""The stationary law of the noisy radial dynamics, solved self-consistently.
 
-The noisy DD (THEORY.md §3, §5) has the Gibbs fixed point ρ*(θ) ∝ exp(−β Ψ_λ(θ; ρ*)),
+The noisy DD (docs/theory.md §3, §5) has the Gibbs fixed point ρ*(θ) ∝ exp(−β Ψ_λ(θ; ρ*)),
 Ψ_λ = Ψ + (λ/2)|θ|². For the two-Gaussians problem ρ* is spherically symmetric, and the law of
 r = ||θ|| has the density
 
@@ -18,7 +18,7 @@ peak. The iteration works on compressed features (an SVD of Φ on the grid, exac
 singular values below 1e-13 of the largest, taken on at most 1025 grid points) and is polished by Powell's hybrid method. ``grid_error`` is the largest change of the CDF and of ψ when K is doubled.
 
 **Noise convention.** This is the fixed point of the DD written with 2ξβ^{-1}Δ, i.e. of noisy SGD
-with noise sqrt(c s_k/β) g and c = 4 (THEORY.md §2); with c = 2 compare with the law at 2β.
+with noise sqrt(c s_k/β) g and c = 4 (docs/theory.md §2); with c = 2 compare with the law at 2β.
 """
 
 from __future__ import annotations
