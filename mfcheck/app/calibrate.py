@@ -1,21 +1,12 @@
 """Choose the number of replicates that gives a claim a target power against a stated alternative.
 
-Rate claims (:func:`calibrate`) and the other claims (:func:`calibrate_check`, against the
-broken implementation each declares in ``alternative`` and ``inject``) are handled separately.
-
-**Rate claims.**
-
-The stated alternative: the statistic's exponent along a path falls short of the predicted one
-by ``deficit`` (S / scale grows like (1/√max(1/N, ε))^{2·deficit} along the limit). The
-growth test is a one-sided t-test on the fitted slope; its standard error scales like
-1/√R with the replicates R per cell (the cells are fixed by the tier). From a pilot sweep
-with R₀ replicates and standard error SE₀,
-
-    power(R) ≈ Φ( deficit / (SE₀ √(R₀/R)) − z_{1−α/m} ),
-
-where α/m is the level of the test in the worst case of Holm's procedure over the m tests of
-a ``mfcheck verify`` family (conservative). The recommendation is the smallest R with
-power(R) ≥ the target on both paths.
+Rate claims (:func:`calibrate`): the alternative is an exponent short of the predicted one by
+``deficit`` along a path; a pilot sweep gives the standard error of the fitted slope, and
+:func:`mfcheck.stats.power.replicates_for_power` the replicates. The other claims
+(:func:`calibrate_check`): a pilot run on the broken implementation each declares
+(``alternative``, ``inject``) gives the smallest p-value, and
+:func:`mfcheck.stats.power.replicates_from_pilot_z` the replicates. Both use the level α/m of the
+worst case of Holm's procedure over the m tests of a ``mfcheck verify`` family (conservative).
 """
 
 from __future__ import annotations
@@ -33,7 +24,7 @@ from mfcheck.claims.rate import RateClaim
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import Experiment, default_experiment
 from mfcheck.reference.refinement import build_reference
-from mfcheck.stats.power import power, replicates_for_power
+from mfcheck.stats.power import power, power_from_pilot_z, replicates_for_power, replicates_from_pilot_z
 from mfcheck.stats.results import DEFAULT_ALPHA
 from mfcheck.claims.tiers import Tier
 
@@ -60,6 +51,17 @@ class Calibration:
         return max(r["recommended_replicates"] for r in self.rows)
 
 
+
+def _pilot_context(claim, tier: Tier, experiment: Experiment | None, progress: bool) -> tuple[CheckContext, int]:
+    """The context a pilot of ``claim`` runs in (its reference solved when the claim reads it) and
+    the claim's replicates at ``tier``."""
+    experiment = experiment or default_experiment(log2_M=tier.log2_M)
+    claim.check_experiment(experiment)
+    reference = build_reference(experiment) if claim.reads_reference else None
+    context = CheckContext(experiment=experiment, tier=tier, reference=reference, progress=progress)
+    return context, claim.sizes_for(context).replicates
+
+
 def calibrate(
     claim: str,
     tier: Tier,
@@ -84,12 +86,8 @@ def calibrate(
     alpha = check_real(alpha, "alpha", positive=True)
     if not (target_power < 1 and alpha < 1):
         raise InvalidArgument(f"`target_power` and `alpha` must be in (0, 1), got {target_power} and {alpha}.")
-    experiment = experiment or default_experiment(log2_M=tier.log2_M)
-    c.check_experiment(experiment)
     with threadpool_limits(limits=1, user_api="blas"):
-        reference = build_reference(experiment) if c.reads_reference else None
-        context = CheckContext(experiment=experiment, tier=tier, reference=reference, progress=progress)
-        tier_replicates = c.sizes_for(context).replicates
+        context, tier_replicates = _pilot_context(c, tier, experiment, progress)
         sweep = c.sweep.run(replace(context, replicates=pilot_replicates))
     result = c.fit(sweep, alpha)
     if len(result.exponents) < 2:
@@ -161,12 +159,8 @@ def calibrate_check(
     target_power = check_real(target_power, "target_power", positive=True)
     if not target_power < 1:
         raise InvalidArgument(f"`target_power` must be in (0, 1), got {target_power}.")
-    experiment = experiment or default_experiment(log2_M=tier.log2_M)
-    c.check_experiment(experiment)
     with threadpool_limits(limits=1, user_api="blas"):
-        reference = build_reference(experiment) if c.reads_reference else None
-        context = CheckContext(experiment=experiment, tier=tier, reference=reference, progress=progress)
-        tier_replicates = c.sizes_for(context).replicates
+        context, tier_replicates = _pilot_context(c, tier, experiment, progress)
         result = c.run(c.inject(replace(context, replicates=pilot_replicates)))
     p = min(t.p_value for t in result.tests) if result.tests else 1.0
     z0 = float(stats.norm.isf(max(p, 1e-300)))
@@ -174,9 +168,8 @@ def calibrate_check(
         return CheckCalibration(claim=claim, tier=tier.name, alternative=c.alternative, pilot_replicates=pilot_replicates, p_pilot=p,
                                 z_pilot=z0, level=level, tier_replicates=tier_replicates, power_at_tier_replicates=None,
                                 recommended=None, note="the pilot shows no effect of the alternative: raise --pilot-replicates")
-    zq = stats.norm.isf(level) + stats.norm.ppf(target_power)
-    recommended = max(2, math.ceil(pilot_replicates * (zq / z0) ** 2))
-    at_tier = float(stats.norm.cdf(z0 * math.sqrt(tier_replicates / pilot_replicates) - stats.norm.isf(level)))
+    recommended = replicates_from_pilot_z(z0, pilot_replicates, target_power, level)
+    at_tier = power_from_pilot_z(z0, pilot_replicates, tier_replicates, level)
     return CheckCalibration(claim=claim, tier=tier.name, alternative=c.alternative, pilot_replicates=pilot_replicates, p_pilot=p,
                             z_pilot=z0, level=level, tier_replicates=tier_replicates, power_at_tier_replicates=at_tier,
                             recommended=recommended)

@@ -7,6 +7,11 @@ pilot with R₀ replicates and standard error SE₀, at the test's level ``level
     power(R) ≈ Φ( deficit / (SE₀ √(R₀/R)) − z_{1−level} ),
 
 and the smallest R with power(R) ≥ target is ⌈R₀ (SE₀ (z_{1−level} + z_target) / deficit)²⌉.
+
+For a test whose z-statistic grows like √R (a t-test or an exceedance count over replicates, a
+sign-flip mean), a pilot with R₀ replicates and smallest p-value p gives z₀ = Φ⁻¹(1 − p) and
+
+    power(R) ≈ Φ( z₀ √(R/R₀) − z_{1−level} ),   R = ⌈R₀ ((z_{1−level} + z_target) / z₀)²⌉.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import math
 
 from scipy import stats
 
-__all__ = ["power", "replicates_for_power"]
+__all__ = ["power", "replicates_for_power", "power_from_pilot_z", "replicates_from_pilot_z"]
 
 
 def power(deficit: float, se_pilot: float, pilot_replicates: int, replicates: int, level: float) -> float:
@@ -28,3 +33,14 @@ def replicates_for_power(deficit: float, se_pilot: float, pilot_replicates: int,
     """The smallest R with power(R) ≥ target: R = ⌈R₀ (SE₀ (z_{1−level} + z_target) / deficit)²⌉."""
     z = stats.norm.ppf(1.0 - level) + stats.norm.ppf(target)
     return max(2, math.ceil(pilot_replicates * (se_pilot * z / deficit) ** 2))
+
+
+def power_from_pilot_z(z_pilot: float, pilot_replicates: int, replicates: int, level: float) -> float:
+    """Φ(z₀ √(R/R₀) − z_{1−level})."""
+    return float(stats.norm.cdf(z_pilot * math.sqrt(replicates / pilot_replicates) - stats.norm.isf(level)))
+
+
+def replicates_from_pilot_z(z_pilot: float, pilot_replicates: int, target: float, level: float) -> int:
+    """The smallest R with power(R) ≥ target: R = ⌈R₀ ((z_{1−level} + z_target) / z₀)²⌉ (at least 2)."""
+    zq = stats.norm.isf(level) + stats.norm.ppf(target)
+    return max(2, math.ceil(pilot_replicates * (zq / z_pilot) ** 2))
