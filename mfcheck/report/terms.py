@@ -236,7 +236,7 @@ def render_azuma(claim: Check, result: ClaimResult, summary: dict, folder: Path)
     L += ["", "## What the numbers mean", "",
           f"- Azuma's proxy is σ_A / σ̂ ≈ {min(s['looseness'] for s in d['scales']):.3g}–{max(s['looseness'] for s in d['scales']):.3g} "
           "times the measured scale: it uses the worst case |y − ŷ|·||∇σ*|| ≤ B at every step. The tail test rejects only "
-          "when a large share of the pooled observations reach the Azuma scale itself (σ_A / σ̂ ≲ 1), so they have power only "
+          "when a large share of the pooled observations reach the Azuma scale itself (σ_A / σ̂ ≲ 1), so it has power only "
           "against a rule whose martingale reaches that scale; `mfcheck gate --self-test` shows which claims reject each "
           "broken rule.",
           "- The exponent tests carry the power against rules whose noise does not shrink like sqrt(ε): a correct SGD has "
