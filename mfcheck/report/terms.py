@@ -21,6 +21,21 @@ from mfcheck.stats.results import ClaimResult
 __all__ = ["render_mcdiarmid", "render_azuma", "render_gronwall"]
 
 
+def _frequencies(ax, x, rows, floor: float, color: str) -> None:
+    """Observed exceedance frequencies at ``x`` with their Clopper–Pearson intervals (``rows``: dicts
+    with "frequency" and "ci"); a frequency of 0 is drawn as its upper limit, down to ``floor``."""
+    f = np.array([r["frequency"] for r in rows])
+    lo = np.array([r["ci"][0] for r in rows])
+    hi = np.array([r["ci"][1] for r in rows])
+    pos = f > 0
+    if np.any(pos):
+        ax.errorbar(x[pos], f[pos], yerr=[f[pos] - np.maximum(lo[pos], floor), hi[pos] - f[pos]], fmt="o", color=color,
+                    label="observed (95% CP)")
+    if np.any(~pos):
+        ax.errorbar(x[~pos], hi[~pos], yerr=[hi[~pos] - floor, np.zeros((~pos).sum())], fmt="v", color=color, mfc="white",
+                    label="0 observed (CP upper)")
+
+
 def _plot_mcdiarmid(claim: Check, result: ClaimResult, path: Path) -> None:
     d = result.details
     N, R, K = d["N"], d["replicates"], d["test_function"]["sup_norm"]
@@ -37,16 +52,7 @@ def _plot_mcdiarmid(claim: Check, result: ClaimResult, path: Path) -> None:
             clt = 2 * stats.norm.sf(uu * math.sqrt(N) / sd)
             keep = clt >= floor
             ax.plot(uu[keep], clt[keep], ":", color="tab:gray", label="CLT, i.i.d. (pilot sd)")
-        f = np.array([r["frequency"] for r in rows])
-        lo = np.array([r["ci"][0] for r in rows])
-        hi = np.array([r["ci"][1] for r in rows])
-        pos = f > 0
-        if np.any(pos):
-            ax.errorbar(u[pos], f[pos], yerr=[f[pos] - np.maximum(lo[pos], floor), hi[pos] - f[pos]], fmt="o", color="tab:blue",
-                        label="observed (95% CP)")
-        if np.any(~pos):
-            ax.errorbar(u[~pos], hi[~pos], yerr=[hi[~pos] - floor, np.zeros((~pos).sum())], fmt="v", color="tab:blue", mfc="white",
-                        label="0 observed (CP upper)")
+        _frequencies(ax, u, rows, floor, "tab:blue")
         ax.set_yscale("log")
         ax.set_ylim(floor, 1.5)
         ax.set_xlim(0.0, uu.max())
@@ -56,18 +62,9 @@ def _plot_mcdiarmid(claim: Check, result: ClaimResult, path: Path) -> None:
         ax.legend(fontsize=6, loc="lower left")
     ax = axes[0][-1]
     z = np.array([r["z"] for r in d["uniform"]])
-    f = np.array([r["frequency"] for r in d["uniform"]])
-    lo = np.array([r["ci"][0] for r in d["uniform"]])
-    hi = np.array([r["ci"][1] for r in d["uniform"]])
     zz = np.linspace(0.0, z.max() * 1.1, 100)
     ax.plot(zz, np.exp(-zz**2), color="tab:orange", label="bound e^(−z²)")
-    pos = f > 0
-    if np.any(pos):
-        ax.errorbar(z[pos], f[pos], yerr=[f[pos] - np.maximum(lo[pos], floor), hi[pos] - f[pos]], fmt="o", color="tab:green",
-                    label="observed (95% CP)")
-    if np.any(~pos):
-        ax.errorbar(z[~pos], hi[~pos], yerr=[hi[~pos] - floor, np.zeros((~pos).sum())], fmt="v", color="tab:green", mfc="white",
-                    label="0 observed (CP upper)")
+    _frequencies(ax, z, d["uniform"], floor, "tab:green")
     ax.set_yscale("log")
     ax.set_ylim(floor, 1.5)
     ax.set_xlabel("z")
