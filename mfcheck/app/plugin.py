@@ -102,7 +102,7 @@ def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, bas
     :class:`GateFailed` (when ``check``) unless the exit code is 0."""
     from mfcheck.claims import get_claim
     from mfcheck.model.experiment import default_experiment
-    from mfcheck.app.gate import INIT_CLAIMS, STEP_CLAIMS, gate, load_implementation
+    from mfcheck.app.gate import default_claims, gate, load_implementation
     from mfcheck.reference.refinement import build_reference
     from mfcheck.stats.results import DEFAULT_ALPHA
     from mfcheck.claims.tiers import get_tier
@@ -115,8 +115,7 @@ def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, bas
         impl = load_implementation(impl)
     if isinstance(init, str):
         init = load_implementation(init)
-    names = claims if claims is not None else (
-        INIT_CLAIMS if impl is None and init is not None else STEP_CLAIMS + (INIT_CLAIMS if init is not None else ()))
+    names = claims if claims is not None else default_claims(impl, init)
     experiment = default_experiment(log2_M=tier.log2_M)
     reference = None
     if any(get_claim(n).reads_reference for n in names):

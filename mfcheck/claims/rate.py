@@ -17,7 +17,7 @@ import numpy as np
 from mfcheck.claims.base import Claim, CheckContext
 from mfcheck.claims.fit import Z_GRID, fit_claim
 from mfcheck.claims.sweep import SweepResult
-from mfcheck.claims.tiers import Tier
+from mfcheck.claims.tiers import TIERS, Tier
 from mfcheck.errors import InvalidArgument
 from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult
 
@@ -70,6 +70,12 @@ class RateClaim(Claim):
     predicted: dict
     tightness: str
     sweep: RateSweep
+    sizes: Mapping[str, Tier] | None = None
+    """Derived from ``sweep``: its tiers, or the package's tiers for a sweep on the run's own tier."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "sizes", TIERS if self.sweep.tiers is None else self.sweep.tiers)
 
     def sizes_for(self, context: CheckContext) -> Tier:
         return self.sweep.tier(context)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mfcheck.claims.base import CheckContext
 from mfcheck.claims.rate import RATE_ALTERNATIVE, TESTS_PER_RATE_CLAIM, RateClaim, RateSweep
 from mfcheck.claims.sweep import SweepResult, run_sweep
-from mfcheck.claims.tiers import TIERS, Tier
+from mfcheck.claims.tiers import Tier
 from mfcheck.model.bounds import coupling_scale, err_ND
 
 __all__ = ["SWEEP", "CLAIMS"]
@@ -32,7 +32,7 @@ def _err(N, eps, D, T, z):
 
 def _claim(order: int, name: str, title: str, statistic: str, statement: str, scale, tightness: str) -> RateClaim:
     return RateClaim(
-        name=name, title=title, statement=statement, order=order, sizes=TIERS, parts=frozenset({"step", "init"}),
+        name=name, title=title, statement=statement, order=order, parts=frozenset({"step", "init"}),
         reads_reference=True, test_count=TESTS_PER_RATE_CLAIM, alternative=RATE_ALTERNATIVE,
         statistic=statistic, scale=scale, predicted={"N": 0.5, "eps": 0.5}, tightness=tightness, sweep=SWEEP,
     )

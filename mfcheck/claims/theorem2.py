@@ -176,7 +176,7 @@ SWEEP = RateSweep(name="theorem2", tiers=TIERS, solve=noisy_sweep)
 _NAMES = {"theorem1_test_functions": "theorem2_test_functions", "theorem1_risk": "theorem2_risk", "coupling_lemma": "theorem2_coupling"}
 
 CLAIMS = tuple(
-    replace(claim, name=_NAMES[claim.name], order=claim.order + 10, sweep=SWEEP, sizes=TIERS,
+    replace(claim, name=_NAMES[claim.name], order=claim.order + 10, sweep=SWEEP,
             title=claim.title.replace("Theorem 1", "Theorem 2 (noisy SGD)").replace(
                 "Coupling lemma (propagation of chaos + Gronwall)", "Theorem 2 (noisy SGD): coupling"),
             parts=frozenset({"step", "noise", "init"}), reads_reference=False,

@@ -66,7 +66,7 @@ claims' exponents and constants with their CIs, and whether a later run moved be
 from mfcheck.app.gate.baseline import BASELINE_FORMAT, baseline_document, compare_baseline, write_baseline
 from mfcheck.app.gate.examples import CORRECT_STEPS, einsum_step, reference_step, replicate_loop_step
 from mfcheck.app.gate.gate import (
-    INIT_CLAIMS, STEP_CLAIMS, GateVerification, format_table, gate, gate_command,
+    INIT_CLAIMS, STEP_CLAIMS, GateVerification, default_claims, format_table, gate, gate_command,
 )
 from mfcheck.app.gate.protocol import (
     Implementation, ImplementationError, as_protocol, as_rule, checked, checked_init, load_implementation,
@@ -74,6 +74,6 @@ from mfcheck.app.gate.protocol import (
 from mfcheck.app.gate.self_test import MUTANTS, SelfTest, self_test
 
 __all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "as_rule", "as_protocol",
-           "STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "gate", "format_table", "gate_command", "reference_step",
+           "STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "default_claims", "gate", "format_table", "gate_command", "reference_step",
            "replicate_loop_step", "einsum_step", "CORRECT_STEPS", "MUTANTS", "SelfTest", "self_test", "BASELINE_FORMAT", "baseline_document",
            "write_baseline", "compare_baseline"]

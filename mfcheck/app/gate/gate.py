@@ -26,13 +26,21 @@ from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.errors import InvalidArgument
 from mfcheck.stats.results import DEFAULT_ALPHA
 
-__all__ = ["STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "check_alpha", "gate", "format_table", "gate_command"]
+__all__ = ["STEP_CLAIMS", "INIT_CLAIMS", "default_claims", "GateVerification", "check_alpha", "gate", "format_table", "gate_command"]
 
 STEP_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts & {"step", "noise"})
 """The claims that run the step under test (mcdiarmid and free_energy do not), read from the declarations."""
 
 INIT_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts == {"init"})
 """The claims that test the initial sampler alone."""
+
+
+def default_claims(impl, init) -> tuple[str, ...]:
+    """The claims a gate runs by default: :data:`STEP_CLAIMS` for a step, plus :data:`INIT_CLAIMS` with an
+    initial sampler; only :data:`INIT_CLAIMS` for a sampler alone (``impl`` None)."""
+    if impl is None and init is not None:
+        return INIT_CLAIMS
+    return STEP_CLAIMS + (INIT_CLAIMS if init is not None else ())
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ def gate(
     if init is not None and not callable(init):
         raise InvalidArgument(f"`init` must be a callable init(rho0, rng, N), got {init!r}.")
     if claims is None:
-        claims = INIT_CLAIMS if impl is None and init is not None else STEP_CLAIMS + (INIT_CLAIMS if init is not None else ())
+        claims = default_claims(impl, init)
     if isinstance(claims, str) or not all(isinstance(c, str) for c in claims) or not len(claims):
         raise InvalidArgument(f"`claims` must be a non-empty list of claim names, got {claims!r}.")
     if baseline is not None and not Path(baseline).is_file():
