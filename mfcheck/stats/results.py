@@ -1,9 +1,26 @@
-"""The result of judging one claim, and the family-wise decision over several (Holm).
+"""The result of judging one claim, and the decision over the claims of a run: three verdicts.
 
-Every claim, whatever its statistic, reports raw p-values of one-sided tests whose null
-hypothesis is "the claim holds"; :func:`decide` applies Holm's step-down procedure over all
-p-values of the claims decided together, so the probability that any correct claim is
-failed is at most ``alpha``.
+A claim reports two kinds of evidence (docs/methods.md, "Three verdicts"):
+
+- **tests**, each with a raw p-value of a test whose null hypothesis is "the claim holds". A
+  test has a ``role``: ``"implementation"`` tests judge the implementation under test;
+  ``"precondition"`` tests are the harness's self-checks (the reference's own identities, a
+  solver's dissipation). Only implementation tests that are ``counted`` (the test has power at
+  the run's sizes) form the family over which Holm's step-down procedure controls the
+  family-wise error: the probability that any correct claim is failed is at most ``alpha``.
+- **evidence** for the claim: statements the data must support before a ``pass`` is granted
+  (a fitted exponent's lower confidence bound at least the predicted one minus δ; a plateau
+  bias bounded below a fraction of the statistic).
+
+:func:`decide` sets each claim's verdict:
+
+- ``fail``: one of its counted implementation tests is rejected by Holm at family-wise ``alpha``;
+- ``unresolved``: no rejection, but a precondition fails, the claim could not be judged, or an
+  item of evidence does not hold (the claim is underpowered; ``replicates`` says how many
+  would resolve it, where the claim can compute it);
+- ``pass``: no rejection, every precondition holds and every item of evidence holds.
+
+``decided_by`` names the tests or evidence that decided.
 """
 
 from __future__ import annotations
@@ -16,33 +33,72 @@ from statsmodels.stats.multitest import multipletests
 from mfcheck._validation import check_real
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["Test", "ClaimResult", "decide", "DEFAULT_ALPHA", "VERDICTS"]
+__all__ = ["Test", "Evidence", "ClaimResult", "decide", "family_size", "DEFAULT_ALPHA", "VERDICTS", "ROLES"]
 
 DEFAULT_ALPHA = 0.05
 VERDICTS = ("pass", "fail", "unresolved")
+ROLES = ("implementation", "precondition")
 
 
 @dataclass(frozen=True)
 class Test:
-    """One test of a claim: H0 the claim holds. ``p_adjusted`` and ``rejected`` are set by :func:`decide`."""
+    """One test of a claim: H0 the claim holds.
+
+    - ``role``: ``"implementation"`` (judges the implementation under test) or ``"precondition"``
+      (a self-check of the harness; when it rejects at ``alpha`` the claim is unresolved, and it
+      spends no part of the family-wise α).
+    - ``counted``: False for a test with no power at the run's sizes (``note`` says why): it is
+      reported, never counted in the Holm family, never decides.
+    - ``p_adjusted`` and ``rejected`` are set by :func:`decide` (Holm-adjusted for counted
+      implementation tests; the raw p against ``alpha`` for preconditions; NaN and False otherwise).
+    """
 
     __test__ = False  # not a pytest class
 
     name: str
     p_value: float
+    role: str = "implementation"
+    counted: bool = True
+    note: str = ""
     p_adjusted: float = math.nan
     rejected: bool = False
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise InvalidArgument(f"`role` must be one of {ROLES}, got {self.role!r}.")
+
+    @property
+    def in_family(self) -> bool:
+        """Whether the test is one of the family over which Holm controls the error."""
+        return self.role == "implementation" and self.counted
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One statement the data must support for a ``pass``: ``estimate`` (with its one-sided 95 %
+    confidence ``bound``) against ``threshold``; ``holds`` says whether the bound clears it."""
+
+    name: str
+    holds: bool
+    estimate: float = math.nan
+    bound: float = math.nan
+    threshold: float = math.nan
 
 
 @dataclass(frozen=True)
 class ClaimResult:
     """Everything a report, a pytest assertion or the gate needs about one claim.
 
-    - ``tests``: the claim's tests (raw p-values); ``verdict`` and ``alpha`` come from :func:`decide`.
+    - ``tests``: the claim's tests (raw p-values); ``verdict``, ``alpha``, ``message`` and
+      ``decided_by`` come from :func:`decide`.
+    - ``evidence``: what a ``pass`` requires beyond the absence of a rejection (empty: nothing more).
     - ``unresolved``: non-empty when the claim cannot be judged (says why and which knob to turn).
+    - ``replicates``: the replicates per cell that would let the evidence hold, where the claim
+      can compute it (0: not computed).
     - ``estimates``: named estimates, each a dict with at least ``estimate`` and ``ci``.
     - ``details``: JSON-able tables for the report.
-    - ``exponents``, ``C_hat``, ``tail``, ``cells``: the fields of the rate-fit claims (:mod:`mfcheck.claims.fit`).
+    - ``exponents``, ``plateaus``, ``C_hat``, ``tail``, ``cells``: the fields of the rate claims
+      (:mod:`mfcheck.claims.fit`).
     """
 
     claim: str
@@ -50,48 +106,73 @@ class ClaimResult:
     alpha: float
     tests: tuple
     message: str = ""
+    decided_by: str = ""
+    evidence: tuple = ()
     unresolved: str = ""
+    replicates: int = 0
     reference_error: float = math.nan
     estimates: dict = field(default_factory=dict)
     details: dict = field(default_factory=dict)
     exponents: dict = field(default_factory=dict)
+    plateaus: dict = field(default_factory=dict)
     C_hat: float = math.nan
     tail: tuple = ()
     cells: tuple = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["exponents"] = {k: asdict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in self.exponents.items()}
+        for key in ("exponents", "plateaus"):
+            d[key] = {k: asdict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in getattr(self, key).items()}
         return d
 
 
-def decide(results: list[ClaimResult], alpha: float = DEFAULT_ALPHA) -> list[ClaimResult]:
-    """Holm over every test of ``results`` together, at family-wise level ``alpha``; set verdicts.
+def family_size(results) -> int:
+    """The number of tests over which Holm controls the family-wise error (counted implementation tests)."""
+    return sum(t.in_family for r in results for t in r.tests)
 
-    Any rejected test fails its claim; a claim with no rejection but a non-empty
-    ``unresolved`` is ``unresolved``; otherwise it passes.
-    """
+
+def decide(results: list[ClaimResult], alpha: float = DEFAULT_ALPHA) -> list[ClaimResult]:
+    """Holm over the counted implementation tests of ``results`` together, at family-wise level
+    ``alpha``; preconditions against ``alpha`` each; then the verdict of each claim (module docstring)."""
     alpha = check_real(alpha, "alpha", positive=True)
     if not alpha < 1:
         raise InvalidArgument(f"`alpha` must be in (0, 1), got {alpha}.")
-    pvals = [t.p_value for r in results for t in r.tests]
-    if pvals:
-        reject, adjusted, _, _ = multipletests(pvals, alpha=alpha, method="holm")
+    family = [t.p_value for r in results for t in r.tests if t.in_family]
+    m = len(family)
+    if family:
+        reject, adjusted, _, _ = multipletests(family, alpha=alpha, method="holm")
     out, i = [], 0
+    holm = f"family-wise α={alpha}, Holm over {m} test{'s' * (m != 1)}"
     for r in results:
         tests = []
         for t in r.tests:
-            tests.append(replace(t, p_adjusted=float(adjusted[i]), rejected=bool(reject[i])))
-            i += 1
-        failed = [t.name for t in tests if t.rejected]
+            if t.in_family:
+                t = replace(t, p_adjusted=float(adjusted[i]), rejected=bool(reject[i]))
+                i += 1
+            elif t.role == "precondition":
+                t = replace(t, p_adjusted=math.nan, rejected=bool(t.p_value <= alpha))
+            else:
+                t = replace(t, p_adjusted=math.nan, rejected=False)
+            tests.append(t)
+        failed = [t.name for t in tests if t.rejected and t.role == "implementation"]
+        broken = [t.name for t in tests if t.rejected and t.role == "precondition"]
+        lacking = [e.name for e in r.evidence if not e.holds]
         if failed:
-            verdict = "fail"
-            message = f"Rejected at family-wise α={alpha} (Holm over {len(pvals)} tests): {', '.join(failed)}. {r.unresolved}"
+            verdict, decided_by = "fail", "; ".join(failed)
+            message = f"Rejected at {holm}: {decided_by}."
+        elif broken:
+            verdict, decided_by = "unresolved", "precondition: " + "; ".join(broken)
+            message = f"A self-check of the harness fails, so the claim cannot be judged: {'; '.join(broken)}. {r.unresolved}"
         elif r.unresolved:
-            verdict = "unresolved"
-            message = r.unresolved
+            verdict, decided_by, message = "unresolved", "not judged", r.unresolved
+        elif lacking:
+            verdict, decided_by = "unresolved", "evidence lacking: " + "; ".join(lacking)
+            more = f" About {r.replicates} replicates per cell would resolve it." if r.replicates else ""
+            message = (f"No test rejects ({holm}), but the data do not yet show the claim: {'; '.join(lacking)}.{more}")
         else:
             verdict = "pass"
-            message = f"No test rejects at family-wise α={alpha} (Holm over {len(pvals)} tests)."
-        out.append(replace(r, tests=tuple(tests), verdict=verdict, alpha=alpha, message=message.strip()))
+            shown = [e.name for e in r.evidence]
+            decided_by = "; ".join(shown) if shown else "no rejection"
+            message = f"No test rejects ({holm})" + (f", and the data show: {decided_by}." if shown else ".")
+        out.append(replace(r, tests=tuple(tests), verdict=verdict, alpha=alpha, message=message.strip(), decided_by=decided_by))
     return out
