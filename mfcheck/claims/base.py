@@ -61,6 +61,10 @@ class Claim:
       returns the context that runs it (None: the claim is calibrated otherwise, see
       :mod:`mfcheck.app.calibrate`).
     - ``deterministic``: its p-values are 0 or 1, so replicates do not apply.
+    - ``strict``: empty when the claim is a property of the limit, which every implementation the
+      theorem covers must have; else the reason it tests a property of the paper's exact
+      finite-N SGD. A strict claim is left out of the gate's default family (it still runs in
+      ``mfcheck verify`` and when named).
     """
 
     name: str
@@ -75,6 +79,7 @@ class Claim:
     inject: Callable[[CheckContext], CheckContext] | None = None
     own_setting: str | None = None
     deterministic: bool = False
+    strict: str = ""
 
     def __post_init__(self):
         if not self.parts <= set(PARTS):
