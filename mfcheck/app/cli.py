@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_table(verification) -> None:
+    from mfcheck.stats.results import family_size
+
     ref = verification.sweep.reference.error
     print("reference error (refinement: h/2, 2M nodes): " + ", ".join(f"{k} {v:.2e}" for k, v in ref.items()))
     print(f"{'claim':26s} {'exponent 1/N (95% CI)':24s} {'exponent ε (95% CI)':24s} {'Ĉ':>7s}  verdict")
@@ -127,11 +129,10 @@ def _print_table(verification) -> None:
             e = r.exponents.get(p)
             cols.append(f"{e.estimate:.3f} [{e.ci[0]:.3f}, {e.ci[1]:.3f}]" if e else "unresolved")
         print(f"{r.claim:26s} {cols[0]:24s} {cols[1]:24s} {r.C_hat:7.3g}  {r.verdict}")
-    n_tests = sum(len(r.tests) for r in verification.results)
-    print(f"predicted exponents: 0.5 in 1/N and in ε (upper bounds); family-wise α = {verification.alpha} (Holm over all {n_tests} tests)")
+    print(f"predicted exponents: 0.5 in 1/N and in ε; family-wise α = {verification.alpha} "
+          f"(Holm over {family_size(verification.results)} tests)")
     for r in verification.results:
-        if r.verdict != "pass":
-            print(f"  {r.claim}: {r.message}")
+        print(f"  {r.claim}: {r.verdict}, decided by {r.decided_by}" + (f". {r.message}" if r.verdict != "pass" else ""))
 
 
 def _calibrate_check(args) -> int:

@@ -134,7 +134,7 @@ def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims:
         seed=seed, exit_code=v.exit_code,
         failed_claims=tuple(r.claim for r in v.results if r.verdict == "fail"),
         unresolved_claims=tuple(r.claim for r in v.results if r.verdict == "unresolved"),
-        min_p_adjusted={r.claim: min((t.p_adjusted for t in r.tests), default=math.nan) for r in v.results},
+        min_p_adjusted={r.claim: r.min_p_adjusted for r in v.results},
         code=code_version()[:12],
     )
 

@@ -85,8 +85,7 @@ def failure_message(verification) -> str:
     for r in verification.results:
         if r.verdict == "pass":
             continue
-        p = min((t.p_value for t in r.tests), default=float("nan"))
-        padj = min((t.p_adjusted for t in r.tests), default=float("nan"))
+        p, padj = r.min_p, r.min_p_adjusted
         rejected = [f"{t.name} (p={t.p_value:.2g}, adjusted {t.p_adjusted:.2g})" for t in r.tests if t.rejected]
         lines.append(f"  {r.claim}: {r.verdict}; smallest p = {p:.2g}, adjusted {padj:.2g}"
                      + (f"; rejected: {'; '.join(rejected)}" if rejected else f"; {r.message}"))

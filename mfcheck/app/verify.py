@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
@@ -13,7 +13,7 @@ from mfcheck.runtime.executors import Execution, using
 from mfcheck.model.experiment import Experiment, default_experiment
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
-from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult, decide
+from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult, decide, family_size
 from mfcheck.dynamics.rules import MEAN_FIELD, Rule
 from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.claims.sweep import SweepResult
@@ -96,6 +96,9 @@ def _verify(tier, experiment, alpha, rule, init, reference, out, command, progre
             sources.append(context)
             results.append(claim.run(context))
     results = decide(results, alpha)
+    level = alpha / max(family_size(results), 1)
+    results = [replace(r, details={**r.details, "detection": claim.detection(source, r, level)}) if isinstance(claim, RateClaim) else r
+               for claim, r, source in zip(selected, results, sources)]
     if out is not None:
         write_reports(list(zip(selected, results, sources)), Path(out), alpha, command)
     on_sweep = [c for c in selected if isinstance(c, RateClaim) and c.sweep is theorem1.SWEEP]

@@ -1,22 +1,38 @@
-"""Fit a claim's statistic against its predicted shape and decide (statsmodels, scipy.stats).
+"""Fit a rate claim's statistic against its predicted shape and decide it (statsmodels, scipy.stats).
 
-For a claim S ≤ C · scale(N, ε, z), scale = √max(1/N, ε) · [L(N, ε) + z]:
+For a claim S ≤ C e^{CT} · scale(N, ε, z) w.p. ≥ 1 − e^{−z²} (docs/methods.md, "Rate claims"):
 
 1. **Resolution.** A cell is judged only if the reference error of the statistic is at most
    ``RESOLUTION_RATIO`` times the cell's median S; otherwise it is *unresolved*.
-2. **Exponents.** On each path, ordinary least squares (HC3 standard errors, t inference) of
+2. **The predicted shape of the statistic.** shape(N, ε) = √max(1/N, ε) · L, L = √(D + log n),
+   where n counts the events the statistic's sup runs over: the J recorded times, times the N
+   particles for a maximum over particles (:meth:`mfcheck.claims.rate.RateClaim.log_factor`).
+   The theorem's bound takes its sup over every step, n = N·T/ε; a statistic recorded on a
+   fixed grid of J times does not grow with T/ε, so dividing it by the theorem's L would add the
+   growth of √log(1/ε) to the fitted exponent. With the statistic's own L, a statistic equal to
+   c · shape fits the predicted exponent exactly (tests/test_fit.py shows it).
+3. **Exponents.** On each path, ordinary least squares (HC3 standard errors, t inference) of
    log S − log L on log(1/N) (N-path) or log ε (ε-path), one observation per replicate.
-   The slope is the observed exponent, printed with its 95 % CI beside the predicted one.
-3. **Growth test** (one-sided, the claim is an upper bound): H0 slope ≥ predicted, i.e.
-   S / scale does not grow along the limit; H1 slope < predicted. p = P(t_df ≤ t̂).
-   A faster decay (averages in ε) never fails the claim.
-4. **Tail.** Replicates split by parity. On the even half Ĉ is the smallest constant with
-   #{S > Ĉ scale(z)} ≤ e^{−z²} n in every cell and for every z in ``Z_GRID``; on the odd half
-   the pooled exceedance count of each z is tested against e^{−z²} (exact binomial,
-   one-sided) and shown with its Clopper–Pearson 95 % interval.
-5. **Decision.** Holm's step-down procedure over all p-values of the claims decided together
-   keeps the family-wise false-alarm rate at ``alpha``. Any rejection: ``fail``; no rejection
-   but a path with fewer than ``MIN_CELLS`` resolved cells: ``unresolved``; else ``pass``.
+   **Growth test** (H0 slope ≥ predicted; the claim is an upper bound): p = P(t_df ≤ t̂).
+   **Evidence for a pass:** the one-sided 95 % lower bound of the slope is at least
+   predicted − ``delta``.
+4. **Plateau** (a bias that does not vanish along the limit). On each path, OLS of S on
+   [1, shape]: S = c · shape + b, with standard errors clustered by cell (a cell's replicates
+   share its N and ε, so any misfit of the line at a cell is common to them) and t inference
+   with G − 1 degrees of freedom, G the number of cells. **Test** H0 b ≤ 0, p = P(t_{G−1} ≥ b̂/se).
+   **Evidence for a pass:** the one-sided 95 % upper bound of b is at most
+   ``plateau_fraction`` × the median S of the cell nearest the limit.
+5. **Tail.** Ĉ is calibrated on the cells away from the limit and the tail is tested on the
+   ``TAIL_CELLS`` cells of each path nearest the limit, which Ĉ never saw: Ĉ is the smallest
+   constant with #{S > Ĉ scale(z)} ≤ e^{−z²} n in every calibration cell for every z in
+   ``Z_GRID``; on the test cells, the pooled count of S > Ĉ scale(z) is tested against e^{−z²}
+   (exact binomial, one-sided), each z shown with its Clopper–Pearson 95 % interval. An
+   implementation whose S / scale grows along the limit exceeds Ĉ there: the test can fail.
+   One test enters the family: the smallest p over z, Bonferroni-corrected (× len(Z_GRID)).
+6. **Decision** (:func:`mfcheck.stats.results.decide`): a rejected test fails the claim; else
+   a path with fewer than ``MIN_CELLS`` resolved cells, or an item of evidence that does not
+   hold, leaves it unresolved, with the replicates per cell that would make the evidence hold
+   (``ClaimResult.replicates``); else it passes.
 """
 
 from __future__ import annotations
@@ -28,32 +44,43 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from mfcheck._validation import check_real
 from mfcheck.errors import InvalidArgument
-from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult, Test, decide
+from mfcheck.stats.regression import LineFit, fit_line
+from mfcheck.stats.results import DEFAULT_ALPHA, ClaimResult, Evidence, Test, decide
 
 if TYPE_CHECKING:
     from mfcheck.claims.rate import RateClaim
 
-__all__ = ["Exponent", "TailCheck", "Test", "ClaimResult", "fit_claim", "decide", "Z_GRID", "RESOLUTION_RATIO", "MIN_CELLS", "DEFAULT_ALPHA"]
+__all__ = ["Exponent", "Plateau", "TailCheck", "Design", "judge", "resolved_table", "resample_within_cells", "Test", "ClaimResult", "fit_claim", "decide", "Z_GRID", "RESOLUTION_RATIO",
+           "MIN_CELLS", "TAIL_CELLS", "DELTA", "PLATEAU_FRACTION", "EVIDENCE_LEVEL", "DEFAULT_ALPHA"]
 
 Z_GRID = (0.5, 1.0, 1.5, 2.0)
 RESOLUTION_RATIO = 0.1
 MIN_CELLS = 3
+TAIL_CELLS = 2
+DELTA = 0.1
+"""A pass needs each exponent's lower confidence bound at least the predicted exponent minus DELTA."""
+PLATEAU_FRACTION = 0.5
+"""A pass needs the upper confidence bound of the plateau at most this fraction of the statistic nearest the limit."""
+EVIDENCE_LEVEL = 0.95
+PLATEAU_COV = "cluster"
+"""The one-sided confidence level of the bounds a pass is judged on."""
 PATHS = {"N": ("1/N", "N-path: ε = 1/(kink·N)"), "eps": ("ε", "ε-path: N = kink/ε")}
 
 
 @dataclass(frozen=True)
 class Exponent:
-    """The observed exponent of S on one path, with the fit behind it."""
+    """The observed exponent of S on one path, with the fit behind it (``lower``: the one-sided
+    lower confidence bound at ``EVIDENCE_LEVEL``; ``ci``: the two-sided 95 % interval)."""
 
     path: str
     variable: str
     estimate: float
     ci: tuple[float, float]
+    lower: float
     predicted: float
     p_value: float
     cells: int
@@ -61,6 +88,22 @@ class Exponent:
     params: tuple[float, float]
     cov: tuple[tuple[float, float], tuple[float, float]]
     df: float
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """S = c · shape + b on one path: ``b`` with its cluster-robust ``se``, one-sided upper
+    bound ``upper`` at ``EVIDENCE_LEVEL``, ``df`` = cells − 1, the p-value of H0 b ≤ 0, and
+    ``at_limit``: the median S of the cell nearest the limit, the scale the bound is judged on."""
+
+    path: str
+    b: float
+    se: float
+    upper: float
+    c: float
+    df: int
+    p_value: float
+    at_limit: float
 
 
 @dataclass(frozen=True)
@@ -94,56 +137,139 @@ def _cells_summary(df: pd.DataFrame, claim: RateClaim, D: int, T: float, referen
     return out
 
 
-def _fit_path(df: pd.DataFrame, claim: RateClaim, path: str, D: int, T: float) -> Exponent:
-    S = df[claim.statistic].to_numpy()
-    N = df["N"].to_numpy(dtype=float)
-    eps = df["eps"].to_numpy(dtype=float)
-    y = np.log(S) - np.log(claim.log_factor(N, eps, D, T))
-    x = np.log(1.0 / N) if path == "N" else np.log(eps)
-    model = sm.OLS(y, sm.add_constant(x)).fit(cov_type="HC3", use_t=True)
-    b, se, dof = float(model.params[1]), float(model.bse[1]), float(model.df_resid)
-    lo, hi = (float(v) for v in model.conf_int(0.05)[1])
-    predicted = float(claim.predicted[path])
-    p = float(stats.t.cdf((b - predicted) / se, dof)) if se > 0 else (0.0 if b < predicted else 1.0)
-    cov = model.cov_params()
+@dataclass(frozen=True)
+class Design:
+    """The resolved observations of one claim, fixed across resamples: for each observation its
+    path, cell, the regressor x of its path (log(1/N) or log ε), its log factor L, its predicted
+    shape √max(1/N, ε)·L, its theorem scale at each z of ``Z_GRID``, and whether its cell is one of
+    the ``TAIL_CELLS`` nearest the limit (a tail test cell) or the cell nearest the limit."""
+
+    path: np.ndarray
+    cell: np.ndarray
+    x: np.ndarray
+    log_factor: np.ndarray
+    shape: np.ndarray
+    scale_z: np.ndarray  # (len(Z_GRID), n)
+    tail_test: np.ndarray
+    at_limit: np.ndarray
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, claim: RateClaim, D: int, T: float, J: int) -> Design:
+        N = table["N"].to_numpy(dtype=float)
+        eps = table["eps"].to_numpy(dtype=float)
+        path = table["path"].to_numpy()
+        cell = table.groupby(["path", "N", "eps"], sort=False).ngroup().to_numpy()
+        L = claim.log_factor(N, eps, D, J)
+        # rank of each cell along its path, from the limit (0: nearest): N ↑ on the N-path, ε ↓ on the ε-path
+        rank = np.empty(len(N), dtype=int)
+        for p in PATHS:
+            m = path == p
+            key = -N[m] if p == "N" else eps[m]
+            uniq = np.unique(key)
+            rank[m] = np.searchsorted(uniq, key)
+        return cls(
+            path=path, cell=cell, x=np.where(path == "N", np.log(1.0 / N), np.log(eps)), log_factor=L,
+            shape=np.sqrt(np.maximum(1.0 / N, eps)) * L, scale_z=np.stack([claim.scale(N, eps, D, T, z) for z in Z_GRID]),
+            tail_test=rank < TAIL_CELLS, at_limit=rank == 0,
+        )
+
+
+def judge(S: np.ndarray, design: Design, predicted: Mapping[str, float]) -> dict:
+    """The claim's tests on the statistic ``S`` (..., n), every leading index at once (module docstring).
+
+    Returns per path p: ``exp_<p>`` (a :class:`~mfcheck.stats.regression.LineFit` of log S − log L on x),
+    ``growth_<p>`` (p-values), ``plateau_<p>`` (the LineFit of S on shape), ``plateau_p_<p>``,
+    ``at_limit_<p>`` (median S of the cell nearest the limit); and ``C_hat``, ``exceedances``
+    (len(Z_GRID), ...), ``tail_n``, ``tail_p`` (len(Z_GRID), ...) and ``tail`` (the Bonferroni p)."""
+    out = {}
+    for p in PATHS:
+        m = design.path == p
+        e = fit_line(design.x[m], np.log(S[..., m]) - np.log(design.log_factor[m]), cov="HC3")
+        slope, se = e.params[..., 1], e.se[..., 1]
+        out[f"exp_{p}"] = e
+        out[f"growth_{p}"] = stats.t.cdf((slope - predicted[p]) / se, e.df)
+        q = fit_line(design.shape[m], S[..., m], cov=PLATEAU_COV, groups=design.cell[m])
+        out[f"plateau_{p}"] = q
+        out[f"plateau_p_{p}"] = stats.t.sf(q.params[..., 0] / q.se[..., 0], q.df)
+        out[f"at_limit_{p}"] = np.median(S[..., m & design.at_limit], axis=-1)
+    C_hat = np.zeros(S.shape[:-1])
+    for c in np.unique(design.cell[~design.tail_test]):
+        m = design.cell == c
+        n = int(m.sum())
+        for zi, z in enumerate(Z_GRID):
+            allowed = int(math.floor(math.exp(-z * z) * n))
+            if allowed < n:
+                ratios = -np.sort(-S[..., m] / design.scale_z[zi, m], axis=-1)
+                C_hat = np.maximum(C_hat, ratios[..., allowed])
+    t = design.tail_test
+    bounds = np.exp(-np.square(Z_GRID))
+    k = np.stack([np.sum(S[..., t] > C_hat[..., None] * design.scale_z[zi, t], axis=-1) for zi in range(len(Z_GRID))])
+    n = int(t.sum())
+    tail_p = stats.binom.sf(k - 1, n, bounds.reshape((-1,) + (1,) * (k.ndim - 1)))  # P(Bin(n, e^{−z²}) ≥ k)
+    out.update(C_hat=C_hat, exceedances=k, tail_n=n, tail_p=tail_p, tail=np.minimum(1.0, len(Z_GRID) * tail_p.min(axis=0)))
+    return out
+
+
+def resolved_table(table: pd.DataFrame, cells) -> pd.DataFrame:
+    """The rows of ``table`` in the resolved ``cells`` (the cell summaries of a fit)."""
+    resolved = {(c["path"], int(c["N"]), float(c["eps"])) for c in cells if c["resolved"]}
+    return table[[(p, int(n), float(e)) in resolved for p, n, e in zip(table["path"], table["N"], table["eps"])]]
+
+
+def resample_within_cells(design: Design, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    """(resamples, n) indices: each observation replaced by a random replicate of its own cell."""
+    idx = np.empty((resamples, len(design.cell)), dtype=int)
+    for c in np.unique(design.cell):
+        members = np.flatnonzero(design.cell == c)
+        idx[:, members] = rng.choice(members, size=(resamples, len(members)), replace=True)
+    return idx
+
+
+def _exponent(fit: LineFit, path: str, predicted: float, p_value: float, sub: pd.DataFrame) -> Exponent:
+    a, b = (float(v) for v in fit.params)
+    se, df = float(fit.se[1]), fit.df
+    q = float(stats.t.ppf(0.975, df))
     return Exponent(
-        path=path, variable=PATHS[path][0], estimate=b, ci=(lo, hi), predicted=predicted, p_value=p,
-        cells=int(df.groupby(["N", "eps"]).ngroups), observations=len(y),
-        params=(float(model.params[0]), b), cov=((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))), df=dof,
+        path=path, variable=PATHS[path][0], estimate=b, ci=(b - q * se, b + q * se), lower=b - float(stats.t.ppf(EVIDENCE_LEVEL, df)) * se,
+        predicted=float(predicted), p_value=p_value, cells=int(sub.groupby(["N", "eps"]).ngroups), observations=len(sub),
+        params=(a, b), cov=tuple(tuple(float(v) for v in row) for row in fit.cov), df=float(df),
     )
 
 
-def _tail(df: pd.DataFrame, claim: RateClaim, D: int, T: float) -> tuple[float, list[TailCheck]]:
-    cal = df[df["replicate"] % 2 == 0]
-    test = df[df["replicate"] % 2 == 1]
-    C_hat = 0.0
-    for _, g in cal.groupby(["N", "eps"]):
-        S = g[claim.statistic].to_numpy()
-        n = len(S)
-        for z in Z_GRID:
-            allowed = int(math.floor(math.exp(-z * z) * n))
-            ratios = np.sort(S / claim.scale(g["N"].iloc[0], g["eps"].iloc[0], D, T, z))[::-1]
-            C_hat = max(C_hat, float(ratios[allowed]) if allowed < n else 0.0)
-    checks = []
-    for z in Z_GRID:
-        scale = claim.scale(test["N"].to_numpy(float), test["eps"].to_numpy(float), D, T, z)
-        k = int(np.sum(test[claim.statistic].to_numpy() > C_hat * scale))
-        n = len(test)
-        bound = math.exp(-z * z)
-        p = stats.binomtest(k, n, bound, alternative="greater").pvalue
-        ci = stats.binomtest(k, n, bound).proportion_ci(0.95, method="exact")  # two-sided Clopper–Pearson
-        checks.append(TailCheck(z=z, bound=bound, exceedances=k, n=n, frequency=k / n, ci=(float(ci.low), float(ci.high)), p_value=float(p)))
-    return C_hat, checks
+def _replicates_for_evidence(exponents: dict, plateaus: dict, replicates: int, delta: float, fraction: float) -> int:
+    """The replicates per cell at which each lacking bound would clear its threshold, if the
+    estimates stayed where they are and the standard errors shrank like 1/√R:
+    R = R₀ (t · se / margin)², margin = estimate − threshold (exponent) or threshold − b̂ (plateau).
+    0 when an estimate is itself on the wrong side of its threshold (more replicates would not help)."""
+    needed = replicates
+    for e in exponents.values():
+        margin = e.estimate - (e.predicted - delta)
+        if e.lower < e.predicted - delta:
+            if margin <= 0:
+                return 0
+            needed = max(needed, math.ceil(replicates * ((e.estimate - e.lower) / margin) ** 2))
+    for p in plateaus.values():
+        margin = fraction * p.at_limit - p.b
+        if p.upper > fraction * p.at_limit:
+            if margin <= 0:
+                return 0
+            needed = max(needed, math.ceil(replicates * ((p.upper - p.b) / margin) ** 2))
+    return needed
 
 
-def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, reference_error, alpha: float = DEFAULT_ALPHA) -> ClaimResult:
+def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, J: int, reference_error, alpha: float = DEFAULT_ALPHA,
+              delta: float = DELTA, plateau_fraction: float = PLATEAU_FRACTION) -> ClaimResult:
     """Fit one claim on a sweep table (columns path, N, eps, replicate, <statistic>) and decide it alone.
 
-    ``reference_error`` is one number for every cell, or a mapping (N, ε) -> error per cell.
+    ``J``: the number of recorded times the statistic's sup runs over; ``reference_error``: one
+    number for every cell, or a mapping (N, ε) -> error per cell; ``delta`` and
+    ``plateau_fraction``: the thresholds of the evidence a pass needs (module docstring).
     """
     alpha = check_real(alpha, "alpha", positive=True)
     if not alpha < 1:
         raise InvalidArgument(f"`alpha` must be in (0, 1), got {alpha}.")
+    delta = check_real(delta, "delta", positive=True)
+    plateau_fraction = check_real(plateau_fraction, "plateau_fraction", positive=True)
     missing = {"path", "N", "eps", "replicate", claim.statistic} - set(table.columns)
     if missing:
         raise InvalidArgument(f"`table` lacks the column(s) {sorted(missing)}.")
@@ -152,28 +278,48 @@ def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, refere
         raise InvalidArgument(f"Statistic {claim.statistic!r} must be finite and > 0 in every replicate.")
     cells = _cells_summary(table, claim, D, T, reference_error)
     max_ref = max(c["reference_error"] for c in cells)
-    resolved = {(c["path"], c["N"], c["eps"]) for c in cells if c["resolved"]}
-    keep = table[[(p, int(n), float(e)) in resolved for p, n, e in zip(table["path"], table["N"], table["eps"])]]
-    exponents, tests, notes = {}, [], []
-    for path in ("N", "eps"):
-        sub = keep[keep["path"] == path]
-        n_cells = sub.groupby(["N", "eps"]).ngroups
-        total = sum(1 for c in cells if c["path"] == path)
+    keep = resolved_table(table, cells)
+    notes = []
+    for path in PATHS:
+        n_cells = keep[keep["path"] == path].groupby(["N", "eps"]).ngroups
         if n_cells < MIN_CELLS:
             notes.append(
-                f"only {n_cells} of {total} cells on the {PATHS[path][1]} are resolved (reference error "
-                f"{max_ref:.2g} must be ≤ {RESOLUTION_RATIO} × the median statistic): refine the reference "
+                f"only {n_cells} of {sum(1 for c in cells if c['path'] == path)} cells on the {PATHS[path][1]} are resolved "
+                f"(reference error {max_ref:.2g} must be ≤ {RESOLUTION_RATIO} × the median statistic): refine the reference "
                 "(larger log2_M) or move the path to smaller N / larger ε."
             )
-            continue
-        exponents[path] = _fit_path(sub, claim, path, D, T)
-        tests.append(Test(f"growth along the {PATHS[path][1]}", exponents[path].p_value))
-    C_hat, tail = (math.nan, [])
-    if len(keep):
-        C_hat, tail = _tail(keep, claim, D, T)
-        tests += [Test(f"tail at z={t.z}", t.p_value) for t in tail]
+    exponents, plateaus, tests, evidence, C_hat, tail = {}, {}, [], [], math.nan, []
+    if not notes:
+        design = Design.of(keep, claim, D, T, J)
+        j = judge(keep[claim.statistic].to_numpy(dtype=float), design, claim.predicted)
+        for path in PATHS:
+            e = exponents[path] = _exponent(j[f"exp_{path}"], path, claim.predicted[path], float(j[f"growth_{path}"]),
+                                            keep[keep["path"] == path])
+            fit = j[f"plateau_{path}"]
+            b, se = float(fit.params[0]), float(fit.se[0])
+            q = plateaus[path] = Plateau(path=path, b=b, se=se, upper=b + float(stats.t.ppf(EVIDENCE_LEVEL, fit.df)) * se,
+                                         c=float(fit.params[1]), df=fit.df, p_value=float(j[f"plateau_p_{path}"]),
+                                         at_limit=float(j[f"at_limit_{path}"]))
+            tests.append(Test(f"growth along the {PATHS[path][1]}", e.p_value))
+            tests.append(Test(f"plateau along the {PATHS[path][1]} (H1 b > 0)", q.p_value))
+            evidence.append(Evidence(f"exponent in {e.variable} ≥ {e.predicted - delta:g} (lower bound {e.lower:.3f})",
+                                     holds=bool(e.lower >= e.predicted - delta), estimate=e.estimate, bound=e.lower,
+                                     threshold=e.predicted - delta))
+            evidence.append(Evidence(f"plateau on the {path}-path ≤ {plateau_fraction:g} × S at the limit (upper bound "
+                                     f"{q.upper / q.at_limit:.2f} ×)", holds=bool(q.upper <= plateau_fraction * q.at_limit),
+                                     estimate=q.b, bound=q.upper, threshold=plateau_fraction * q.at_limit))
+        C_hat = float(j["C_hat"])
+        for zi, z in enumerate(Z_GRID):
+            k, n, bound = int(j["exceedances"][zi]), j["tail_n"], math.exp(-z * z)
+            ci = stats.binomtest(k, n, bound).proportion_ci(0.95, method="exact")  # two-sided Clopper–Pearson
+            tail.append(TailCheck(z=z, bound=bound, exceedances=k, n=n, frequency=k / n, ci=(float(ci.low), float(ci.high)),
+                                  p_value=float(j["tail_p"][zi])))
+        tests.append(Test(f"tail beyond Ĉ·scale(z) on the {TAIL_CELLS} cells nearest the limit per path "
+                          f"(smallest p over z = {', '.join(f'{z:g}' for z in Z_GRID)}, Bonferroni)", float(j["tail"])))
+    replicates = int(table.groupby(["path", "N", "eps"]).size().min())
     result = ClaimResult(
-        claim=claim.name, verdict="unresolved", alpha=alpha, tests=tuple(tests), unresolved=" ".join(notes),
-        reference_error=max_ref, exponents=exponents, C_hat=C_hat, tail=tuple(tail), cells=tuple(cells),
+        claim=claim.name, verdict="unresolved", alpha=alpha, tests=tuple(tests), evidence=tuple(evidence), unresolved=" ".join(notes),
+        replicates=_replicates_for_evidence(exponents, plateaus, replicates, delta, plateau_fraction),
+        reference_error=max_ref, exponents=exponents, plateaus=plateaus, C_hat=C_hat, tail=tuple(tail), cells=tuple(cells),
     )
     return decide([result], alpha)[0]

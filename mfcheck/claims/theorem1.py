@@ -30,11 +30,13 @@ def _err(N, eps, D, T, z):
     return err_ND(N, eps, D, z)
 
 
-def _claim(order: int, name: str, title: str, statistic: str, statement: str, scale, tightness: str) -> RateClaim:
+def _claim(order: int, name: str, title: str, statistic: str, statement: str, scale, tightness: str,
+           over_particles: bool = False) -> RateClaim:
     return RateClaim(
         name=name, title=title, statement=statement, order=order, parts=frozenset({"step", "init"}),
         reads_reference=True, test_count=TESTS_PER_RATE_CLAIM, alternative=RATE_ALTERNATIVE,
         statistic=statistic, scale=scale, predicted={"N": 0.5, "eps": 0.5}, tightness=tightness, sweep=SWEEP,
+        over_particles=over_particles,
     )
 
 
@@ -52,6 +54,6 @@ CLAIMS = (
     _claim(
         12, "coupling_lemma", "Coupling lemma (propagation of chaos + Gronwall)", "coupling",
         "max_i sup_k ||θ_i^k − θ̄_i^{kε}||₂ ≤ K e^{KT} √max(1/N, ε) [√(D + log(N (T/ε ∨ 1))) + z], w.p. ≥ 1 − e^{−z²}",
-        coupling_scale, "Sharp in ε (a √ε martingale term per particle).",
+        coupling_scale, "Sharp in ε (a √ε martingale term per particle).", over_particles=True,
     ),
 )

@@ -17,7 +17,7 @@ from mfcheck.claims.base import Claim
 from mfcheck.claims.rate import RateClaim
 from mfcheck.report import checks, rate
 from mfcheck.report.index import write_index
-from mfcheck.stats.results import ClaimResult
+from mfcheck.stats.results import ClaimResult, family_size
 
 __all__ = ["write_report", "write_reports"]
 
@@ -36,7 +36,7 @@ def write_report(claim: Claim, result: ClaimResult, source, out: Path, command: 
 def write_reports(runs: list[tuple[Claim, ClaimResult, object]], out: Path, alpha: float, command: str) -> list[dict]:
     """The reports of every (claim, decided result, source) of a run, and the index."""
     Path(out).mkdir(parents=True, exist_ok=True)
-    family = sum(len(result.tests) for _, result, _ in runs)
+    family = family_size([result for _, result, _ in runs])
     summaries = [write_report(claim, result, source, out, command, family) for claim, result, source in runs]
     write_index(summaries, out, alpha)
     return summaries

@@ -12,8 +12,16 @@ __all__ = ["header", "fmt_ci", "md_cell", "tests_table", "versions", "write_json
 
 
 def header(title: str, result: ClaimResult) -> list[str]:
-    """The first lines of every report: the title and the verdict with its family-wise level."""
-    return [f"# {title}", "", f"**Verdict: {result.verdict.upper()}** (family-wise α = {result.alpha}, Holm). {result.message}", ""]
+    """The first lines of every report: the title, the verdict with its family-wise level, what decided it
+    and the evidence a pass rests on (docs/methods.md, "Three verdicts")."""
+    lines = [f"# {title}", "", f"**Verdict: {result.verdict.upper()}** (family-wise α = {result.alpha}, Holm). {result.message}", "",
+             f"Decided by: {result.decided_by}.", ""]
+    if result.evidence:
+        lines += ["| evidence a pass needs | estimate | one-sided 95 % bound | threshold | holds |", "|---|---|---|---|---|"]
+        for e in result.evidence:
+            lines.append(f"| {md_cell(e.name)} | {e.estimate:.4g} | {e.bound:.4g} | {e.threshold:.4g} | {'yes' if e.holds else 'no'} |")
+        lines.append("")
+    return lines
 
 
 def fmt_ci(ci, spec: str = ".4g") -> str:
@@ -29,10 +37,15 @@ def md_cell(text) -> str:
 
 
 def tests_table(result: ClaimResult) -> list[str]:
-    """The ``## Tests`` section: each test's raw and Holm-adjusted p-values and its outcome."""
-    lines = ["## Tests", "", "| test | p | Holm-adjusted p | rejected |", "|---|---|---|---|"]
+    """The ``## Tests`` section: each test's role, raw and Holm-adjusted p-values and its outcome.
+    Only counted implementation tests are in the Holm family; a precondition is a self-check of
+    the harness judged at α alone (its rejection leaves the claim unresolved); a test that is
+    not counted has no power at this run's sizes and never decides."""
+    lines = ["## Tests", "", "| test | role | p | Holm-adjusted p | rejected |", "|---|---|---|---|---|"]
     for t in result.tests:
-        lines.append(f"| {md_cell(t.name)} | {t.p_value:.3g} | {t.p_adjusted:.3g} | {'yes' if t.rejected else 'no'} |")
+        role = t.role if t.counted else f"not counted: {t.note}"
+        padj = f"{t.p_adjusted:.3g}" if t.in_family else "—"
+        lines.append(f"| {md_cell(t.name)} | {md_cell(role)} | {t.p_value:.3g} | {padj} | {'yes' if t.rejected else 'no'} |")
     if not result.tests:
         lines.append("| (none: unresolved) | | | |")
     return lines

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mfcheck.claims.fit import PATHS
-from mfcheck.report.format import fmt_ci
+from mfcheck.claims.fit import DELTA, PATHS
+from mfcheck.report.format import fmt_ci, md_cell
 
 __all__ = ["OTHER_REPORTS", "write_index"]
 
@@ -31,10 +31,13 @@ def _key_numbers(s: dict) -> str:
 
 
 def write_index(summaries: list[dict], out: Path, alpha: float) -> None:
-    lines = ["# mfcheck reports", "", f"Family-wise false-alarm rate α = {alpha} over all tests of the run (Holm).", "",
-             "| claim | verdict | key estimates (95 % CI) |", "|---|---|---|"]
+    lines = ["# mfcheck reports", "",
+             f"Family-wise false-alarm rate α = {alpha} over the implementation tests of the run (Holm). A claim passes only when "
+             f"no test rejects and the data show it (for the rate claims: each exponent's lower bound within {DELTA} of the predicted "
+             "one and the plateau bounded); otherwise it is unresolved.", "",
+             "| claim | verdict | decided by | key estimates (95 % CI) |", "|---|---|---|---|"]
     for s in summaries:
-        lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {_key_numbers(s)} |")
+        lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {md_cell(s['decided_by'])} | {_key_numbers(s)} |")
     if summaries:
         lines += ["", f"Regenerate: `{summaries[0]['command']}`", ""]
     others = [(name, what) for name, what in OTHER_REPORTS if (Path(out) / name).exists()]

@@ -10,38 +10,27 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 from scipy import stats
 
-from mfcheck.claims.fit import PATHS, RESOLUTION_RATIO
-from mfcheck.claims.rate import RateClaim
+from mfcheck.claims.fit import PATHS, RESOLUTION_RATIO, TAIL_CELLS
+from mfcheck.claims.rate import RateClaim, recorded_times
 from mfcheck.claims.sweep import SweepResult
 from mfcheck.report.figures import plt, save_figure
 from mfcheck.report.format import fmt_ci, header, tests_table, versions, write_json
-from mfcheck.stats.power import power
 from mfcheck.stats.results import ClaimResult
 
-__all__ = ["POWER_DEFICIT", "summary", "write"]
-
-POWER_DEFICIT = 0.1
-
-
-def _power(result: ClaimResult, family: int) -> dict:
-    """Power of each growth test against an exponent short by ``POWER_DEFICIT``, at the run's
-    standard errors and the Holm worst-case level α/m (m = tests in the decided family)."""
-    level = result.alpha / max(family, 1)
-    return {
-        "deficit": POWER_DEFICIT, "level": level, "tests_in_family": family,
-        "paths": {p: power(POWER_DEFICIT, math.sqrt(e.cov[1][1]), 1, 1, level) for p, e in result.exponents.items()},
-    }
+__all__ = ["summary", "write"]
 
 
 def summary(result: ClaimResult, claim: RateClaim, sweep: SweepResult, command: str, family: int = 1) -> dict:
     """The JSON document of one rate claim: every number its report shows."""
     d = result.to_dict()
-    d["power"] = _power(result, family)
+    d["tests_in_family"] = family
     d.update({
         "title": claim.title,
         "statement": claim.statement,
         "tightness": claim.tightness,
         "statistic": claim.statistic,
+        "over_particles": claim.over_particles,
+        "recorded_times": recorded_times(sweep.experiment),
         "reference_error": result.reference_error,
         "reference_errors_all": sweep.reference.error,
         "resolution_ratio": RESOLUTION_RATIO,
@@ -57,7 +46,7 @@ def summary(result: ClaimResult, claim: RateClaim, sweep: SweepResult, command: 
 
 def _plot_rates(result: ClaimResult, claim: RateClaim, sweep: SweepResult, path: Path) -> None:
     table = sweep.table
-    D, T = sweep.experiment.D, sweep.experiment.T
+    D = sweep.experiment.D
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
     for ax, p in zip(axes, ("N", "eps")):
         sub = table[table["path"] == p]
@@ -75,7 +64,7 @@ def _plot_rates(result: ClaimResult, claim: RateClaim, sweep: SweepResult, path:
         grid = np.geomspace(xs.min(), xs.max(), 60)
         Ng = grid if p == "N" else sweep.tier.kink / grid
         eg = 1.0 / (sweep.tier.kink * grid) if p == "N" else grid
-        L = claim.log_factor(Ng, eg, D, T)
+        L = claim.log_factor(Ng, eg, D, recorded_times(sweep.experiment))
         xv = np.log(1.0 / Ng) if p == "N" else np.log(eg)
         if p in result.exponents:
             e = result.exponents[p]
@@ -89,9 +78,13 @@ def _plot_rates(result: ClaimResult, claim: RateClaim, sweep: SweepResult, path:
             ax.fill_between(grid, fit * np.exp(-q * se), fit * np.exp(q * se), color="tab:blue", alpha=0.15, label="95% CI of the fit")
         # predicted shape through the first resolved cell
         first = np.argmax(res) if np.any(res) else 0
-        shape = claim.scale(Ng, eg, D, T, 0.0)
-        anchor = claim.scale(np.array([cells[first]["N"]]), np.array([cells[first]["eps"]]), D, T, 0.0)[0]
+        shape = np.sqrt(np.maximum(1.0 / Ng, eg)) * L
+        first_N, first_eps = np.array([cells[first]["N"]]), np.array([cells[first]["eps"]])
+        anchor = (np.sqrt(np.maximum(1.0 / first_N, first_eps)) * claim.log_factor(first_N, first_eps, D, recorded_times(sweep.experiment)))[0]
         ax.plot(grid, shape * med[first] / anchor, "--", color="tab:orange", label=f"predicted shape (exponent {claim.predicted[p]})")
+        if p in result.plateaus:
+            pl = result.plateaus[p]
+            ax.axhline(max(pl.upper, 0.0), color="tab:red", lw=0.8, ls=":", label=f"plateau: 95% upper bound {pl.upper:.3g}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -130,7 +123,7 @@ def _plot_ratio_tail(result: ClaimResult, path: Path) -> None:
         ax.plot(zz, np.exp(-zz**2), color="tab:orange", label="bound e^{-z²}")
         ax.errorbar(z, f, yerr=[f - lo, hi - f], fmt="o", color="tab:blue", label="exceedance of Ĉ·scale(z) (95% CP)")
         ax.set_xlabel("z")
-        ax.set_ylabel("fraction of held-out replicates")
+        ax.set_ylabel(f"fraction of replicates in the {TAIL_CELLS} cells nearest the limit")
         ax.set_title(f"tail check, Ĉ = {result.C_hat:.3g}")
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -140,22 +133,39 @@ def _plot_ratio_tail(result: ClaimResult, path: Path) -> None:
 def _markdown(s: dict, result: ClaimResult) -> str:
     lines = header(s["title"], result)
     lines += ["## Claim", "", f"`{s['statement']}`", "", s["tightness"], ""]
-    lines += ["## Exponents", "", "| path | variable | observed | 95 % CI | predicted | one-sided p (H1: observed < predicted) | cells | replicates |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["## Exponents", "", "| path | variable | observed | 95 % CI | one-sided 95 % lower bound | predicted | one-sided p (H1: observed < predicted) | cells | replicates |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for p, e in s["exponents"].items():
-        lines.append(f"| {PATHS[p][1]} | {e['variable']} | {e['estimate']:.3f} | {fmt_ci(e['ci'], '.3f')} | {e['predicted']} | {e['p_value']:.3g} | {e['cells']} | {e['observations']} |")
-    pw = s["power"]
-    if pw["paths"]:
-        lines += ["", f"Power of the growth tests against an exponent short by {pw['deficit']} (at this run's standard errors, "
-                  f"level α/m = {pw['level']:.2e}, the worst case of Holm over m = {pw['tests_in_family']} tests): "
-                  + ", ".join(f"{PATHS[p][1]} {v:.2f}" for p, v in pw["paths"].items())
-                  + ". `mfcheck calibrate` recommends replicates for a target power."]
-    lines += ["", "The exponent is the OLS slope (HC3 errors, t inference) of log S − log L(N, ε) on log(1/N) or log ε, "
-              "with L the logarithmic factor of the predicted scale; S / scale grows along the limit exactly when the "
-              "observed exponent is below the predicted one.", ""]
+        lines.append(f"| {PATHS[p][1]} | {e['variable']} | {e['estimate']:.3f} | {fmt_ci(e['ci'], '.3f')} | {e['lower']:.3f} | {e['predicted']} | "
+                     f"{e['p_value']:.3g} | {e['cells']} | {e['observations']} |")
+    lines += ["", "The exponent is the OLS slope (HC3 errors, t inference) of log S − log L on log(1/N) or log ε, with "
+              "L = √(D + log n) the logarithmic factor of the statistic itself: n counts the events its sup runs over (the "
+              f"{s['recorded_times']} recorded times{', times the N particles' if s['over_particles'] else ''}). A statistic that "
+              "follows the predicted shape exactly fits the predicted exponent.", ""]
+    lines += ["## Plateau", "", "A bias that does not vanish along the limit: S = c · shape + b on each path, errors clustered by cell, "
+              "t inference with cells − 1 degrees of freedom; H1 b > 0.", "",
+              "| path | b | standard error | one-sided 95 % upper bound | upper bound / S at the limit | p (H1: b > 0) |", "|---|---|---|---|---|---|"]
+    for p, q in s["plateaus"].items():
+        lines.append(f"| {PATHS[p][1]} | {q['b']:.3g} | {q['se']:.3g} | {q['upper']:.3g} | {q['upper'] / q['at_limit']:.2f} | {q['p_value']:.3g} |")
+    det = s["details"].get("detection") or {}
+    if det:
+        lines += ["", "## What this run can detect", "",
+                  f"Measured by injection into this run's own statistic, moved to the null boundary (decaying at exactly the predicted "
+                  f"exponent) and resampled {det['resamples']} times within cells; a violation is detected when a test of the claim "
+                  f"rejects at level {det['level']:.2g} (α/m, m = {s['tests_in_family']} tests in the run's family).", "",
+                  "| exponent short by | " + " | ".join(f"{d:g}" for d in det["deficits"]) + " |", "|---|" + "---|" * len(det["deficits"]),
+                  "| power | " + " | ".join(f"{v:.2f}" for v in det["deficit_power"]) + " |", "",
+                  "| plateau / S at the limit | " + " | ".join(f"{f:g}" for f in det["plateau_fractions"]) + " |",
+                  "|---|" + "---|" * len(det["plateau_fractions"]),
+                  "| power | " + " | ".join(f"{v:.2f}" for v in det["plateau_power"]) + " |", "",
+                  f"Smallest exponent deficit detected with power ≥ {det['target_power']}: "
+                  f"{det['min_detectable_deficit'] if det['min_detectable_deficit'] is not None else 'none on the grid'}; smallest "
+                  f"plateau: {det['min_detectable_plateau'] if det['min_detectable_plateau'] is not None else 'none on the grid'} × S "
+                  f"at the limit. At the null boundary each test alone rejects at α = {det['alpha']} in: "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in det["size_at_null_boundary"].items()) + " of the resamples.", ""]
     lines += ["![rates](rates.png)", "", "## Tail", "",
-              f"Ĉ = {s['C_hat']:.4g} (estimated on the even replicates: the smallest C with at most e^(−z²)·n exceedances in every cell); "
-              "exceedances counted on the odd replicates:", "",
+              f"Ĉ = {s['C_hat']:.4g}, calibrated on the cells away from the limit (the smallest C with at most e^(−z²)·n exceedances "
+              f"in every such cell); exceedances counted on the {TAIL_CELLS} cells of each path nearest the limit, which Ĉ did not see:", "",
               "| z | bound e^(−z²) | exceedances / n | frequency | 95 % CI (Clopper–Pearson) | p (binomial, one-sided) |", "|---|---|---|---|---|---|"]
     for t in s["tail"]:
         lines.append(f"| {t['z']} | {t['bound']:.4f} | {t['exceedances']} / {t['n']} | {t['frequency']:.4f} | {fmt_ci(t['ci'], '.3f')} | {t['p_value']:.3g} |")

@@ -14,9 +14,11 @@ A claim reports two kinds of evidence (docs/methods.md, "Three verdicts"):
 
 :func:`decide` sets each claim's verdict:
 
+- ``unresolved`` when a precondition fails: the harness cannot judge the implementation, so no
+  rejection of it is trusted;
 - ``fail``: one of its counted implementation tests is rejected by Holm at family-wise ``alpha``;
-- ``unresolved``: no rejection, but a precondition fails, the claim could not be judged, or an
-  item of evidence does not hold (the claim is underpowered; ``replicates`` says how many
+- ``unresolved``: no rejection, but the claim could not be judged, or an item of evidence does
+  not hold (the claim is underpowered; ``replicates`` says how many
   would resolve it, where the claim can compute it);
 - ``pass``: no rejection, every precondition holds and every item of evidence holds.
 
@@ -119,6 +121,16 @@ class ClaimResult:
     tail: tuple = ()
     cells: tuple = ()
 
+    @property
+    def min_p(self) -> float:
+        """The smallest raw p-value of the claim's tests in the Holm family (NaN: none)."""
+        return min((t.p_value for t in self.tests if t.in_family), default=math.nan)
+
+    @property
+    def min_p_adjusted(self) -> float:
+        """The smallest Holm-adjusted p-value of the claim's tests in the family (NaN: none)."""
+        return min((t.p_adjusted for t in self.tests if t.in_family), default=math.nan)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         for key in ("exponents", "plateaus"):
@@ -157,12 +169,12 @@ def decide(results: list[ClaimResult], alpha: float = DEFAULT_ALPHA) -> list[Cla
         failed = [t.name for t in tests if t.rejected and t.role == "implementation"]
         broken = [t.name for t in tests if t.rejected and t.role == "precondition"]
         lacking = [e.name for e in r.evidence if not e.holds]
-        if failed:
-            verdict, decided_by = "fail", "; ".join(failed)
-            message = f"Rejected at {holm}: {decided_by}."
-        elif broken:
+        if broken:
             verdict, decided_by = "unresolved", "precondition: " + "; ".join(broken)
             message = f"A self-check of the harness fails, so the claim cannot be judged: {'; '.join(broken)}. {r.unresolved}"
+        elif failed:
+            verdict, decided_by = "fail", "; ".join(failed)
+            message = f"Rejected at {holm}: {decided_by}."
         elif r.unresolved:
             verdict, decided_by, message = "unresolved", "not judged", r.unresolved
         elif lacking:

@@ -30,41 +30,20 @@ def fmt_est(est, ci) -> str:
 
 
 def _c_hat_ci(verification: Verification, result, claim, resamples: int = BOOTSTRAP_RESAMPLES) -> list[float]:
-    """95 % percentile-bootstrap CI of Ĉ (:func:`mfcheck.claims.fit._tail`): the replicates of the
-    calibration half (even replicates) of each resolved cell are resampled, each cell on its own
-    (``scipy.stats.bootstrap`` with one sample per cell), and Ĉ = max over cells and z of the
-    k(z)-th largest statistic over its scale, k(z) = floor(e^{−z²} n), is recomputed. The draws
-    come from the experiment's seed tree (role "reference" of the child ("gate-baseline", claim))."""
-    from mfcheck.claims.fit import Z_GRID
+    """95 % percentile-bootstrap CI of Ĉ (:func:`mfcheck.claims.fit.judge`): the replicates of each
+    resolved cell are resampled within their cell and Ĉ, calibrated on the cells away from the
+    limit, is recomputed. The draws come from the experiment's seed tree (role "reference" of the
+    child ("gate-baseline", claim))."""
+    from mfcheck.claims.fit import judge, resample_within_cells, resolved_table
     from mfcheck.seeds import Streams
 
-    table = verification.sweep.table
-    exp = verification.sweep.experiment
-    resolved = {(c["path"], int(c["N"]), float(c["eps"])) for c in result.cells if c["resolved"]}
-    cal = table[table["replicate"] % 2 == 0]
-    samples, limits = [], []
-    for (path, N, eps), g in cal.groupby(["path", "N", "eps"], sort=True):
-        if (path, int(N), float(eps)) not in resolved:
-            continue
-        S = g[claim.statistic].to_numpy(dtype=float)
-        scales = np.array([float(claim.scale(N, eps, exp.D, exp.T, z)) for z in Z_GRID])
-        allowed = np.array([int(math.floor(math.exp(-z * z) * len(S))) for z in Z_GRID])
-        samples.append(S)
-        limits.append([(scale, k) for scale, k in zip(scales, allowed) if k < len(S)])
-    if not samples:
+    if not result.exponents:
         return [math.nan, math.nan]
-
-    def c_hat(*resampled):
-        c = 0.0
-        for S, lim in zip(resampled, limits):
-            Sb = np.sort(S)[::-1]
-            for scale, k in lim:
-                c = max(c, float(Sb[k] / scale))
-        return c
-
-    rng = Streams(exp.seed).child("gate-baseline", claim.name).generator("reference", 0)
-    boot = stats.bootstrap(samples, c_hat, n_resamples=resamples, vectorized=False, confidence_level=0.95, method="percentile", rng=rng)
-    return [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]
+    design = claim.design(verification.sweep, result)
+    S = resolved_table(verification.sweep.table, result.cells)[claim.statistic].to_numpy(dtype=float)
+    rng = Streams(verification.sweep.experiment.seed).child("gate-baseline", claim.name).generator("reference", 0)
+    c_hat = judge(S[resample_within_cells(design, rng, resamples)], design, claim.predicted)["C_hat"]
+    return [float(np.quantile(c_hat, 0.025)), float(np.quantile(c_hat, 0.975))]
 
 
 def baseline_document(verification: Verification) -> dict:

@@ -24,7 +24,7 @@ from mfcheck.claims import CLAIMS
 from mfcheck.claims.tiers import Tier
 from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.errors import InvalidArgument
-from mfcheck.stats.results import DEFAULT_ALPHA
+from mfcheck.stats.results import DEFAULT_ALPHA, family_size
 
 __all__ = ["STEP_CLAIMS", "INIT_CLAIMS", "default_claims", "GateVerification", "check_alpha", "gate", "format_table", "gate_command"]
 
@@ -131,7 +131,7 @@ def gate(
 
 def _holm_levels(results) -> dict:
     """For each claim, the Holm threshold α/(m − j + 1) its smallest p-value was compared to (j its rank among all m)."""
-    pvals = sorted((t.p_value, r.claim) for r in results for t in r.tests)
+    pvals = sorted((t.p_value, r.claim) for r in results for t in r.tests if t.in_family)
     m = len(pvals)
     levels = {}
     for j, (_, claim) in enumerate(pvals, start=1):
@@ -141,7 +141,13 @@ def _holm_levels(results) -> dict:
 
 def _statistic_rows(r) -> list[tuple[str, str]]:
     if r.exponents:
-        return [(f"exponent {e.variable} (pred. ≥ {e.predicted:g})", fmt_est(e.estimate, e.ci)) for e in r.exponents.values()]
+        rows = [(f"exponent {e.variable} (pred. {e.predicted:g})", fmt_est(e.estimate, e.ci)) for e in r.exponents.values()]
+        rows += [(f"plateau {p}-path / S at limit", f"{q.b / q.at_limit:.2f} (upper {q.upper / q.at_limit:.2f})") for p, q in r.plateaus.items()]
+        det = r.details.get("detection") or {}
+        if det:
+            d, f = det["min_detectable_deficit"], det["min_detectable_plateau"]
+            rows.append((f"detected w.p. {det['target_power']}", f"deficit {d if d is not None else '> 0.4'}, plateau {f if f is not None else '> 2'}×"))
+        return rows
     for name, e in r.estimates.items():
         if isinstance(e, dict) and "estimate" in e and "ci" in e:
             try:
@@ -152,9 +158,11 @@ def _statistic_rows(r) -> list[tuple[str, str]]:
 
 
 def format_table(verification: Verification) -> str:
-    """The gate's table: claim, statistic (for rate claims the exponent along each path),
-    estimate with 95 % CI, smallest raw p-value, the Holm level it was compared to, the smallest
-    Holm-adjusted p, verdict; then the family-wise α and the number of tests."""
+    """The gate's table: claim, statistic (for rate claims the exponent along each path, the
+    plateau and the smallest violations this run detects with power 0.9), estimate with 95 % CI,
+    smallest raw p-value in the Holm family, the Holm level it was compared to, the smallest
+    Holm-adjusted p, verdict; then the family-wise α, the number of tests in the family and,
+    per claim, what decided its verdict."""
     results = verification.results
     levels = _holm_levels(results)
     head = f"{'claim':26s} {'statistic':30s} {'estimate [95% CI]':28s} {'min p':>9s} {'Holm lvl':>9s} {'adj. p':>8s}  verdict"
@@ -164,8 +172,7 @@ def format_table(verification: Verification) -> str:
         lines.append(f"implementation: {impl}" + (f"   init: {verification.init_name}" if getattr(verification, "init_name", "") else ""))
     lines += [head, "-" * len(head)]
     for r in results:
-        p = min((t.p_value for t in r.tests), default=math.nan)
-        padj = min((t.p_adjusted for t in r.tests), default=math.nan)
+        p, padj = r.min_p, r.min_p_adjusted
         for i, (stat, est) in enumerate(_statistic_rows(r)):
             stat = stat if len(stat) <= 30 else stat[:29] + "…"
             if i == 0:
@@ -173,12 +180,11 @@ def format_table(verification: Verification) -> str:
                 lines.append(f"{r.claim:26s} {stat:30s} {est:28s} {p:9.2g} {lvl:9.2g} {padj:8.2g}  {r.verdict}")
             else:
                 lines.append(f"{'':26s} {stat:30s} {est:28s}")
-    m = sum(len(r.tests) for r in results)
-    lines.append(f"family-wise α = {verification.alpha} after Holm over {m} tests (a claim fails when one of its tests has "
-                 f"adjusted p ≤ α; 'Holm lvl' is the level its smallest p faced)")
+    lines.append(f"family-wise α = {verification.alpha} after Holm over {family_size(results)} implementation tests (a claim fails "
+                 "when one of its tests has adjusted p ≤ α; 'Holm lvl' is the level its smallest p faced; a pass needs the "
+                 "evidence below, else the claim is unresolved)")
     for r in results:
-        if r.verdict != "pass":
-            lines.append(f"  {r.claim}: {r.message}")
+        lines.append(f"  {r.claim}: {r.verdict}, decided by {r.decided_by}" + (f". {r.message}" if r.verdict != "pass" else ""))
     for d in getattr(verification, "baseline_differences", ()):
         lines.append(f"  baseline moved: {d}")
     return "\n".join(lines)

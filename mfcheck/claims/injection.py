@@ -1,0 +1,80 @@
+"""The smallest violations a rate claim detects at a run's sizes, measured by injecting them.
+
+The run's own statistic is first moved to the **null boundary**: on each path, with x = log(1/N)
+(N-path) or log ε (ε-path), x_lim its value at the cell nearest the limit and b̂ the fitted
+exponent (:mod:`mfcheck.claims.fit`),
+
+    S₀ = S · exp(−(b̂ − predicted)(x − x_lim)),
+
+so that S₀ decays at exactly the predicted exponent, with the run's own noise, and the cell
+nearest the limit is unchanged. Into S₀ are injected
+
+- an **exponent deficit** d: S_d = S₀ · exp(−d (x − x_lim)) (S decays at predicted − d);
+- a **plateau** b = f · (median S₀ at the cell nearest the limit): S_b = S₀ + b.
+
+Each injected table is resampled (replicates drawn with replacement within each cell,
+``RESAMPLES`` times, from a seed stream of the run) and judged by the claim's own tests
+(:func:`mfcheck.claims.fit.judge`). The **power** at an injected size is the fraction of
+resamples in which a test of the claim rejects at ``level`` (the run's Bonferroni level α/m, the
+first level Holm's procedure compares to: the claim's least favourable case); the **minimum
+detectable effect** is the smallest injected size on the grid with power ≥ ``TARGET_POWER``.
+The **size at the null boundary** is the rejection rate at d = 0 at the level α of one test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mfcheck.claims.fit import PATHS, Design, judge, resample_within_cells
+
+__all__ = ["DEFICITS", "PLATEAU_FRACTIONS", "RESAMPLES", "TARGET_POWER", "detection"]
+
+DEFICITS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+PLATEAU_FRACTIONS = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
+RESAMPLES = 200
+TARGET_POWER = 0.9
+
+
+def _null_boundary(S: np.ndarray, design: Design, j: dict, predicted) -> tuple[np.ndarray, np.ndarray]:
+    """S₀ and x − x_lim for every observation."""
+    S0, dx = S.copy(), np.zeros_like(S)
+    for p in PATHS:
+        m = design.path == p
+        x_lim = design.x[m & design.at_limit][0]
+        dx[m] = design.x[m] - x_lim
+        S0[m] = S[m] * np.exp(-(float(j[f"exp_{p}"].params[1]) - predicted[p]) * dx[m])
+    return S0, dx
+
+
+def _rejects(j: dict, level: float) -> np.ndarray:
+    """Whether any test of the claim (growth and plateau per path, tail) has p ≤ ``level``, per resample."""
+    ps = [j[f"growth_{p}"] for p in PATHS] + [j[f"plateau_p_{p}"] for p in PATHS] + [j["tail"]]
+    return np.min(np.stack(ps), axis=0) <= level
+
+
+def detection(S: np.ndarray, design: Design, predicted, *, level: float, alpha: float, rng: np.random.Generator,
+              resamples: int = RESAMPLES) -> dict:
+    """Power curves, minimum detectable effects and the size at the null boundary (module docstring)."""
+    j = judge(S, design, predicted)
+    S0, dx = _null_boundary(S, design, j, predicted)
+    idx = resample_within_cells(design, rng, resamples)
+    base = S0[idx]
+    at_limit = {p: float(np.median(S0[(design.path == p) & design.at_limit])) for p in PATHS}
+    plateau_unit = np.array([at_limit[p] for p in design.path])
+
+    j0 = judge(base, design, predicted)
+    size = {f"growth along the {p}-path": float(np.mean(j0[f"growth_{p}"] <= alpha)) for p in PATHS}
+    size |= {f"plateau along the {p}-path": float(np.mean(j0[f"plateau_p_{p}"] <= alpha)) for p in PATHS}
+    deficit_power = [float(np.mean(_rejects(judge(base * np.exp(-d * dx[idx]), design, predicted), level))) for d in DEFICITS]
+    plateau_power = [float(np.mean(_rejects(judge(base + f * plateau_unit, design, predicted), level))) for f in PLATEAU_FRACTIONS]
+
+    def smallest(grid, power):
+        return next((g for g, pw in zip(grid, power) if pw >= TARGET_POWER), None)
+
+    return {
+        "level": level, "alpha": alpha, "resamples": resamples, "target_power": TARGET_POWER,
+        "size_at_null_boundary": size, "claim_rejection_at_null_boundary": float(np.mean(_rejects(j0, level))),
+        "deficits": list(DEFICITS), "deficit_power": deficit_power, "min_detectable_deficit": smallest(DEFICITS, deficit_power),
+        "plateau_fractions": list(PLATEAU_FRACTIONS), "plateau_power": plateau_power,
+        "min_detectable_plateau": smallest(PLATEAU_FRACTIONS, plateau_power),
+    }
