@@ -76,7 +76,7 @@ def test_exponent_ci_coverage():
     table = _table(rng, replicates=8)
     design = Design.of(table, CLAIM, D, T, J)
     noise = np.exp(0.2 * rng.standard_normal((400, len(table))))
-    S = 0.3 * design.shape * noise
+    S = 0.3 * design.root * design.log_factor * noise
     fit = judge(S, design, CLAIM.predicted)["exp_N"]
     half = 1.9636 * fit.se[:, 1]  # t_{0.975} at the N-path's 46 degrees of freedom
     covered = np.sum(np.abs(fit.params[:, 1] - 0.5) <= half)

@@ -1,8 +1,8 @@
 """The smallest violations a rate claim detects at a run's sizes, measured by injecting them.
 
-The run's own statistic is first moved to the **null boundary**: on each path, with x = log(1/N)
-(N-path) or log ε (ε-path), x_lim its value at the cell nearest the limit and b̂ the fitted
-exponent (:mod:`mfcheck.claims.fit`),
+The run's own statistic is first moved to the **predicted exponent**: on each path, with
+x = log(1/N) (N-path) or log ε (ε-path), x_lim its value at the cell nearest the limit and b̂ the
+fitted exponent (:mod:`mfcheck.claims.fit`, the statistic's own log factor),
 
     S₀ = S · exp(−(b̂ − predicted)(x − x_lim)),
 
@@ -18,7 +18,10 @@ Each injected table is resampled (replicates drawn with replacement within each 
 resamples in which a test of the claim rejects at ``level`` (the run's Bonferroni level α/m, the
 first level Holm's procedure compares to: the claim's least favourable case); the **minimum
 detectable effect** is the smallest injected size on the grid with power ≥ ``TARGET_POWER``.
-The **size at the null boundary** is the rejection rate at d = 0 at the level α of one test.
+The **size at the null boundary** is the rejection rate of the growth and plateau tests, each
+alone at α, on the statistic moved the same way to the boundary of their null hypotheses: S
+proportional to the theorem's scale (its log factor included, which both tests allow), i.e. the
+exponent fitted against the theorem's scale equal to the predicted one and b = 0.
 """
 
 from __future__ import annotations
@@ -35,14 +38,14 @@ RESAMPLES = 200
 TARGET_POWER = 0.9
 
 
-def _null_boundary(S: np.ndarray, design: Design, j: dict, predicted) -> tuple[np.ndarray, np.ndarray]:
-    """S₀ and x − x_lim for every observation."""
+def _to_boundary(S: np.ndarray, design: Design, j: dict, predicted, fit: str) -> tuple[np.ndarray, np.ndarray]:
+    """S moved so that the slope of ``fit`` (``exp`` or ``growth_fit``) equals the predicted one, and x − x_lim."""
     S0, dx = S.copy(), np.zeros_like(S)
     for p in PATHS:
         m = design.path == p
         x_lim = design.x[m & design.at_limit][0]
         dx[m] = design.x[m] - x_lim
-        S0[m] = S[m] * np.exp(-(float(j[f"exp_{p}"].params[1]) - predicted[p]) * dx[m])
+        S0[m] = S[m] * np.exp(-(float(j[f"{fit}_{p}"].params[1]) - predicted[p]) * dx[m])
     return S0, dx
 
 
@@ -56,15 +59,16 @@ def detection(S: np.ndarray, design: Design, predicted, *, level: float, alpha: 
               resamples: int = RESAMPLES) -> dict:
     """Power curves, minimum detectable effects and the size at the null boundary (module docstring)."""
     j = judge(S, design, predicted)
-    S0, dx = _null_boundary(S, design, j, predicted)
+    S0, dx = _to_boundary(S, design, j, predicted, "exp")
     idx = resample_within_cells(design, rng, resamples)
     base = S0[idx]
     at_limit = {p: float(np.median(S0[(design.path == p) & design.at_limit])) for p in PATHS}
     plateau_unit = np.array([at_limit[p] for p in design.path])
 
     j0 = judge(base, design, predicted)
-    size = {f"growth along the {p}-path": float(np.mean(j0[f"growth_{p}"] <= alpha)) for p in PATHS}
-    size |= {f"plateau along the {p}-path": float(np.mean(j0[f"plateau_p_{p}"] <= alpha)) for p in PATHS}
+    jg = judge(_to_boundary(S, design, j, predicted, "growth_fit")[0][idx], design, predicted)
+    size = {f"growth along the {p}-path": float(np.mean(jg[f"growth_{p}"] <= alpha)) for p in PATHS}
+    size |= {f"plateau along the {p}-path": float(np.mean(jg[f"plateau_p_{p}"] <= alpha)) for p in PATHS}
     deficit_power = [float(np.mean(_rejects(judge(base * np.exp(-d * dx[idx]), design, predicted), level))) for d in DEFICITS]
     plateau_power = [float(np.mean(_rejects(judge(base + f * plateau_unit, design, predicted), level))) for f in PLATEAU_FRACTIONS]
 
