@@ -55,7 +55,7 @@ SUBSTEP_DT = 1.0 / 128  # the coupled SDE takes sub-steps of at most this length
 
 TIERS = {
     "smoke": Tier("smoke", N_path=(16, 32, 64, 128), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128), kink=4, replicates=12, log2_M=0),
-    "ci": Tier("ci", N_path=(16, 32, 64, 128, 256), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256), kink=4, replicates=24, log2_M=0),
+    "ci": Tier("ci", N_path=(16, 32, 64, 128, 256), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256), kink=4, replicates=64, log2_M=0),
     "full": Tier("full", N_path=(16, 32, 64, 128, 256, 512), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256, 1 / 512), kink=4,
                  replicates=64, log2_M=0),
 }
