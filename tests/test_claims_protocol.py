@@ -110,15 +110,16 @@ def test_a_claim_without_a_renderer_of_its_own_gets_the_generic_report(tmp_path)
     write_report(claim, result, context, tmp_path)
     text = (tmp_path / "new_claim" / "report.md").read_text()
     assert text.startswith("# A new claim\n") and "Verdict: PASS" in text and claim.statement in text
-    assert "| its estimate | 1 | [0.5, 1.5] |" in text and "| its test | 0.5 | 0.5 | no |" in text
+    assert "| its estimate | 1 | [0.5, 1.5] |" in text and "| its test | implementation | 0.5 | 0.5 | no |" in text
     assert json.loads((tmp_path / "new_claim" / "summary.json").read_text())["claim"] == "new_claim"
 
 
 def test_the_family_size_is_the_number_of_tests_a_smoke_run_decides(smoke_reports):
-    """Every claim runs all its declared tests at the smoke tier (all resolved), and the power
-    statements of the rate claims use that count as Holm's m."""
+    """Every claim runs all its declared tests at the smoke tier (all resolved): its counted
+    implementation tests are the ones it declares, and their sum is the run's Holm family."""
     _, out, _ = smoke_reports
-    counts = {name: len(json.loads((out / name / "summary.json").read_text())["tests"]) for name in CLAIMS}
+    counts = {name: sum(t["role"] == "implementation" and t["counted"] for t in json.loads((out / name / "summary.json").read_text())["tests"])
+              for name in CLAIMS}
     assert counts == {name: claim.test_count for name, claim in CLAIMS.items()}
     assert sum(counts.values()) == family_size()
 

@@ -221,7 +221,8 @@ def test_catalogue_has_the_required_entries():
 
 @functools.lru_cache(maxsize=None)
 def _synthetic_verification(extra_N_exponent=0.0, seed=0) -> Verification:
-    """A verification whose rate claims are fitted on S = C · scale · N^{-extra} · lognormal noise."""
+    """A verification whose rate claims are fitted on S = C · shape · N^{-extra} · lognormal noise
+    (shape = √max(1/N, ε) times the statistic's own log factor)."""
     tier = get_tier("smoke")
     rng = np.random.default_rng(seed)
     rows = []
@@ -229,12 +230,12 @@ def _synthetic_verification(extra_N_exponent=0.0, seed=0) -> Verification:
         for r in range(tier.replicates):
             row = {"path": path, "N": N, "eps": eps, "replicate": r}
             for c in CLAIMS.values():
-                scale = float(c.scale(N, eps, EXPERIMENT.D, EXPERIMENT.T, 0.0))
-                row[c.statistic] = 0.2 * scale * N ** (-extra_N_exponent if path == "N" else 0.0) * math.exp(0.3 * rng.normal())
+                shape = math.sqrt(max(1 / N, eps)) * float(c.log_factor(np.array([N]), eps, EXPERIMENT.D, 17)[0])
+                row[c.statistic] = 0.2 * shape * N ** (-extra_N_exponent if path == "N" else 0.0) * math.exp(0.15 * rng.normal())
             rows.append(row)
     table = pd.DataFrame(rows)
     claims = list(CLAIMS.values())
-    results = decide([fit_claim(c, table, D=EXPERIMENT.D, T=EXPERIMENT.T, reference_error=0.0) for c in claims], 0.05)
+    results = decide([fit_claim(c, table, D=EXPERIMENT.D, T=EXPERIMENT.T, J=17, reference_error=0.0) for c in claims], 0.05)
     sweep = SweepResult(table=table, reference=None, experiment=EXPERIMENT, tier=tier)
     return Verification(results=results, claims=claims, sweep=sweep, alpha=0.05, checks=[], context=None)
 

@@ -132,7 +132,7 @@ def _print_table(verification) -> None:
     print(f"predicted exponents: 0.5 in 1/N and in ε; family-wise α = {verification.alpha} "
           f"(Holm over {family_size(verification.results)} tests)")
     for r in verification.results:
-        print(f"  {r.claim}: {r.verdict}, decided by {r.decided_by}" + (f". {r.message}" if r.verdict != "pass" else ""))
+        print(f"  {r.claim}: {r.verdict}: " + (f"decided by {r.decided_by}" if r.verdict == "pass" else r.message))
 
 
 def _calibrate_check(args) -> int:

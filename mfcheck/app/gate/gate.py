@@ -184,7 +184,7 @@ def format_table(verification: Verification) -> str:
                  "when one of its tests has adjusted p ≤ α; 'Holm lvl' is the level its smallest p faced; a pass needs the "
                  "evidence below, else the claim is unresolved)")
     for r in results:
-        lines.append(f"  {r.claim}: {r.verdict}, decided by {r.decided_by}" + (f". {r.message}" if r.verdict != "pass" else ""))
+        lines.append(f"  {r.claim}: {r.verdict}: " + (f"decided by {r.decided_by}" if r.verdict == "pass" else r.message))
     for d in getattr(verification, "baseline_differences", ()):
         lines.append(f"  baseline moved: {d}")
     return "\n".join(lines)
