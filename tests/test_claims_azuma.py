@@ -220,7 +220,8 @@ def test_run_and_render_tiny(monkeypatch, tmp_path, pop, rho0):
     r1 = A.run(ctx)
     r2 = A.run(ctx)
     assert [t.p_value for t in r1.tests] == [t.p_value for t in r2.tests]  # fixed seeds
-    assert len(r1.tests) == len(A.Z_GRID) + 1
+    assert len(r1.tests) == len(A.Z_GRID) + 2  # the tails, their Bonferroni combination, the ε exponent
+    assert sum(t.in_family for t in r1.tests) == A.CLAIM.test_count == 2
     assert all(0 <= t.p_value <= 1 for t in r1.tests)
     assert "pooled exponent (εT)" in r1.estimates and "exponent in ε" in r1.estimates
     assert r1.details["drift_mismatch_max"] < 1e-12

@@ -99,7 +99,9 @@ def test_pilot_spread_is_the_sd_over_sup(context):
 def test_measure_produces_json_tests_and_estimates(context):
     r = M.measure(context, 8, 64, pilot=256)
     assert r.claim == "mcdiarmid"
-    assert len(r.tests) == len(M.TIME_FRACTIONS) * len(M.S_GRID) + len(M.Z_GRID)
+    assert len(r.tests) == len(M.TIME_FRACTIONS) * len(M.S_GRID) + len(M.Z_GRID) + 2
+    # each grid spends α once: its tests are reported, and one Bonferroni-combined test per grid is counted
+    assert sum(t.in_family for t in r.tests) == M.CLAIM.test_count == 2
     assert all(0.0 <= t.p_value <= 1.0 for t in r.tests)
     assert not r.unresolved
     for v in r.estimates.values():

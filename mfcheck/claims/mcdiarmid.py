@@ -32,15 +32,17 @@ alternative="greater"; Clopper–Pearson 95 % intervals shown):
 - uniform in time, z ∈ ``Z_GRID`` = (1, 1.5, 2) (bounds 0.37, 0.105, 0.018): count of
   replicates with sup_j |X_j − I_j| ≥ K_f sqrt(2/N)(sqrt(log 2J) + z) + δ_f against e^{−z²}.
 
-15 tests, all on one test function: the f of the experiment with the largest min_t sd_t(f)/K_f,
+15 tests (each grid enters the family as one test: its smallest p-value times its size,
+Bonferroni, :func:`mfcheck.stats.results.combined`), all on one test function: the f of the experiment with the largest min_t sd_t(f)/K_f,
 estimated on a pilot of ``PILOT`` i.i.d. particles from an independent stream (the "reference"
 role of ``Streams(seed).child("mcdiarmid", "pilot")``, always drawn with the correct sampler),
 so the choice does not depend on the data tested. Frequencies of every f are in the details.
 A tested u is judged only when δ_f ≤ ``RESOLUTION_RATIO`` · u.
 
 **False-alarm rate.** Each test is exact (binomial, the counts are conservative), so under
-the claim each p-value is super-uniform; ``mfcheck.stats.results.decide`` applies Holm over all
-tests of all claims decided together: family-wise false-alarm rate ≤ α.
+the claim each p-value is super-uniform, and so is each grid's Bonferroni-combined p-value;
+``mfcheck.stats.results.decide`` applies Holm over the tests of all claims decided together:
+family-wise false-alarm rate ≤ α.
 
 **How loose the bound is, and what it can detect.** McDiarmid uses sup|f| where the CLT uses
 the standard deviation, and 2e^{−s²/2} where the normal tail is 2Φ̄(s K_f/sd): for i.i.d.
@@ -67,7 +69,7 @@ from mfcheck.model.bounds import mcdiarmid_tail, mcdiarmid_uniform
 from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.reference.coupled import couple
-from mfcheck.stats.results import ClaimResult, Test
+from mfcheck.stats.results import ClaimResult, Test, combined
 from mfcheck.seeds import Streams
 from mfcheck.dynamics.broken import ClusteredInit
 from mfcheck.dynamics.sgd import InitSampler, iid_init
@@ -228,7 +230,7 @@ def measure(context: CheckContext, N: int, replicates: int, pilot: int = PILOT) 
     X = nonlinear_f_means(context, N, R, streams, context.init)  # (R, J, F)
     dev = np.abs(X - np.asarray(flow.f_integrals)[None])  # (R, J, F)
 
-    tests, per_time, unresolved = [], [], []
+    grid, per_time, unresolved = [], [], []
     for j in tidx:
         sd = float(spread[j, fi] * K)
         for s in S_GRID:
@@ -239,12 +241,13 @@ def measure(context: CheckContext, N: int, replicates: int, pilot: int = PILOT) 
                         "clt_iid": _clt_tail(u, N, sd), "sd_pilot": sd, "resolved": bool(delta <= RESOLUTION_RATIO * u)})
             per_time.append(row)
             if row["resolved"]:
-                tests.append(Test(f"t={times[j]:.4g}, u={u:.4g} (s={s}): P(dev_t ≥ u) ≤ {bound:.3g}", row["p_value"]))
+                grid.append(Test(f"t={times[j]:.4g}, u={u:.4g} (s={s}): P(dev_t ≥ u) ≤ {bound:.3g}", row["p_value"]))
             else:
                 unresolved.append(f"t={times[j]:.4g}, u={u:.4g}")
 
     sup_dev = dev[:, :, fi].max(axis=1)  # (R,)
-    uniform = []
+    tests = combined(grid, "McDiarmid at each time")
+    grid, uniform = [], []
     for z in Z_GRID:
         thr = float(mcdiarmid_uniform(N, K, exp.T, exp.record_dt, z))
         bound = math.exp(-z * z)
@@ -253,9 +256,11 @@ def measure(context: CheckContext, N: int, replicates: int, pilot: int = PILOT) 
                     "resolved": bool(delta <= RESOLUTION_RATIO * thr)})
         uniform.append(row)
         if row["resolved"]:
-            tests.append(Test(f"uniform over J={J} times, z={z}: P(sup_j dev_j ≥ {thr:.4g}) ≤ e^(-z²) = {bound:.3g}", row["p_value"]))
+            grid.append(Test(f"uniform over J={J} times, z={z}: P(sup_j dev_j ≥ {thr:.4g}) ≤ e^(-z²) = {bound:.3g}", row["p_value"]))
         else:
             unresolved.append(f"uniform z={z}")
+
+    tests += combined(grid, "McDiarmid uniformly in time")
 
     # descriptive: every test function at every tested time (not tests)
     all_f = []
@@ -330,7 +335,7 @@ CLAIM = Check(
     name=NAME, title=TITLE, order=30, sizes=SIZES, parts=frozenset({"init"}), reads_reference=True,
     statement="P(|X_t − ∫f dρ_t| ≥ u) ≤ 2 exp(−N u² / (2 K_f²)) at each t; "
               "P(sup_j |X_{t_j} − ∫f dρ_{t_j}| ≥ K_f sqrt(2/N) (sqrt(log(2J)) + z)) ≤ e^{−z²}",
-    test_count=len(TIME_FRACTIONS) * len(S_GRID) + len(Z_GRID),
+    test_count=2,  # the per-time grid and the uniform grid, each combined (Bonferroni) into one test
     alternative="initial particles in clusters of 8 equal draws", inject=lambda c: replace(c, init=ClusteredInit(8)),
     compute=run,
 )

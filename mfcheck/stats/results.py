@@ -35,7 +35,7 @@ from statsmodels.stats.multitest import multipletests
 from mfcheck._validation import check_real
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["Test", "Evidence", "ClaimResult", "decide", "family_size", "DEFAULT_ALPHA", "VERDICTS", "ROLES"]
+__all__ = ["Test", "Evidence", "ClaimResult", "decide", "family_size", "combined", "DEFAULT_ALPHA", "VERDICTS", "ROLES"]
 
 DEFAULT_ALPHA = 0.05
 VERDICTS = ("pass", "fail", "unresolved")
@@ -136,6 +136,17 @@ class ClaimResult:
         for key in ("exponents", "plateaus"):
             d[key] = {k: asdict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in getattr(self, key).items()}
         return d
+
+
+def combined(tests: list[Test], name: str) -> list[Test]:
+    """One test in the family for a grid of tests of one statement (thresholds, times, z's):
+    the smallest p-value of the grid times its size (Bonferroni), so the grid spends α once.
+    The grid's tests are kept, not counted, for the report."""
+    if not tests:
+        return []
+    p = min(1.0, len(tests) * min(t.p_value for t in tests))
+    kept = [replace(t, counted=False, note=f"in the combined test «{name}»") for t in tests]
+    return kept + [Test(f"{name} (smallest p of {len(tests)}, Bonferroni)", p)]
 
 
 def family_size(results) -> int:
