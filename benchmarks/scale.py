@@ -61,10 +61,14 @@ def scale_run(setting: dict | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def tier_times(out_dir: str = "/tmp/mfcheck-tier-timing") -> list[dict]:
-    """Wall time and exit code of ``mfcheck verify --tier ci`` and ``mfcheck gate --impl mfcheck.app.gate:reference_step --tier ci``."""
+def tier_times(out_dir: str = "/tmp/mfcheck-tier-timing", full: bool = False) -> list[dict]:
+    """Wall time and exit code of ``mfcheck verify --tier ci`` and ``mfcheck gate --impl mfcheck.app.gate:reference_step --tier ci``
+    (and of the gate at the full tier with ``full``), each without the cache, so that every cell is computed."""
     exe = str(Path(sys.executable).with_name("mfcheck"))
-    commands = [[exe, "verify", "--tier", "ci", "--out", out_dir], [exe, "gate", "--impl", "mfcheck.app.gate:reference_step", "--tier", "ci"]]
+    gate = [exe, "gate", "--impl", "mfcheck.app.gate:reference_step", "--no-cache", "--quiet"]
+    commands = [[exe, "verify", "--tier", "ci", "--out", out_dir, "--no-cache", "--quiet"], gate + ["--tier", "ci"]]
+    if full:
+        commands.append(gate + ["--tier", "full"])
     rows = []
     for cmd in commands:
         t0 = time.perf_counter()
