@@ -22,3 +22,32 @@ def test_claims_scales_and_log_factors():
 def test_unknown_claim():
     with pytest.raises(InvalidArgument, match="claim"):
         get_claim("theorem7")
+
+
+def test_the_tail_check_rejects_a_broken_rule():
+    """The NTK readout (1/√N) Σ σ* keeps the error from vanishing: Ĉ, calibrated on the cells away
+    from the limit, is exceeded by most replicates of the cells nearest it, and the tail test
+    rejects at α = 0.05 (with the growth tests). The correct rule, same seeds, is not rejected by it."""
+    from mfcheck.claims.sweep import run_sweep
+    from mfcheck.claims.tiers import Tier
+    from mfcheck.dynamics.broken import BROKEN
+    from mfcheck.dynamics.rules import MEAN_FIELD
+    from mfcheck.model.activations import erf_sigmoid, tanh_sum
+    from mfcheck.model.experiment import Experiment
+    from mfcheck.model.initial import GaussianInit
+    from mfcheck.model.neurons import InnerNeuron
+    from mfcheck.model.problems import teacher_population
+    from mfcheck.reference import build_reference
+
+    problem = teacher_population(16, 2, tanh_sum((1.0,), (2.0,)), seed=5)
+    ex = Experiment(problem=problem, neuron=InnerNeuron(erf_sigmoid()), rho0=GaussianInit(2, 0.5), log2_M=9, h=1 / 16, record_dt=1 / 8)
+    tier = Tier("tail", N_path=(8, 16, 32, 64, 128), eps_path=(1 / 8, 1 / 16, 1 / 32, 1 / 64, 1 / 128), kink=2, replicates=12, log2_M=9)
+    reference = build_reference(ex)
+    claim = get_claim("coupling_lemma")
+    tails = {}
+    for name, rule in (("broken", BROKEN["ntk_scaling"].rule), ("correct", MEAN_FIELD)):
+        sweep = run_sweep(ex, tier, rule=rule, reference=reference, progress=False)
+        result = claim.fit(sweep)
+        tails[name] = next(t for t in result.tests if t.name.startswith("tail"))
+    assert tails["broken"].rejected and tails["broken"].p_value < 1e-6
+    assert not tails["correct"].rejected
