@@ -115,10 +115,12 @@ def test_a_claim_without_a_renderer_of_its_own_gets_the_generic_report(tmp_path)
 
 
 def test_the_family_size_is_the_number_of_tests_a_smoke_run_decides(smoke_reports):
-    """Every claim runs all its declared tests at the smoke tier (all resolved), and the power
-    statements of the rate claims use that count as Holm's m."""
+    """Every claim runs all its declared tests at the smoke tier (all resolved): ``test_count`` is the
+    number of its implementation tests (the preconditions spend no α), and the power statements of
+    the rate claims use the total as Holm's m."""
     _, out, _ = smoke_reports
-    counts = {name: len(json.loads((out / name / "summary.json").read_text())["tests"]) for name in CLAIMS}
+    counts = {name: sum(t["role"] == "implementation" for t in json.loads((out / name / "summary.json").read_text())["tests"])
+              for name in CLAIMS}
     assert counts == {name: claim.test_count for name, claim in CLAIMS.items()}
     assert sum(counts.values()) == family_size()
 
