@@ -4,8 +4,11 @@ A claim reports two kinds of evidence (docs/methods.md, "Three verdicts"):
 
 - **tests**, each with a raw p-value of a test whose null hypothesis is "the claim holds". A
   test has a ``role``: ``"implementation"`` tests judge the implementation under test;
-  ``"precondition"`` tests are the harness's self-checks (the reference's own identities, a
-  solver's dissipation). Only implementation tests that are ``counted`` (the test has power at
+  ``"precondition"`` tests are the harness's self-checks inside a claim that judges an
+  implementation (the reference's own identities, a solver's dissipation); a claim that runs no
+  implementation (no ``parts``) judges the harness's solution of the limit itself, and its tests
+  are implementation tests (docs/methods.md, "Which tests spend α"). Only implementation tests
+  that are ``counted`` (the test has power at
   the run's sizes) form the family over which Holm's step-down procedure controls the
   family-wise error: the probability that any correct claim is failed is at most ``alpha``.
 - **evidence** for the claim: statements the data must support before a ``pass`` is granted
