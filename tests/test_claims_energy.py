@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from scipy import stats
 
 from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.claims.base import CheckContext
@@ -23,7 +26,7 @@ from mfcheck.report import write_report
 from mfcheck.stats.results import decide
 from mfcheck.model.schedules import constant, exponential_decay
 from mfcheck.seeds import Streams
-from mfcheck.dynamics.rules import MEAN_FIELD
+from mfcheck.dynamics.rules import MEAN_FIELD, Rule, mean_field_step
 from mfcheck.dynamics.sgd import iid_init
 from mfcheck.claims.tiers import Tier, get_tier
 
@@ -141,7 +144,12 @@ def test_sgd_identity_separates_correct_and_mutant(small):
     good = sgd_identity(problem, neuron, rho0, MEAN_FIELD, iid_init, **kw)
     bad = sgd_identity(problem, neuron, rho0, BROKEN["no_factor_two"].rule, iid_init, **kw)
     assert good.p_value > 0.01 and abs(good.decrease_ratio[0] - 1) < 0.15
-    assert bad.p_value < 1e-6 and abs(bad.decrease_ratio[0] - 0.5) < 0.15
+    assert bad.p_value < 1e-6 and bad.z > 0 and abs(bad.decrease_ratio[0] - 0.5) < 0.15
+    # two-sided: a step twice too large (Z < 0) is rejected too
+    double = Rule("double_step", lambda th, x, y, s, nn: mean_field_step(th, x, y, 2 * s, nn))
+    fast = sgd_identity(problem, neuron, rho0, double, iid_init, **kw)
+    assert fast.p_value < 1e-6 and fast.z < 0 and abs(fast.decrease_ratio[0] - 2) < 0.3
+    assert math.isclose(good.p_value, 2 * stats.norm.sf(abs(good.z)))
     assert good.curve_risk_change.shape == good.curve_predicted.shape == (3, len(good.curve_times))
     with pytest.raises(InvalidArgument, match="eps"):
         sgd_identity(problem, neuron, rho0, MEAN_FIELD, iid_init, **{**kw, "eps": 0.3})
@@ -159,6 +167,7 @@ def test_evaluate_and_render(tmp_path):
     ctx = _tiny_context()
     result = decide([evaluate(ctx, sizes=TINY)])[0]
     assert [t.p_value for t in result.tests[:2]] == [1.0, 1.0]
+    assert [t.role for t in result.tests] == ["precondition", "precondition", "implementation"]
     assert result.verdict == "pass"
     assert abs(result.estimates["reference: slope of dR/dt on −4ξ∫||∇Ψ||²"]["estimate"] - 1) < 1e-3
     write_report(CLAIM, result, ctx, tmp_path)

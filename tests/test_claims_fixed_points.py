@@ -136,6 +136,7 @@ def test_evaluate_and_render(tmp_path):
     ctx = CheckContext(experiment=exp, tier=get_tier("smoke"), reference=None)
     result = decide([evaluate(ctx, sizes=TINY)])[0]
     assert len(result.tests) == 2 and result.verdict == "pass", result.message
+    assert [t.role for t in result.tests] == ["precondition", "implementation"]
     assert result.details["fixed_point"]["source"] == "dedicated"
     write_report(CLAIM, result, ctx, tmp_path)
     text = (tmp_path / "fixed_points" / "report.md").read_text()

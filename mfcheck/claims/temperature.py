@@ -51,6 +51,12 @@ the test would judge the limit law at finite sizes, and a bias that is a sizeabl
 inflates the level of a sup test over 256 points. The margin is small beside the distance
 between ρ*_β and ρ*_{2β}, so the power against a wrong temperature is kept.
 :func:`mfcheck.stats.results.decide` applies Holm at the family-wise α.
+
+**Which tests spend α.** The one test judges runs of the implementation under test, so it is an
+implementation test (a member of the Holm family). The harness's self-checks here are not tests:
+the Gibbs reference error (above a tenth of the resolution) and the equilibration of the run
+(its two halves differ at level 0.01) each leave the claim unresolved, spending no α. The
+pairs (c, β') other than the one under test are measurements.
 """
 
 from __future__ import annotations
@@ -355,7 +361,8 @@ def run(context: CheckContext) -> ClaimResult:
             curves[f"{name} vs {label}"] = {"F_star": refs[b].cdf(t).tolist(), "difference": diff.tolist(), "resolution": res.resolution}
             estimates[f"sup|F−F*| [{name} vs ρ*_{label}]"] = {"estimate": res.statistic, "ci": row["ci"], "p_value": res.p_value}
             if name == under_test and b == BETA:
-                tests.append(Test(f"stationary law of {runs[name]['rule']} = ρ*_β (sign-flip KS, {res.flips} flips)", res.p_value))
+                tests.append(Test(f"stationary law of {runs[name]['rule']} = ρ*_β (sign-flip KS, {res.flips} flips)", res.p_value,
+                                  role="implementation"))
     for name, r in runs.items():
         bp = r["beta_prime"]
         predicted = None if r["c"] is None else gibbs_inverse_temperature(BETA, r["c"]) / BETA

@@ -13,7 +13,7 @@ __all__ = ["header", "fmt_ci", "md_cell", "tests_table", "versions", "write_json
 
 def header(title: str, result: ClaimResult) -> list[str]:
     """The first lines of every report: the title, the verdict with its family-wise level, what decided it
-    and the evidence a pass rests on (docs/methods.md, "Three verdicts")."""
+    and the evidence a pass rests on (docs/methods.md, "Decision: α, Holm and the verdicts")."""
     lines = [f"# {title}", "", f"**Verdict: {result.verdict.upper()}** (family-wise α = {result.alpha}, Holm). {result.message}", "",
              f"Decided by: {result.decided_by}.", ""]
     if result.evidence:

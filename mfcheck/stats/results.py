@@ -1,11 +1,11 @@
 """The result of judging one claim, and the decision over the claims of a run: three verdicts.
 
-A claim reports two kinds of evidence (docs/methods.md, "Three verdicts"):
+A claim reports two kinds of evidence (docs/methods.md, "Decision: α, Holm and the verdicts"):
 
 - **tests**, each with a raw p-value of a test whose null hypothesis is "the claim holds". A
   test has a ``role``: ``"implementation"`` tests judge the implementation under test;
-  ``"precondition"`` tests are the harness's self-checks (the reference's own identities, a
-  solver's dissipation). Only implementation tests that are ``counted`` (the test has power at
+  ``"precondition"`` tests are the harness's self-checks (the reference's own identities, the
+  Fokker–Planck solver's dissipation). Only implementation tests that are ``counted`` (the test has power at
   the run's sizes) form the family over which Holm's step-down procedure controls the
   family-wise error: the probability that any correct claim is failed is at most ``alpha``.
 - **evidence** for the claim: statements the data must support before a ``pass`` is granted
@@ -195,7 +195,9 @@ def decide(results: list[ClaimResult], alpha: float = DEFAULT_ALPHA) -> list[Cla
         else:
             verdict = "pass"
             shown = [e.name for e in r.evidence]
-            decided_by = "; ".join(shown) if shown else "no rejection"
+            checks = any(t.role == "precondition" for t in tests)
+            decided_by = "; ".join(shown) if shown else ("no rejection" if any(t.in_family for t in tests) else
+                                                         "its self-checks hold" if checks else "no test")
             message = f"No test rejects ({holm})" + (f", and the data show: {decided_by}." if shown else ".")
         out.append(replace(r, tests=tuple(tests), verdict=verdict, alpha=alpha, message=message.strip(), decided_by=decided_by))
     return out
