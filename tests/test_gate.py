@@ -248,7 +248,7 @@ def test_vanishing_noise_adds_c_s_g_drawn_from_the_data(rng):
     assert not np.allclose(VARIANTS["vanishing_noise"](theta, x2, y, s, NEURON), out)
 
 
-@pytest.mark.parametrize("name", [n for n in G.MUTANTS if BROKEN[n].replaces != "init"])
+@pytest.mark.parametrize("name", [n for n in G.MUTANTS + G.SUBTLE if BROKEN[n].replaces != "init"])
 def test_each_self_test_mutant_in_the_protocol_differs_from_the_builtin_step(name, rng):
     step = G.as_protocol(BROKEN[name].rule)
     theta, x, y, g = _inputs(rng, 3, 16)
@@ -268,8 +268,9 @@ def test_catalogue_has_the_required_entries():
     assert {"float32", "leave_one_out", "vanishing_noise"} <= set(VARIANTS)
     assert all(f.__doc__ and "budget" in f.__doc__ for f in VARIANTS.values())
     assert all(f.__doc__ for f in G.CORRECT_STEPS.values())
-    names = [row[0] for row in G.self_test.__globals__["_catalogue"]()]
-    assert set(G.CORRECT_STEPS) <= set(names) and set(G.MUTANTS) <= set(names)
+    kinds = {row[0]: row[1] for row in G.self_test.__globals__["_catalogue"]()}
+    assert kinds == {**{n: "mutant" for n in G.MUTANTS}, **{n: "subtle" for n in G.SUBTLE}, **{n: "correct" for n in G.CORRECT_STEPS}}
+    assert {"double_step"} <= set(G.MUTANTS) and set(G.SUBTLE) == {"plateau_drift", "slow_kicks"} and not set(G.SUBTLE) & set(G.MUTANTS)
     assert all(set(BROKEN[n].claims) <= set(G.STEP_CLAIMS + G.INIT_CLAIMS) for n in G.MUTANTS)
     assert set(G.STEP_CLAIMS[:3]) == set(CLAIMS)
 
