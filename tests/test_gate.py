@@ -343,3 +343,11 @@ def test_gate_verification_exit_code_counts_baseline_moves():
     gv = G.GateVerification(results=v.results, claims=v.claims, sweep=v.sweep, alpha=v.alpha, checks=[], context=None,
                             baseline_differences=("moved",))
     assert gv.exit_code == 1 and "baseline moved: moved" in gv.table()
+
+
+def test_the_gate_accepts_vanishing_noise_on_azuma_at_smoke():
+    """Extra noise of size s per step is inside the martingale budget: the azuma claim (no reference needed) passes it at the
+    smoke tier. Fixed seeds (the default experiment's); family-wise α = 0.05, so a correct step fails with probability ≤ 0.05
+    over seeds, and with these seeds the outcome is deterministic."""
+    v = G.gate(VARIANTS["vanishing_noise"], get_tier("smoke"), claims=["azuma"])
+    assert [r.claim for r in v.results] == ["azuma"] and v.results[0].verdict != "fail"

@@ -227,7 +227,7 @@ BROKEN: dict[str, Broken] = {b.name: b for b in (
            _DRIFT_CLAIMS, partial(Rule, "double_step", double_step)),
     Broken("plateau_drift", f"a constant drift s·b₀·(1, …, 1)/√D with b₀ = {PLATEAU_DRIFT:g} added to every step: a bias that does "
            f"not vanish as N → ∞, ε → 0", "step", ("theorem1_test_functions", "theorem1_risk", "coupling_lemma", "theorem2_test_functions",
-                                                     "theorem2_risk", "theorem2_coupling"),
+                                                     "theorem2_risk", "theorem2_coupling", "temperature"),
            lambda: Rule("plateau_drift", PlateauDrift(PLATEAU_DRIFT))),
     Broken("slow_kicks", f"centred kicks {SLOW_KICKS_C:g}·s^{SLOW_KICKS_POWER:g}·g added to every step: the coupling decays like "
            f"ε^{SLOW_KICKS_POWER - 0.5:.1f}, not sqrt(ε)", "step", ("coupling_lemma", "theorem2_coupling", "azuma"),

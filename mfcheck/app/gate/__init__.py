@@ -65,7 +65,10 @@ claims' exponents and constants with their CIs, and whether a later run moved be
 
 
 from mfcheck.app.gate.baseline import BASELINE_FORMAT, baseline_document, compare_baseline, write_baseline
-from mfcheck.app.gate.examples import CORRECT_STEPS, einsum_step, reference_step, replicate_loop_step
+from mfcheck.app.gate.examples import (
+    CORRECT_STEPS, EXACT_STEPS, VARIANTS, einsum_step, float32_step, leave_one_out_step, reference_step, replicate_loop_step,
+    vanishing_noise_step,
+)
 from mfcheck.app.gate.gate import (
     INIT_CLAIMS, STEP_CLAIMS, GateVerification, default_claims, format_table, gate, gate_command,
 )
@@ -76,5 +79,6 @@ from mfcheck.app.gate.self_test import MUTANTS, SUBTLE, SelfTest, self_test
 
 __all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "as_rule", "as_protocol",
            "STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "default_claims", "gate", "format_table", "gate_command", "reference_step",
-           "replicate_loop_step", "einsum_step", "CORRECT_STEPS", "MUTANTS", "SUBTLE", "SelfTest", "self_test", "BASELINE_FORMAT", "baseline_document",
+           "replicate_loop_step", "einsum_step", "float32_step", "leave_one_out_step", "vanishing_noise_step", "EXACT_STEPS",
+           "VARIANTS", "CORRECT_STEPS", "MUTANTS", "SUBTLE", "SelfTest", "self_test", "BASELINE_FORMAT", "baseline_document",
            "write_baseline", "compare_baseline"]
