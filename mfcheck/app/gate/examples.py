@@ -15,6 +15,7 @@ The broken rules the gate must reject live in :mod:`mfcheck.dynamics.broken`.
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -135,20 +136,29 @@ VANISHING_NOISE_C = 1.0
 """c of :func:`vanishing_noise_step`: the extra noise per step is c s g_i."""
 
 
-def data_generator(x) -> np.random.Generator:
-    """A generator derived from the step's data alone: ``default_rng(SeedSequence(the 32-bit words of
-    x))``. The SGD sample x is fresh at every step, so its draws are new at every step, and a step
-    is a deterministic function of its inputs: there is no global random state, and the run is
-    replayed exactly from the harness's seeds."""
-    return np.random.default_rng(np.random.SeedSequence(np.frombuffer(np.ascontiguousarray(x, dtype=np.float64).tobytes(), dtype=np.uint32)))
+def data_generator(theta, x) -> np.random.Generator:
+    """A generator derived from the step's inputs alone: ``default_rng(SeedSequence(w))`` with w the
+    32-bit words of the BLAKE2b digest of the bytes of θ and x. There is no global random state: a
+    step is a deterministic function of its inputs, and a run replays exactly from the harness's
+    seeds.
+
+    Why θ as well as x: the harness draws x from a finite population (128 points in the default
+    experiment, 6 in the fixed-points check), so the array x of one step can recur at a later step,
+    most often when few replicates run together; a seed from x alone would then repeat its draws,
+    and the repeats would add up to a drift that does not vanish with ε. θ changes at every step,
+    so (θ, x) does not recur and the draws are new at every step."""
+    h = hashlib.blake2b(digest_size=32)
+    h.update(np.ascontiguousarray(theta, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(x, dtype=np.float64).tobytes())
+    return np.random.default_rng(np.random.SeedSequence(np.frombuffer(h.digest(), dtype=np.uint32)))
 
 
 def vanishing_noise_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
     """Correct within the budget: the reference step plus extra centred noise of size s,
     θ_i ← (the reference step, noiseless or noisy) + c s g'_i, g'_i ~ N(0, I_D) i.i.d. over replicates,
     particles and steps, c = :data:`VANISHING_NOISE_C`. The g' come from :func:`data_generator`
-    (x), a pseudo-random function of the fresh sample x: in effect independent of θ and of the
-    harness's own noise g, and reproducible.
+    (θ, x), a pseudo-random function of the step's inputs: in effect independent of the data, of
+    the harness's own noise g and of the other steps' draws, and reproducible.
 
     Why the theorem covers it: the extra terms have mean zero and variance c² s² per step, so over
     T/ε steps (s = εξ, ξ ≤ K) each particle receives a random walk of standard deviation at most
@@ -158,7 +168,7 @@ def vanishing_noise_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, be
     O(c sqrt(εT/N)) fluctuations, again inside the budget. SGD's own noise is of the same kind:
     its increments 2s(y − ŷ)∇σ* − (their mean) are centred, of size O(s), independent given the past."""
     new = reference_step(theta, x, y, s, neuron, noise=noise, lam=lam, beta=beta)
-    return new + (VANISHING_NOISE_C * s) * data_generator(x).standard_normal(np.shape(theta))
+    return new + (VANISHING_NOISE_C * s) * data_generator(theta, x).standard_normal(np.shape(theta))
 
 
 EXACT_STEPS: dict[str, Implementation] = {
