@@ -119,7 +119,10 @@ def leave_one_out_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta
     Why the theorem covers it: |ŷ_{−i} − ŷ| ≤ 2K/(N − 1) (σ* bounded by K, A2), so each step's drift
     changes by at most 2s · 2K/(N − 1) · sup||∇σ*||: O(s/N) per step, O(T/N) over [0, T], amplified
     at most by e^{CT} (Gronwall). That is below the budget's sqrt(1/N) ≤ sqrt(max(1/N, ε)) for
-    every N ≥ 1, and it vanishes faster along the limit."""
+    every N ≥ 1, and it vanishes faster along the limit. (A check of an exact property of SGD at one
+    fixed N, such as the contraction rate of the particles' spread near a stable fixed point, sees
+    the particle's missing self-interaction: near θ* the spread follows u' = −2ξ(A − B/(N − 1))u
+    instead of −2ξAu, B = ∇₁∇₂U(θ*, θ*). The limit is the same.)"""
     R, N, D = theta.shape
     x1 = x[:, None, :]
     sig = neuron.value(x1, theta)[:, 0, :]  # (R, N)
@@ -166,7 +169,10 @@ def vanishing_noise_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, be
     c K sqrt(εT) sqrt(D + log(N/ε)), the budget's own form with the ε term, vanishing at the
     predicted sqrt(ε) rate. It changes averages of test functions by O(c² ε T) (Itô) plus
     O(c sqrt(εT/N)) fluctuations, again inside the budget. SGD's own noise is of the same kind:
-    its increments 2s(y − ŷ)∇σ* − (their mean) are centred, of size O(s), independent given the past."""
+    its increments 2s(y − ŷ)∇σ* − (their mean) are centred, of size O(s), independent given the past.
+    (A check that follows the particles' spread at one fixed ε down to a small fraction of its
+    start sees a floor: near a stable fixed point the extra noise keeps the spread's variance at
+    about D c² ε ξ / (4 λ_min(A)), which vanishes only as ε → 0.)"""
     new = reference_step(theta, x, y, s, neuron, noise=noise, lam=lam, beta=beta)
     return new + (VANISHING_NOISE_C * s) * data_generator(theta, x).standard_normal(np.shape(theta))
 
