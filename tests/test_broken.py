@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from mfcheck.claims import CLAIMS
-from mfcheck.dynamics.broken import ANTI_DECAY, BROKEN, AntiWeightDecay, ClusteredInit, ExtraNoise
+from mfcheck.dynamics.broken import (
+    ANTI_DECAY, BROKEN, PLATEAU_DRIFT, SLOW_KICKS_C, SLOW_KICKS_POWER, AntiWeightDecay, ClusteredInit, ExtraNoise, PlateauDrift,
+    SlowKicks,
+)
 from mfcheck.dynamics.rules import MEAN_FIELD, Rule, mean_field_step
 from mfcheck.dynamics.sgd import iid_init
 from mfcheck.errors import InvalidArgument
@@ -54,7 +57,8 @@ def test_every_entry_is_well_formed_and_names_existing_claims(name):
 
 def test_registry_holds_every_broken_rule():
     assert set(BROKEN) == {"ntk_scaling", "no_factor_two", "unscaled_lr", "gradient_ascent", "weak_noise", "wrong_sign_decay",
-                           "correlated_init", "sqrt_step", "extra_noise", "anti_weight_decay"}
+                           "correlated_init", "sqrt_step", "extra_noise", "anti_weight_decay", "double_step", "plateau_drift",
+                           "slow_kicks"}
     with pytest.raises(InvalidArgument, match="replaces"):
         type(BROKEN["sqrt_step"])("x", "bug", "drift", ("azuma",), lambda: MEAN_FIELD)
 
@@ -65,7 +69,8 @@ def test_registry_holds_every_broken_rule():
 def test_step_size_bugs_are_the_correct_step_at_another_step_size(rng):
     Theta, x, y, _ = _batch(rng)
     s, N = 0.04, Theta.shape[1]
-    for name, s_bug in (("no_factor_two", s / 2), ("unscaled_lr", s / N), ("gradient_ascent", -s), ("sqrt_step", math.sqrt(s))):
+    for name, s_bug in (("no_factor_two", s / 2), ("unscaled_lr", s / N), ("gradient_ascent", -s), ("sqrt_step", math.sqrt(s)),
+                        ("double_step", 2 * s)):
         np.testing.assert_array_equal(BROKEN[name].rule(Theta, x, y, s, NEURON), mean_field_step(Theta, x, y, s_bug, NEURON))
     np.testing.assert_allclose(BROKEN["no_factor_two"].rule(Theta, x, y, s, NEURON) - Theta, (MEAN_FIELD(Theta, x, y, s, NEURON) - Theta) / 2,
                                rtol=0, atol=1e-15)
@@ -112,6 +117,44 @@ def test_extra_noise_is_reproducible_and_unbiased_in_scale(rng):
     # each access to the entry builds a new rule: its generator starts afresh
     first, second = BROKEN["extra_noise"].rule, BROKEN["extra_noise"].rule
     np.testing.assert_array_equal(first(Theta, x, y, 0.04, NEURON), second(Theta, x, y, 0.04, NEURON))
+
+
+def test_double_step_doubles_the_increment(rng):
+    Theta, x, y, _ = _batch(rng)
+    np.testing.assert_allclose(BROKEN["double_step"].rule(Theta, x, y, 0.03, NEURON) - Theta,
+                               2 * (MEAN_FIELD(Theta, x, y, 0.03, NEURON) - Theta), rtol=0, atol=1e-15)
+
+
+def test_plateau_drift_adds_s_b0_along_the_diagonal(rng):
+    for D in (1, 3, 5):
+        Theta, x, y, _ = _batch(rng, D=D)
+        bad = BROKEN["plateau_drift"].rule(Theta, x, y, 0.04, NEURON)
+        assert bad.shape == Theta.shape
+        np.testing.assert_allclose(bad - mean_field_step(Theta, x, y, 0.04, NEURON), 0.04 * PLATEAU_DRIFT / math.sqrt(D), rtol=1e-12, atol=1e-15)
+    assert 0.05 <= PLATEAU_DRIFT <= 0.2
+    with pytest.raises(InvalidArgument, match="b0"):
+        PlateauDrift(0.0)
+
+
+def test_slow_kicks_are_reproducible_and_of_size_c_s_to_the_power(rng):
+    """The kicks are c s^0.9 g: their sample sd over 12000 draws estimates c s^0.9 (fixed seeds; the sd of the sample sd is
+    about 0.65 %, so a 5 % tolerance is 7.7 sds: a false alarm has probability below 1e-13)."""
+    Theta = rng.normal(size=(2000, 2, 3))
+    x, y = np.tile(rng.normal(size=3), (2000, 1)), np.full(2000, 0.3)
+    a = SlowKicks(seed=3)(Theta, x, y, 0.01, NEURON)
+    np.testing.assert_array_equal(a, SlowKicks(seed=3)(Theta, x, y, 0.01, NEURON))
+    assert a.shape == Theta.shape
+    kicks = a - mean_field_step(Theta, x, y, 0.01, NEURON)
+    assert np.std(kicks) == pytest.approx(SLOW_KICKS_C * 0.01**SLOW_KICKS_POWER, rel=0.05)
+    assert abs(np.mean(kicks)) < 5 * SLOW_KICKS_C * 0.01**SLOW_KICKS_POWER / math.sqrt(kicks.size)  # centred: |mean| < 5 sd of the mean
+    # p = 1 gives kicks of size c s: the sd is c s
+    assert np.std(SlowKicks(seed=3, power=1.0)(Theta, x, y, 0.01, NEURON) - mean_field_step(Theta, x, y, 0.01, NEURON)) == pytest.approx(
+        SLOW_KICKS_C * 0.01, rel=0.05)
+    first, second = BROKEN["slow_kicks"].rule, BROKEN["slow_kicks"].rule  # each access starts the generator afresh
+    np.testing.assert_array_equal(first(Theta, x, y, 0.01, NEURON), second(Theta, x, y, 0.01, NEURON))
+    for kw in ({"c": 0.0}, {"power": -1.0}):
+        with pytest.raises(InvalidArgument, match=next(iter(kw))):
+            SlowKicks(**kw)
 
 
 # -- the clustered sampler -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from mfcheck.app import gate as G
+from mfcheck.app.gate.examples import EXACT_STEPS, VANISHING_NOISE_C, VARIANTS, data_generator
 from mfcheck.claims.theorem1 import CLAIMS as THEOREM1
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import default_experiment
@@ -184,9 +185,9 @@ def test_gate_rejects_bad_arguments():
 # -- the catalogue --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(G.CORRECT_STEPS))
-def test_correct_variants_agree_with_the_builtin_step(name, rng):
-    step = G.CORRECT_STEPS[name]
+@pytest.mark.parametrize("name", sorted(EXACT_STEPS))
+def test_exact_steps_agree_with_the_builtin_step(name, rng):
+    step = EXACT_STEPS[name]
     for R, N in ((1, 1), (3, 7), (5, 40)):
         theta, x, y, g = _inputs(rng, R, N)
         s = float(rng.uniform(0.001, 0.2))
@@ -195,7 +196,62 @@ def test_correct_variants_agree_with_the_builtin_step(name, rng):
         np.testing.assert_allclose(step(theta, x, y, s, NEURON, noise=g, lam=0.5, beta=4.0), noisy, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", [n for n in G.MUTANTS if BROKEN[n].replaces != "init"])
+def test_float32_step_is_the_builtin_step_to_float32_rounding(rng):
+    for R, N in ((1, 1), (3, 7), (5, 40)):
+        theta, x, y, g = _inputs(rng, R, N)
+        s = float(rng.uniform(0.001, 0.2))
+        out = VARIANTS["float32"](theta, x, y, s, NEURON)
+        assert out.dtype == np.float64 and np.array_equal(out, out.astype(np.float32))  # float32 values
+        np.testing.assert_allclose(out, mean_field_step(theta, x, y, s, NEURON), rtol=0, atol=1e-5)
+        noisy = VARIANTS["float32"](theta, x, y, s, NEURON, noise=g, lam=0.5, beta=4.0)
+        np.testing.assert_allclose(noisy, MEAN_FIELD.noisy(0.5, 4.0)(theta, x, y, s, NEURON, g), rtol=0, atol=1e-5)
+    assert not np.array_equal(out, mean_field_step(theta, x, y, s, NEURON))
+
+
+def test_leave_one_out_step_leaves_out_the_particle_s_own_term(rng):
+    theta, x, y, g = _inputs(rng, 3, 7)
+    s, N = 0.05, 7
+    sig = NEURON.value(x[:, None, :], theta)[:, 0, :]  # (R, N)
+    expected = np.empty_like(theta)
+    for r in range(3):
+        for i in range(N):
+            yhat_minus_i = (sig[r].sum() - sig[r, i]) / (N - 1)
+            expected[r, i] = theta[r, i] + 2 * s * (y[r] - yhat_minus_i) * NEURON.grad(x[r][None], theta[r, i][None])[0, 0]
+    np.testing.assert_allclose(VARIANTS["leave_one_out"](theta, x, y, s, NEURON), expected, rtol=1e-12, atol=1e-14)
+    noisy = VARIANTS["leave_one_out"](theta, x, y, s, NEURON, noise=g, lam=0.5, beta=4.0)
+    np.testing.assert_allclose(noisy, expected - 2 * 0.5 * s * theta + math.sqrt(4 * s / 4.0) * g, rtol=1e-12, atol=1e-14)
+    # the change of ŷ is O(1/N): particle i moves by at most 2s · 2 sup|σ| · sup|σ'| ||x|| / (N − 1)
+    act = NEURON.activation
+    theta, x, y, _ = _inputs(rng, 4, 200)
+    diff = np.linalg.norm(VARIANTS["leave_one_out"](theta, x, y, s, NEURON) - mean_field_step(theta, x, y, s, NEURON), axis=-1)
+    bound = 2 * s * 2 * act.sup_norm * act.sup_prime * np.linalg.norm(x, axis=-1)[:, None] / 199
+    assert diff.max() > 0 and np.all(diff <= bound * (1 + 1e-12))
+    theta, x, y, _ = _inputs(rng, 2, 1)  # one particle: the reference step
+    np.testing.assert_array_equal(VARIANTS["leave_one_out"](theta, x, y, s, NEURON), mean_field_step(theta, x, y, s, NEURON))
+
+
+def test_vanishing_noise_adds_c_s_g_drawn_from_the_data(rng):
+    """The extra term is exactly c s g with g from the generator of x; the draws are standard normal (fixed seeds; 40 000
+    draws: the sample sd is within 5 % of 1 with probability 1 − 1e-50, the mean within 5 sd of 0 with α < 1e-6)."""
+    theta, x, y, g = _inputs(rng, 40, 250)
+    s = 0.02
+    out = VARIANTS["vanishing_noise"](theta, x, y, s, NEURON)
+    np.testing.assert_array_equal(out, VARIANTS["vanishing_noise"](theta, x, y, s, NEURON))  # deterministic given the inputs
+    extra = out - G.reference_step(theta, x, y, s, NEURON)
+    np.testing.assert_allclose(extra, VANISHING_NOISE_C * s * data_generator(theta, x).standard_normal(theta.shape), rtol=1e-12, atol=1e-15)
+    z = extra / (VANISHING_NOISE_C * s)
+    assert np.std(z) == pytest.approx(1.0, rel=0.05) and abs(np.mean(z)) < 5 / math.sqrt(z.size)
+    noisy = VARIANTS["vanishing_noise"](theta, x, y, s, NEURON, noise=g, lam=0.5, beta=4.0)
+    np.testing.assert_allclose(noisy - MEAN_FIELD.noisy(0.5, 4.0)(theta, x, y, s, NEURON, g), extra, rtol=0, atol=1e-12)
+    x2 = x.copy()
+    x2[0, 0] += 1e-9  # new data, new draws
+    assert not np.allclose(VARIANTS["vanishing_noise"](theta, x2, y, s, NEURON), out)
+    # the same sample x at a later step (a finite population repeats its points): new θ, new draws
+    later = VARIANTS["vanishing_noise"](out, x, y, s, NEURON) - G.reference_step(out, x, y, s, NEURON)
+    assert abs(np.corrcoef(later.ravel(), extra.ravel())[0, 1]) < 0.05  # 40 000 pairs: sd of r ≈ 0.005, α < 1e-20
+
+
+@pytest.mark.parametrize("name", [n for n in G.MUTANTS + G.SUBTLE if BROKEN[n].replaces != "init"])
 def test_each_self_test_mutant_in_the_protocol_differs_from_the_builtin_step(name, rng):
     step = G.as_protocol(BROKEN[name].rule)
     theta, x, y, g = _inputs(rng, 3, 16)
@@ -210,8 +266,14 @@ def test_each_self_test_mutant_in_the_protocol_differs_from_the_builtin_step(nam
 
 
 def test_catalogue_has_the_required_entries():
-    assert len(G.MUTANTS) >= 7 and set(G.MUTANTS) <= set(BROKEN) and len(G.CORRECT_STEPS) >= 3
+    assert len(G.MUTANTS) >= 7 and set(G.MUTANTS) <= set(BROKEN) and len(G.CORRECT_STEPS) >= 6
+    assert G.CORRECT_STEPS == {**EXACT_STEPS, **VARIANTS}
+    assert {"float32", "leave_one_out", "vanishing_noise"} <= set(VARIANTS)
+    assert all(f.__doc__ and "budget" in f.__doc__ for f in VARIANTS.values())
     assert all(f.__doc__ for f in G.CORRECT_STEPS.values())
+    kinds = {row[0]: row[1] for row in G.self_test.__globals__["_catalogue"]()}
+    assert kinds == {**{n: "mutant" for n in G.MUTANTS}, **{n: "subtle" for n in G.SUBTLE}, **{n: "correct" for n in G.CORRECT_STEPS}}
+    assert {"double_step", "slow_kicks"} <= set(G.MUTANTS) and set(G.SUBTLE) == {"plateau_drift"} and not set(G.SUBTLE) & set(G.MUTANTS)
     assert all(set(BROKEN[n].claims) <= set(G.STEP_CLAIMS + G.INIT_CLAIMS) for n in G.MUTANTS)
     assert set(G.STEP_CLAIMS[:3]) == set(CLAIMS)
 
@@ -285,3 +347,11 @@ def test_gate_verification_exit_code_counts_baseline_moves():
     gv = G.GateVerification(results=v.results, claims=v.claims, sweep=v.sweep, alpha=v.alpha, checks=[], context=None,
                             baseline_differences=("moved",))
     assert gv.exit_code == 1 and "baseline moved: moved" in gv.table()
+
+
+def test_the_gate_accepts_vanishing_noise_on_azuma_at_smoke():
+    """Extra noise of size s per step is inside the martingale budget: the azuma claim (no reference needed) passes it at the
+    smoke tier. Fixed seeds (the default experiment's); family-wise α = 0.05, so a correct step fails with probability ≤ 0.05
+    over seeds, and with these seeds the outcome is deterministic."""
+    v = G.gate(VARIANTS["vanishing_noise"], get_tier("smoke"), claims=["azuma"])
+    assert [r.claim for r in v.results] == ["azuma"] and v.results[0].verdict != "fail"

@@ -22,12 +22,24 @@ from mfcheck.dynamics.rules import Rule, mean_field_step
 from mfcheck.errors import InvalidArgument
 
 __all__ = ["ANTI_DECAY", "Broken", "BROKEN", "ntk_scaling", "no_factor_two", "unscaled_lr", "gradient_ascent",
-           "sqrt_step", "weak_noise", "wrong_sign_decay", "AntiWeightDecay", "ExtraNoise", "ClusteredInit"]
+           "sqrt_step", "double_step", "weak_noise", "wrong_sign_decay", "AntiWeightDecay", "ExtraNoise", "PlateauDrift",
+           "SlowKicks", "PLATEAU_DRIFT", "SLOW_KICKS_C", "SLOW_KICKS_POWER", "ClusteredInit"]
 
 TARGETS = ("step", "noise", "init")
 
 ANTI_DECAY = 60.0
 """λ of the anti weight decay: growth rate 2λ = 120 > K_drift = 105.2 of the default experiment."""
+
+PLATEAU_DRIFT = 0.05
+"""b₀ of ``plateau_drift``: a drift of speed b₀ along (1, …, 1)/√D moves every particle by about
+b₀ T over [0, T], of the size of the coupling and test-function statistics at the ci tier's
+largest N, so a bias that does not vanish along the limit but is hard to see beside them."""
+
+SLOW_KICKS_C = 1.0
+SLOW_KICKS_POWER = 0.9
+"""``slow_kicks`` adds c s^p g per step, c = :data:`SLOW_KICKS_C`, p = :data:`SLOW_KICKS_POWER`: over
+T/ε steps a random walk of size c sqrt(T) ε^{p − 1/2} = c sqrt(T) ε^{0.4}, an exponent 0.1 short of
+the predicted 1/2."""
 
 
 # -- broken steps: the mean-field step with one term changed ---------------------------------------
@@ -58,6 +70,27 @@ def sqrt_step(theta, x, y, s, neuron) -> np.ndarray:
     return mean_field_step(theta, x, y, math.sqrt(s), neuron)
 
 
+def double_step(theta, x, y, s, neuron) -> np.ndarray:
+    """θ_i + 4s(y − ŷ)∇σ*: the mean-field step at 2s (time runs twice too fast)."""
+    return mean_field_step(theta, x, y, 2.0 * s, neuron)
+
+
+@dataclass(frozen=True)
+class PlateauDrift:
+    """θ_i ← (the mean-field step) + s b₀ u, u = (1, …, 1)/√D: a constant drift of speed b₀ added to
+    every particle. Its effect after time t is about b₀ t whatever N and ε: a bias of the statistics
+    that does not vanish along the limit (a plateau S ≈ C · scale + b with b > 0)."""
+
+    b0: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "b0", check_real(self.b0, "b0", positive=True))
+
+    def __call__(self, theta, x, y, s, neuron) -> np.ndarray:
+        D = np.shape(theta)[-1]
+        return mean_field_step(theta, x, y, s, neuron) + (s * self.b0 / math.sqrt(D))
+
+
 @dataclass(frozen=True)
 class AntiWeightDecay:
     """θ ← e^{+2λs} θ + 2s(y − ŷ)∇σ*: the exact weight decay e^{−2λs} with its sign flipped
@@ -84,6 +117,23 @@ class ExtraNoise:
     def __call__(self, theta, x, y, s, neuron) -> np.ndarray:
         step = mean_field_step(theta, x, y, s, neuron)
         return step + self.tau * math.sqrt(s) * self.rng.standard_normal(np.shape(step))
+
+
+class SlowKicks:
+    """θ ← (the mean-field step) + c s^p g, g ~ N(0, I): centred kicks that shrink too slowly with the step.
+    Over T/ε steps (s = ε) they add a random walk of size c sqrt(T) ε^{p − 1/2}: p = 1 is inside the
+    budget (it vanishes like sqrt(ε)), p = 0.9 makes the coupling decay like ε^{0.4}, an exponent 0.1
+    short of the predicted 1/2. The kicks come from the instance's own ``numpy.random.SeedSequence(seed)``
+    stream, as :class:`ExtraNoise`'s, so each run needs a new instance (a registry entry builds one per use)."""
+
+    def __init__(self, seed: int = 0, c: float = SLOW_KICKS_C, power: float = SLOW_KICKS_POWER):
+        self.c = check_real(c, "c", positive=True)
+        self.power = check_real(power, "power", positive=True)
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed))
+
+    def __call__(self, theta, x, y, s, neuron) -> np.ndarray:
+        step = mean_field_step(theta, x, y, s, neuron)
+        return step + self.c * s**self.power * self.rng.standard_normal(np.shape(step))
 
 
 # -- broken noise: the Langevin terms with one term changed (noisy_step of a rule) ----------------------
@@ -173,6 +223,15 @@ BROKEN: dict[str, Broken] = {b.name: b for b in (
            partial(Rule, "sqrt_step", sqrt_step)),
     Broken("extra_noise", "noise 0.5 sqrt(s) g left on in a noiseless run: the martingale scale no longer shrinks with ε", "step",
            ("azuma",), lambda: Rule("extra_noise", ExtraNoise(seed=1, tau=0.5))),
+    Broken("double_step", "the step is 2s instead of s: time runs twice too fast", "step",
+           _DRIFT_CLAIMS, partial(Rule, "double_step", double_step)),
+    Broken("plateau_drift", f"a constant drift s·b₀·(1, …, 1)/√D with b₀ = {PLATEAU_DRIFT:g} added to every step: a bias that does "
+           f"not vanish as N → ∞, ε → 0", "step", ("theorem1_test_functions", "theorem1_risk", "coupling_lemma", "theorem2_test_functions",
+                                                     "theorem2_risk", "theorem2_coupling", "temperature"),
+           lambda: Rule("plateau_drift", PlateauDrift(PLATEAU_DRIFT))),
+    Broken("slow_kicks", f"centred kicks {SLOW_KICKS_C:g}·s^{SLOW_KICKS_POWER:g}·g added to every step: the coupling decays like "
+           f"ε^{SLOW_KICKS_POWER - 0.5:.1f}, not sqrt(ε)", "step", ("coupling_lemma", "theorem2_coupling", "azuma"),
+           lambda: Rule("slow_kicks", SlowKicks(seed=2))),
     Broken("anti_weight_decay", f"weight decay of the wrong sign, e^(+2λs)θ with λ = {ANTI_DECAY:g}: the coupling grows like "
            f"e^({2 * ANTI_DECAY:g}t)", "step", ("gronwall",), lambda: Rule("anti_weight_decay", AntiWeightDecay(ANTI_DECAY))),
 )}

@@ -54,7 +54,8 @@ names the knob to turn), as ``mfcheck verify``.
 
 **Modules.** :mod:`~mfcheck.app.gate.protocol` (loading, checking and adapting implementations),
 :mod:`~mfcheck.app.gate.gate` (the gate, its table, exit codes, the command),
-:mod:`~mfcheck.app.gate.examples` (the correct step written three ways, :data:`CORRECT_STEPS`),
+:mod:`~mfcheck.app.gate.examples` (the correct step written three ways and three variants inside the
+theorem's budget, :data:`CORRECT_STEPS`),
 :mod:`~mfcheck.app.gate.self_test` (the gate on the broken rules of
 :mod:`mfcheck.dynamics.broken` and on the correct variants: which claims rejected which mutant,
 and whether a correct variant was rejected, which must not happen) and
@@ -64,16 +65,20 @@ claims' exponents and constants with their CIs, and whether a later run moved be
 
 
 from mfcheck.app.gate.baseline import BASELINE_FORMAT, baseline_document, compare_baseline, write_baseline
-from mfcheck.app.gate.examples import CORRECT_STEPS, einsum_step, reference_step, replicate_loop_step
+from mfcheck.app.gate.examples import (
+    CORRECT_STEPS, EXACT_STEPS, VARIANTS, einsum_step, float32_step, leave_one_out_step, reference_step, replicate_loop_step,
+    vanishing_noise_step,
+)
 from mfcheck.app.gate.gate import (
     INIT_CLAIMS, STEP_CLAIMS, GateVerification, default_claims, format_table, gate, gate_command,
 )
 from mfcheck.app.gate.protocol import (
     Implementation, ImplementationError, as_protocol, as_rule, checked, checked_init, load_implementation,
 )
-from mfcheck.app.gate.self_test import MUTANTS, SelfTest, self_test
+from mfcheck.app.gate.self_test import MUTANTS, SUBTLE, SelfTest, self_test
 
 __all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "as_rule", "as_protocol",
            "STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "default_claims", "gate", "format_table", "gate_command", "reference_step",
-           "replicate_loop_step", "einsum_step", "CORRECT_STEPS", "MUTANTS", "SelfTest", "self_test", "BASELINE_FORMAT", "baseline_document",
+           "replicate_loop_step", "einsum_step", "float32_step", "leave_one_out_step", "vanishing_noise_step", "EXACT_STEPS",
+           "VARIANTS", "CORRECT_STEPS", "MUTANTS", "SUBTLE", "SelfTest", "self_test", "BASELINE_FORMAT", "baseline_document",
            "write_baseline", "compare_baseline"]
