@@ -26,7 +26,6 @@ statistic depends on the tier.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,12 +84,14 @@ class SelfTest:
         return 0 if self.ok else 1
 
     def table(self) -> str:
-        head = f"{'implementation':22s} {'kind':8s} {'rejected':8s} {'claims failed':>13s}  {'seconds':>7s}  failed claims"
+        head = f"{'implementation':22s} {'kind':8s} {'rejected':8s} {'claims failed':>13s} {'unresolved':>10s}  {'seconds':>7s}  failed claims"
         lines = [head, "-" * len(head)]
         for r in self.rows:
             frac = f"{len(r['failed_claims'])}/{r['claims_run']}"
             what = ", ".join(r["failed_claims"]) if not r["error"] else f"ImplementationError: {r['error'][:80]}"
-            lines.append(f"{r['name']:22s} {r['kind']:8s} {'yes' if r['rejected'] else 'no':8s} {frac:>13s}  {r['seconds']:7.1f}  {what}")
+            unresolved = len(r.get("unresolved", ()))
+            lines.append(f"{r['name']:22s} {r['kind']:8s} {'yes' if r['rejected'] else 'no':8s} {frac:>13s} {unresolved:>10d}  "
+                         f"{r['seconds']:7.1f}  {what}")
         lines.append(f"tier {self.tier}, family-wise α = {self.alpha} per gate run (Holm). Mutants missed: "
                      f"{self.missed_mutants or 'none'}; correct variants rejected: {self.rejected_correct or 'none'}."
                      + (f" Subtle rules rejected (not required): {self.subtle_rejected or 'none'}."
@@ -145,7 +146,7 @@ def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] 
             v = gate(tier=tier, alpha=alpha, claims=list(run_claims), experiment=experiment, reference=reference, progress=progress,
                      execution=execution, **kwargs)
             row["failed_claims"] = [r.claim for r in v.results if r.verdict == "fail"]
-            row["min_p_adjusted"] = {r.claim: min((t.p_adjusted for t in r.tests), default=math.nan) for r in v.results}
+            row["min_p_adjusted"] = {r.claim: r.min_p_adjusted for r in v.results}
             row["unresolved"] = [r.claim for r in v.results if r.verdict == "unresolved"]
             row["rejected"] = v.exit_code == 1
         except ImplementationError as exc:
