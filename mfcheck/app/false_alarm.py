@@ -9,8 +9,13 @@ Binomial(n, p) with p the true false-alarm rate; the report gives k/n with its C
 95 % interval and says whether the interval is compatible with p ≤ α (its lower end ≤ α) and
 whether it *shows* p ≤ α (its upper end ≤ α, which needs n ≥ 72 when k = 0).
 
-A run whose verdict is *unresolved* (exit code 3) is neither an alarm nor a pass; it is counted
-separately and left out of the rate (the gate never fails an implementation on an unresolved claim).
+A run whose verdict is *unresolved* (exit code 3: no claim fails, one lacks its evidence) is not
+an alarm: it counts in the rate's denominator, and the number of such runs is reported apart
+(it measures how often the tier's sizes leave a correct implementation unresolved).
+
+Each run also records the raw p-value of every test of the Holm family; under a correct
+implementation they should be uniform or larger (super-uniform): the report draws them against
+the uniform law (a QQ plot), which shows a miscalibrated test before it shows as alarms.
 
 Each run records the code version of the process that ran it (:func:`mfcheck.runtime.cache.code_version`,
 the sha256 of the mfcheck sources), so a measurement joined from shards (:func:`merge`) says which
@@ -59,6 +64,8 @@ class FalseAlarmRun:
     unresolved_claims: tuple[str, ...]
     min_p_adjusted: dict
     code: str = ""
+    p_values: tuple = ()
+    """The raw p-value of every test in the run's Holm family."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,8 @@ class FalseAlarm:
 
     @property
     def judged(self) -> list[FalseAlarmRun]:
-        """The runs with a verdict (exit code 0 or 1)."""
-        return [r for r in self.runs if r.exit_code in (0, 1)]
+        """The runs that ran to a decision (exit code 0, 1 or 3: pass, an alarm, or no alarm with a claim unresolved)."""
+        return [r for r in self.runs if r.exit_code in (0, 1, 3)]
 
     @property
     def alarms(self) -> int:
@@ -103,10 +110,11 @@ class FalseAlarm:
         lo, hi = self.ci
         return {"tier": self.tier, "alpha": self.alpha, "implementation": self.implementation, "claims": list(self.claims),
                 "seeds": [r.seed for r in self.runs], "runs": len(self.runs), "judged": len(self.judged),
-                "unresolved_runs": len(self.runs) - len(self.judged), "alarms": self.alarms, "rate": self.rate,
+                "unresolved_runs": sum(r.exit_code == 3 for r in self.runs), "alarms": self.alarms, "rate": self.rate,
                 "ci95": [lo, hi], "compatible_with_alpha": self.compatible, "below_alpha_shown": self.shown,
                 "per_run": [{"seed": r.seed, "exit_code": r.exit_code, "failed_claims": list(r.failed_claims),
-                             "unresolved_claims": list(r.unresolved_claims), "min_p_adjusted": r.min_p_adjusted, "code": r.code}
+                             "unresolved_claims": list(r.unresolved_claims), "min_p_adjusted": r.min_p_adjusted, "code": r.code,
+                             "p_values": list(r.p_values)}
                             for r in self.runs]}
 
 
@@ -136,6 +144,7 @@ def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims:
         unresolved_claims=tuple(r.claim for r in v.results if r.verdict == "unresolved"),
         min_p_adjusted={r.claim: r.min_p_adjusted for r in v.results},
         code=code_version()[:12],
+        p_values=tuple(t.p_value for r in v.results for t in r.tests if t.in_family),
     )
 
 
@@ -208,7 +217,7 @@ def load(path: str | Path) -> FalseAlarm:
         s = json.loads(path.read_text())
         runs = tuple(FalseAlarmRun(seed=int(r["seed"]), exit_code=int(r["exit_code"]), failed_claims=tuple(r["failed_claims"]),
                                    unresolved_claims=tuple(r["unresolved_claims"]), min_p_adjusted=dict(r["min_p_adjusted"]),
-                                   code=str(r.get("code", "")))
+                                   code=str(r.get("code", "")), p_values=tuple(r.get("p_values", ())))
                      for r in s["per_run"])
         return FalseAlarm(tier=s["tier"], alpha=float(s["alpha"]), implementation=s["implementation"], claims=tuple(s["claims"]), runs=runs)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -271,6 +280,31 @@ def _plot(result: FalseAlarm, path: Path) -> None:
     save_figure(fig, path)
 
 
+def _plot_qq(result: FalseAlarm, path: Path) -> bool:
+    """The raw p-values of every run against the uniform law (log scales); False when none was recorded."""
+    from mfcheck.report.figures import plt, save_figure
+
+    p = np.sort(np.concatenate([np.asarray(r.p_values, dtype=float) for r in result.runs]))
+    if not len(p):
+        return False
+    n = len(p)
+    expected = (np.arange(1, n + 1) - 0.5) / n
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.loglog(expected, np.clip(p, 1e-12, 1), ".", ms=3, label=f"{n} raw p-values ({len(result.runs)} runs)")
+    ax.loglog([1 / n, 1], [1 / n, 1], "k--", lw=0.8, label="uniform")
+    # pointwise 95 % band of the k-th order statistic of n uniforms: Beta(k, n − k + 1)
+    k = np.arange(1, n + 1)
+    ax.fill_between(expected, stats.beta.ppf(0.025, k, n - k + 1), stats.beta.ppf(0.975, k, n - k + 1), color="gray", alpha=0.3,
+                    label="95 % band (uniform)")
+    ax.set_xlabel("uniform quantile")
+    ax.set_ylabel("observed p-value")
+    ax.set_title("p-values below the band: a test rejects correct code too often", fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return True
+
+
 def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: int | None = None, note: str = "") -> Path:
     """Write ``summary.json``, ``p_values.png`` and ``README.md`` into ``folder``; return the README path.
     ``planned``: the number of seeds asked for, when the measurement is still running; ``note``: a
@@ -280,6 +314,7 @@ def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: 
     s = result.summary()
     (folder / "summary.json").write_text(json.dumps(s, indent=2, sort_keys=True) + "\n")
     _plot(result, folder / "p_values.png")
+    qq = _plot_qq(result, folder / "qq.png")
     lo, hi = s["ci95"]
     verdict = ("the interval lies below α: the stated level is confirmed" if result.shown else
                "the interval contains α-compatible rates but does not exclude rates above α (more seeds needed)" if result.compatible else
@@ -292,11 +327,14 @@ def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: 
         f"The gate was run on the correct implementation `{result.implementation}` once per root seed "
         f"(seeds {_ranges(s['seeds'])}; each seed draws its own population, initial particles, data and noise).",
         f"Claims: {', '.join(result.claims)}; family-wise α = {result.alpha} (Holm over all their tests).", "",
-        "| runs | judged | unresolved | alarms | rate | Clopper–Pearson 95 % |",
+        "| runs | decided | of which unresolved (no alarm) | alarms | rate | Clopper–Pearson 95 % |",
         "|---|---|---|---|---|---|",
         f"| {s['runs']} | {s['judged']} | {s['unresolved_runs']} | {s['alarms']} | {s['rate']:.3f} | [{lo:.3f}, {hi:.3f}] |", "",
         f"Verdict: {verdict}.", "",
         "![smallest adjusted p-value of each claim in each run](p_values.png)", "",
+        *(["The raw p-values of every test of the Holm family in every run, against the uniform law (a calibrated test "
+           "under a correct implementation lies on or above the diagonal):", "", "![QQ plot of the raw p-values](qq.png)", ""]
+          if qq else ["(The raw p-values of these runs were not recorded; no QQ plot.)", ""]),
         "Alarms (runs that failed a claim):", "",
     ]
     alarms = [r for r in result.runs if r.exit_code == 1]
