@@ -44,6 +44,11 @@ by δ(N, ε) = ``BIAS_PER_INV_N``/N + ``BIAS_PER_EPS``·ε (:func:`bias_bound`).
 raise N with the sample size so that δ stays below a third of the test's resolution q: the
 claim is judged at that resolution, never by widening it.
 
+**Derivation and validation seeds.** δ's constants were derived on the bias table (population
+seed 20180427) and on gate runs with root seeds 0–59; they are frozen. The gate's false-alarm
+rate is validated on root seeds from 1000 on (``mfcheck gate --false-alarm N --seed-start 1000``,
+``reports/gate_false_alarm_*``), which no constant of mfcheck was tuned on.
+
 **False alarms and power.** The claim has one test (the rule under test vs ρ*_β), H0 = the claim
 holds up to the finite-(N, ε) bias: sup_m |E F_r − F*| ≤ δ(N, ε), which is the margin of the
 sign-flip test (p from the flips exceeding D − δ; :func:`sign_flip_sup_test`). Without the margin
