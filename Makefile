@@ -18,8 +18,10 @@ venv: $(BIN)/mfcheck
 
 # serial: one process computes every cell in the same order, so the committed reports regenerate
 # byte for byte (parallel workers agree with it to the last bits only; see the README)
+# exit 3 (no claim fails, one is unresolved) is a verdict, not an error: the reports are written and say why
 verify: venv
-	$(BIN)/mfcheck verify --tier $(TIER) --out reports --executor serial
+	@$(BIN)/mfcheck verify --tier $(TIER) --out reports --executor serial; code=$$?; \
+	if [ $$code -eq 3 ]; then echo "no claim fails; some are unresolved (reports/README.md says why)"; exit 0; fi; exit $$code
 
 test: venv
 	$(BIN)/python -m pytest

@@ -37,7 +37,7 @@ class Tier:
 
 TIERS = {
     "smoke": Tier("smoke", N_path=(16, 32, 64, 128, 256), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256), kink=4, replicates=12, log2_M=13),
-    "ci": Tier("ci", N_path=(16, 32, 64, 128, 256, 512), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256), kink=8, replicates=64, log2_M=14),
+    "ci": Tier("ci", N_path=(16, 32, 64, 128, 256, 512), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256), kink=8, replicates=96, log2_M=14),
     "full": Tier("full", N_path=(16, 32, 64, 128, 256, 512, 1024, 2048), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256, 1 / 512), kink=8, replicates=64, log2_M=15),
 }
 
