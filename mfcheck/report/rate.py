@@ -133,7 +133,7 @@ def _plot_ratio_tail(result: ClaimResult, path: Path) -> None:
 def _markdown(s: dict, result: ClaimResult) -> str:
     lines = header(s["title"], result)
     lines += ["## Claim", "", f"`{s['statement']}`", "", s["tightness"], ""]
-    lines += ["## Exponents", "", "| path | variable | observed | 95 % CI | one-sided 95 % lower bound | predicted | one-sided p (H1: observed < predicted) | cells | replicates |",
+    lines += ["## Exponents", "", "| path | variable | observed | 95 % CI | one-sided 95 % lower bound | predicted | growth test p (H1: S decays more slowly than the theorem's scale) | cells | observations |",
               "|---|---|---|---|---|---|---|---|---|"]
     for p, e in s["exponents"].items():
         lines.append(f"| {PATHS[p][1]} | {e['variable']} | {e['estimate']:.3f} | {fmt_ci(e['ci'], '.3f')} | {e['lower']:.3f} | {e['predicted']} | "
@@ -142,7 +142,7 @@ def _markdown(s: dict, result: ClaimResult) -> str:
               "L = √(D + log n) the logarithmic factor of the statistic itself: n counts the events its sup runs over (the "
               f"{s['recorded_times']} recorded times{', times the N particles' if s['over_particles'] else ''}). A statistic that "
               "follows the predicted shape exactly fits the predicted exponent.", ""]
-    lines += ["## Plateau", "", "A bias that does not vanish along the limit: S = c · shape + b on each path, errors clustered by cell, "
+    lines += ["## Plateau", "", "A bias that does not vanish along the limit: S = c · scale + b on each path (the theorem's scale at z = 0), errors clustered by cell, "
               "t inference with cells − 1 degrees of freedom; H1 b > 0.", "",
               "| path | b | standard error | one-sided 95 % upper bound | upper bound / S at the limit | p (H1: b > 0) |", "|---|---|---|---|---|---|"]
     for p, q in s["plateaus"].items():
@@ -150,8 +150,8 @@ def _markdown(s: dict, result: ClaimResult) -> str:
     det = s["details"].get("detection") or {}
     if det:
         lines += ["", "## What this run can detect", "",
-                  f"Measured by injection into this run's own statistic, moved to the null boundary (decaying at exactly the predicted "
-                  f"exponent) and resampled {det['resamples']} times within cells; a violation is detected when a test of the claim "
+                  f"Measured by injection into this run's own statistic, moved to the predicted exponent (with the statistic's own log "
+                  f"factor) and resampled {det['resamples']} times within cells; a violation is detected when a test of the claim "
                   f"rejects at level {det['level']:.2g} (α/m, m = {s['tests_in_family']} tests in the run's family).", "",
                   "| exponent short by | " + " | ".join(f"{d:g}" for d in det["deficits"]) + " |", "|---|" + "---|" * len(det["deficits"]),
                   "| power | " + " | ".join(f"{v:.2f}" for v in det["deficit_power"]) + " |", "",
@@ -161,7 +161,8 @@ def _markdown(s: dict, result: ClaimResult) -> str:
                   f"Smallest exponent deficit detected with power ≥ {det['target_power']}: "
                   f"{det['min_detectable_deficit'] if det['min_detectable_deficit'] is not None else 'none on the grid'}; smallest "
                   f"plateau: {det['min_detectable_plateau'] if det['min_detectable_plateau'] is not None else 'none on the grid'} × S "
-                  f"at the limit. At the null boundary each test alone rejects at α = {det['alpha']} in: "
+                  f"at the limit. At the null boundary of the growth and plateau tests (S proportional to the theorem's scale), each test "
+                  f"alone rejects at α = {det['alpha']} in: "
                   + ", ".join(f"{k} {v:.3f}" for k, v in det["size_at_null_boundary"].items()) + " of the resamples.", ""]
     lines += ["![rates](rates.png)", "", "## Tail", "",
               f"Ĉ = {s['C_hat']:.4g}, calibrated on the cells away from the limit (the smallest C with at most e^(−z²)·n exceedances "
