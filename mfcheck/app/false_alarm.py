@@ -326,7 +326,7 @@ def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: 
           if planned and planned > len(result.runs) else []),
         f"The gate was run on the correct implementation `{result.implementation}` once per root seed "
         f"(seeds {_ranges(s['seeds'])}; each seed draws its own population, initial particles, data and noise).",
-        f"Claims: {', '.join(result.claims)}; family-wise α = {result.alpha} (Holm over all their tests).", "",
+        f"Claims: {', '.join(result.claims)}; family-wise α = {result.alpha} (Holm over their implementation tests).", "",
         "| runs | decided | of which unresolved (no alarm) | alarms | rate | Clopper–Pearson 95 % |",
         "|---|---|---|---|---|---|",
         f"| {s['runs']} | {s['judged']} | {s['unresolved_runs']} | {s['alarms']} | {s['rate']:.3f} | [{lo:.3f}, {hi:.3f}] |", "",

@@ -1,6 +1,6 @@
-"""Fit a rate claim's statistic against its predicted shape and decide it (statsmodels, scipy.stats).
+"""Fit a rate claim's statistic against its predicted shape and decide it (:mod:`mfcheck.stats.regression`, scipy.stats).
 
-For a claim S ≤ C e^{CT} · scale(N, ε, z) w.p. ≥ 1 − e^{−z²} (docs/methods.md, "Rate claims"):
+For a claim S ≤ C e^{CT} · scale(N, ε, z) w.p. ≥ 1 − e^{−z²} (docs/methods.md, "Fits"):
 
 1. **Resolution.** A cell is judged only if the reference error of the statistic is at most
    ``RESOLUTION_RATIO`` times the cell's median S; otherwise it is *unresolved*.

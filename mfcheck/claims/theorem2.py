@@ -13,7 +13,8 @@ with the noisy nonlinear dynamics of its limit, computed in dimension D = 1 (the
   same path, plus the effect of the field's error (one replicate re-coupled in the refined field).
 
 The statistics, cells (N-path and ε-path) and the fit are those of Theorem 1
-(:mod:`mfcheck.claims.fit`: exponents with 95 % CIs, one-sided growth tests, held-out tail check);
+(:mod:`mfcheck.claims.fit`: exponents with 95 % CIs, growth and plateau tests, a tail check on the cells
+nearest the limit, the evidence a pass needs);
 cells whose reference error exceeds a tenth of the median statistic are unresolved. Each of
 the three statistics is its own claim (``theorem2_test_functions``, ``theorem2_risk``,
 ``theorem2_coupling``), the Theorem 1 claim of the same statistic read from :data:`SWEEP`; a run

@@ -82,9 +82,9 @@ def _plot_rates(result: ClaimResult, claim: RateClaim, sweep: SweepResult, path:
         first_N, first_eps = np.array([cells[first]["N"]]), np.array([cells[first]["eps"]])
         anchor = (np.sqrt(np.maximum(1.0 / first_N, first_eps)) * claim.log_factor(first_N, first_eps, D, recorded_times(sweep.experiment)))[0]
         ax.plot(grid, shape * med[first] / anchor, "--", color="tab:orange", label=f"predicted shape (exponent {claim.predicted[p]})")
-        if p in result.plateaus:
+        if p in result.plateaus and result.plateaus[p].upper > 0:  # a bound ≤ 0 has no place on a log axis: no plateau left
             pl = result.plateaus[p]
-            ax.axhline(max(pl.upper, 0.0), color="tab:red", lw=0.8, ls=":", label=f"plateau: 95% upper bound {pl.upper:.3g}")
+            ax.axhline(pl.upper, color="tab:red", lw=0.8, ls=":", label=f"plateau: 95% upper bound {pl.upper:.3g}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
