@@ -93,7 +93,7 @@ class Exponent:
 
 @dataclass(frozen=True)
 class Plateau:
-    """S = c · shape + b on one path: ``b`` with its cluster-robust ``se``, one-sided upper
+    """S = c · scale + b on one path (the theorem's scale at z = 0): ``b`` with its cluster-robust ``se``, one-sided upper
     bound ``upper`` at ``EVIDENCE_LEVEL``, ``df`` = cells − 1, the p-value of H0 b ≤ 0, and
     ``at_limit``: the median S of the cell nearest the limit, the scale the bound is judged on."""
 
@@ -182,8 +182,9 @@ def judge(S: np.ndarray, design: Design, predicted: Mapping[str, float]) -> dict
     Returns per path p: ``exp_<p>`` (a :class:`~mfcheck.stats.regression.LineFit` of log S − log L on x,
     L the statistic's own log factor), ``growth_fit_<p>`` (the same with the theorem's log factor)
     and ``growth_<p>`` (p-values of the growth test on it), ``plateau_<p>`` (the LineFit of S on the theorem's scale), ``plateau_p_<p>``,
-    ``at_limit_<p>`` (median S of the cell nearest the limit); and ``C_hat``, ``exceedances``
-    (len(Z_GRID), ...), ``tail_n``, ``tail_p`` (len(Z_GRID), ...) and ``tail`` (the Bonferroni p)."""
+    ``at_limit_<p>`` (median S of the cell nearest the limit); ``C_hat``, ``exceedances``
+    (len(Z_GRID), ...), ``tail_n``, ``tail_p`` (len(Z_GRID), ...) and ``tail`` (the Bonferroni p);
+    ``smallest_p``: the smallest p-value of the claim's tests (growth and plateau per path, tail)."""
     out = {}
     for p in PATHS:
         m = design.path == p
@@ -209,6 +210,7 @@ def judge(S: np.ndarray, design: Design, predicted: Mapping[str, float]) -> dict
     n = int(t.sum())
     tail_p = stats.binom.sf(k - 1, n, bounds.reshape((-1,) + (1,) * (k.ndim - 1)))  # P(Bin(n, e^{−z²}) ≥ k)
     out.update(C_hat=C_hat, exceedances=k, tail_n=n, tail_p=tail_p, tail=np.minimum(1.0, len(Z_GRID) * tail_p.min(axis=0)))
+    out["smallest_p"] = np.min(np.stack([out[f"{t}_{p}"] for t in ("growth", "plateau_p") for p in PATHS] + [out["tail"]]), axis=0)
     return out
 
 

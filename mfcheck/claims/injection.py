@@ -49,12 +49,6 @@ def _to_boundary(S: np.ndarray, design: Design, j: dict, predicted, fit: str) ->
     return S0, dx
 
 
-def _rejects(j: dict, level: float) -> np.ndarray:
-    """Whether any test of the claim (growth and plateau per path, tail) has p ≤ ``level``, per resample."""
-    ps = [j[f"growth_{p}"] for p in PATHS] + [j[f"plateau_p_{p}"] for p in PATHS] + [j["tail"]]
-    return np.min(np.stack(ps), axis=0) <= level
-
-
 def detection(S: np.ndarray, design: Design, predicted, *, level: float, alpha: float, rng: np.random.Generator,
               resamples: int = RESAMPLES) -> dict:
     """Power curves, minimum detectable effects and the size at the null boundary (module docstring)."""
@@ -62,22 +56,21 @@ def detection(S: np.ndarray, design: Design, predicted, *, level: float, alpha: 
     S0, dx = _to_boundary(S, design, j, predicted, "exp")
     idx = resample_within_cells(design, rng, resamples)
     base = S0[idx]
-    at_limit = {p: float(np.median(S0[(design.path == p) & design.at_limit])) for p in PATHS}
-    plateau_unit = np.array([at_limit[p] for p in design.path])
+    plateau_unit = np.array([float(j[f"at_limit_{p}"]) for p in design.path])  # S₀ = S at the cell nearest the limit
 
     j0 = judge(base, design, predicted)
     jg = judge(_to_boundary(S, design, j, predicted, "growth_fit")[0][idx], design, predicted)
     size = {f"growth along the {p}-path": float(np.mean(jg[f"growth_{p}"] <= alpha)) for p in PATHS}
     size |= {f"plateau along the {p}-path": float(np.mean(jg[f"plateau_p_{p}"] <= alpha)) for p in PATHS}
-    deficit_power = [float(np.mean(_rejects(judge(base * np.exp(-d * dx[idx]), design, predicted), level))) for d in DEFICITS]
-    plateau_power = [float(np.mean(_rejects(judge(base + f * plateau_unit, design, predicted), level))) for f in PLATEAU_FRACTIONS]
+    deficit_power = [float(np.mean(judge(base * np.exp(-d * dx[idx]), design, predicted)["smallest_p"] <= level)) for d in DEFICITS]
+    plateau_power = [float(np.mean(judge(base + f * plateau_unit, design, predicted)["smallest_p"] <= level)) for f in PLATEAU_FRACTIONS]
 
     def smallest(grid, power):
         return next((g for g, pw in zip(grid, power) if pw >= TARGET_POWER), None)
 
     return {
         "level": level, "alpha": alpha, "resamples": resamples, "target_power": TARGET_POWER,
-        "size_at_null_boundary": size, "claim_rejection_at_null_boundary": float(np.mean(_rejects(j0, level))),
+        "size_at_null_boundary": size, "claim_rejection_at_null_boundary": float(np.mean(j0["smallest_p"] <= level)),
         "deficits": list(DEFICITS), "deficit_power": deficit_power, "min_detectable_deficit": smallest(DEFICITS, deficit_power),
         "plateau_fractions": list(PLATEAU_FRACTIONS), "plateau_power": plateau_power,
         "min_detectable_plateau": smallest(PLATEAU_FRACTIONS, plateau_power),

@@ -94,10 +94,11 @@ class RateClaim(Claim):
         del eps  # the recorded times do not depend on ε
         return np.sqrt(D + np.log(J * (N if self.over_particles else np.ones_like(N))))
 
-    def design(self, sweep: SweepResult, result: ClaimResult) -> Design:
-        """The resolved observations of ``sweep`` as fitted in ``result``."""
+    def resolved(self, sweep: SweepResult, result: ClaimResult) -> tuple[np.ndarray, Design]:
+        """The statistic on the resolved cells of ``sweep`` as fitted in ``result``, and their design."""
         ex = sweep.experiment
-        return Design.of(resolved_table(sweep.table, result.cells), self, ex.D, ex.T, recorded_times(ex))
+        table = resolved_table(sweep.table, result.cells)
+        return table[self.statistic].to_numpy(dtype=float), Design.of(table, self, ex.D, ex.T, recorded_times(ex))
 
     def fit(self, sweep: SweepResult, alpha: float = DEFAULT_ALPHA) -> ClaimResult:
         """Fit the claim on its solved sweep, decided alone at ``alpha`` (a run decides all its claims together)."""
@@ -110,8 +111,7 @@ class RateClaim(Claim):
         injection into its own statistic (:func:`mfcheck.claims.injection.detection`); empty when unresolved."""
         if not result.exponents:
             return {}
-        design = self.design(sweep, result)
-        S = resolved_table(sweep.table, result.cells)[self.statistic].to_numpy(dtype=float)
+        S, design = self.resolved(sweep, result)
         rng = Streams(sweep.experiment.seed).child("injection", self.name).generator("data")
         return detection(S, design, self.predicted, level=level, alpha=result.alpha, rng=rng)
 

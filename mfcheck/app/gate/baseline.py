@@ -34,13 +34,12 @@ def _c_hat_ci(verification: Verification, result, claim, resamples: int = BOOTST
     resolved cell are resampled within their cell and Ĉ, calibrated on the cells away from the
     limit, is recomputed. The draws come from the experiment's seed tree (role "reference" of the
     child ("gate-baseline", claim))."""
-    from mfcheck.claims.fit import judge, resample_within_cells, resolved_table
+    from mfcheck.claims.fit import judge, resample_within_cells
     from mfcheck.seeds import Streams
 
     if not result.exponents:
         return [math.nan, math.nan]
-    design = claim.design(verification.sweep, result)
-    S = resolved_table(verification.sweep.table, result.cells)[claim.statistic].to_numpy(dtype=float)
+    S, design = claim.resolved(verification.sweep, result)
     rng = Streams(verification.sweep.experiment.seed).child("gate-baseline", claim.name).generator("reference", 0)
     c_hat = judge(S[resample_within_cells(design, rng, resamples)], design, claim.predicted)["C_hat"]
     return [float(np.quantile(c_hat, 0.025)), float(np.quantile(c_hat, 0.975))]

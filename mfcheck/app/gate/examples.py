@@ -65,18 +65,12 @@ def replicate_loop_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, bet
 
 def einsum_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):
     """Correct, written differently: ∇_θσ* from ``neuron.grad`` on the pairs (x_r, θ_{r,i}) and
-    the residual weighting by an explicit ``einsum``; the ridge as a multiplicative factor."""
+    the residual weighting by an explicit ``einsum``; the ridge as a multiplicative factor (1 − 2λs)θ."""
     x1 = x[:, None, :]
     resid = y - np.einsum("rn->r", neuron.value(x1, theta)[:, 0, :]) / theta.shape[1]  # (R,)
     grads = neuron.grad(x1, theta)  # (R, 1, N, D)
-    new = theta + 2.0 * s * np.einsum("rjnd,r->rnd", grads, resid)
-    if lam:
-        new = new - (2.0 * lam * s) * theta
-    if noise is not None:
-        if beta is None or not beta > 0:
-            raise InvalidArgument(f"`beta` must be > 0 when `noise` is given, got {beta!r}.")
-        new = new + np.sqrt(4.0 * s / beta) * noise
-    return new
+    new = (1.0 - 2.0 * lam * s) * theta + 2.0 * s * np.einsum("rjnd,r->rnd", grads, resid)
+    return _noise_and_decay(new, theta, s, noise, 0.0, beta)
 
 
 def float32_step(theta, x, y, s, neuron: Neuron, noise=None, lam=0.0, beta=None):

@@ -146,7 +146,9 @@ def _statistic_rows(r) -> list[tuple[str, str]]:
         det = r.details.get("detection") or {}
         if det:
             d, f = det["min_detectable_deficit"], det["min_detectable_plateau"]
-            rows.append((f"detected w.p. {det['target_power']}", f"deficit {d if d is not None else '> 0.4'}, plateau {f if f is not None else '> 2'}×"))
+            d = d if d is not None else f"> {det['deficits'][-1]:g}"
+            f = f if f is not None else f"> {det['plateau_fractions'][-1]:g}"
+            rows.append((f"detected w.p. {det['target_power']}", f"deficit {d}, plateau {f}×"))
         return rows
     for name, e in r.estimates.items():
         if isinstance(e, dict) and "estimate" in e and "ci" in e:
