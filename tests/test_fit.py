@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mfcheck.claims import get_claim
-from mfcheck.claims.fit import TAIL_CELLS, Design, decide, fit_claim, judge
+from mfcheck.claims.fit import DELTA_FAIL, TAIL_CELLS, Design, decide, fit_claim, judge
 from mfcheck.claims.tiers import get_tier
 from mfcheck.errors import InvalidArgument
 from mfcheck.seeds import Streams
@@ -97,6 +97,21 @@ def test_growth_along_either_path_fails(rng, growth, eps_growth, failing):
     assert any(failing in t.name and t.rejected for t in res.tests)
 
 
+@pytest.mark.parametrize("short,rejected", [(0.6 * DELTA_FAIL, False), (DELTA_FAIL + 0.05, True)])
+def test_the_growth_test_rejects_beyond_its_margin(short, rejected):
+    """Against the theorem's scale, an exponent short of 1/2 by less than DELTA_FAIL (a log factor
+    that approaches its √log n growth from below, as a maximum of independent errors does) is not
+    rejected; one short by DELTA_FAIL + 0.05 is, at the Bonferroni level 0.05/39 of a gate run."""
+    rng = Streams(7).child("margin").generator("data")
+    table = _table(rng, replicates=48)
+    design = Design.of(table, COUPLING, D, T, J)
+    S = 0.3 * design.scale * np.exp(-short * design.x) * np.exp(0.05 * rng.standard_normal(len(table)))
+    j = judge(S, design, COUPLING.predicted)
+    for p in ("N", "eps"):
+        assert abs(float(j[f"growth_fit_{p}"].params[1]) - (0.5 - short)) < 0.01
+        assert (float(j[f"growth_{p}"]) <= 0.05 / 39) == rejected
+
+
 def test_a_plateau_fails_the_plateau_test(rng):
     """A constant bias as large as the statistic at the largest N does not vanish: rejected."""
     at_limit = 0.3 * _shape(CLAIM, 512, 1 / 4096)
@@ -149,6 +164,8 @@ def test_decide_applies_holm_across_claims(rng):
     ({"alpha": 1.5}, "alpha"),
     ({"alpha": float("nan")}, "alpha"),
     ({"delta": -0.1}, "delta"),
+    ({"delta_fail": 0.2}, "delta_fail"),
+    ({"delta_fail": -0.01}, "delta_fail"),
     ({"plateau_fraction": 0.0}, "plateau_fraction"),
 ])
 def test_bad_arguments(rng, kwargs, match):

@@ -50,3 +50,24 @@ def test_noisy_runs_detect_less():
     quiet, loud = _detect(noise=0.1), _detect(noise=0.8, replicates=6)
     assert quiet["min_detectable_deficit"] is not None
     assert loud["min_detectable_deficit"] is None or loud["min_detectable_deficit"] > quiet["min_detectable_deficit"]
+
+
+def test_tests_without_power_leave_the_family():
+    """A quiet run: every test sees the largest violations and stays counted. A run with 3 noisy
+    replicates per cell: a test below POWER_FLOOR is marked not counted, with its measured power,
+    and decide leaves it out of the Holm family (its companion: the counted tests still decide)."""
+    from mfcheck.claims.fit import TEST_NAMES
+    from mfcheck.claims.injection import POWER_FLOOR, without_powerless
+    from mfcheck.stats.results import ClaimResult, Test, decide, family_size
+
+    quiet = _detect(noise=0.1)
+    assert set(quiet["test_power"]) == set(TEST_NAMES.values())
+    assert all(v >= POWER_FLOOR for v in quiet["test_power"].values()), quiet["test_power"]
+    loud = _detect(noise=1.5, replicates=3)
+    weak = [name for name, v in loud["test_power"].items() if v < POWER_FLOOR]
+    assert weak, loud["test_power"]
+    result = ClaimResult(claim="c", verdict="unresolved", alpha=0.05, tests=tuple(Test(name, 0.5) for name in TEST_NAMES.values()))
+    marked = without_powerless(result, loud)
+    assert [t.name for t in marked.tests if not t.counted] == weak
+    assert all("no power" in t.note for t in marked.tests if not t.counted)
+    assert family_size(decide([marked])) == len(TEST_NAMES) - len(weak)

@@ -2,7 +2,9 @@
 
 Rate claims (:func:`calibrate`): the alternative is an exponent short of the predicted one by
 ``deficit`` along a path; a pilot sweep gives the standard error of the fitted slope, and
-:func:`mfcheck.stats.power.replicates_for_power` the replicates. The other claims
+:func:`mfcheck.stats.power.replicates_for_power` the replicates. The growth test rejects an
+exponent below the predicted one minus its margin ``DELTA_FAIL`` (:mod:`mfcheck.claims.fit`), so
+its distance to the alternative is ``deficit − DELTA_FAIL``. The other claims
 (:func:`calibrate_check`): a pilot run on the broken implementation each declares
 (``alternative``, ``inject``) gives the smallest p-value, and
 :func:`mfcheck.stats.power.replicates_from_pilot_z` the replicates. Both use the level α/m of the
@@ -20,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.claims import CLAIMS, get_claim, tests_in_family
 from mfcheck.claims.base import CheckContext
+from mfcheck.claims.fit import DELTA_FAIL
 from mfcheck.claims.rate import RateClaim
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import Experiment, default_experiment
@@ -83,6 +86,8 @@ def calibrate(
         raise InvalidArgument(f"`pilot_replicates` must be >= 4 (an even/odd split and a slope need them), got {pilot_replicates}.")
     target_power = check_real(target_power, "target_power", positive=True)
     deficit = check_real(deficit, "deficit", positive=True)
+    if not deficit > DELTA_FAIL:
+        raise InvalidArgument(f"`deficit` must exceed the growth test's margin DELTA_FAIL = {DELTA_FAIL:g}, got {deficit}.")
     alpha = check_real(alpha, "alpha", positive=True)
     if not (target_power < 1 and alpha < 1):
         raise InvalidArgument(f"`target_power` and `alpha` must be in (0, 1), got {target_power} and {alpha}.")
@@ -98,9 +103,9 @@ def calibrate(
         se = math.sqrt(e.cov[1][1])
         rows.append({
             "path": path, "se_pilot": se, "exponent_pilot": e.estimate,
-            "power_at_tier_replicates": power(deficit, se, pilot_replicates, tier_replicates, level),
+            "power_at_tier_replicates": power(deficit - DELTA_FAIL, se, pilot_replicates, tier_replicates, level),
             "tier_replicates": tier_replicates,
-            "recommended_replicates": replicates_for_power(deficit, se, pilot_replicates, target_power, level),
+            "recommended_replicates": replicates_for_power(deficit - DELTA_FAIL, se, pilot_replicates, target_power, level),
         })
     return Calibration(claim=claim, tier=tier.name, pilot_replicates=pilot_replicates, deficit=deficit,
                        target_power=target_power, level=level, rows=tuple(rows))

@@ -8,6 +8,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from mfcheck.claims import CheckContext, Claim, select, theorem1
+from mfcheck.claims.injection import without_powerless
 from mfcheck.claims.rate import RateClaim
 from mfcheck.runtime.executors import Execution, using
 from mfcheck.model.experiment import Experiment, default_experiment
@@ -95,10 +96,13 @@ def _verify(tier, experiment, alpha, rule, init, reference, out, command, progre
         else:
             sources.append(context)
             results.append(claim.run(context))
-    results = decide(results, alpha)
+    # power first, at the least favourable level α/m with every test counted; powerless tests leave the family
     level = alpha / max(family_size(results), 1)
-    results = [replace(r, details={**r.details, "detection": claim.detection(source, r, level)}) if isinstance(claim, RateClaim) else r
-               for claim, r, source in zip(selected, results, sources)]
+    detected = [claim.detection(source, r, level) if isinstance(claim, RateClaim) else None
+                for claim, r, source in zip(selected, results, sources)]
+    results = [r if d is None else without_powerless(r, d) for r, d in zip(results, detected)]
+    results = decide(results, alpha)
+    results = [r if d is None else replace(r, details={**r.details, "detection": d}) for r, d in zip(results, detected)]
     if out is not None:
         write_reports(list(zip(selected, results, sources)), Path(out), alpha, command)
     on_sweep = [c for c in selected if isinstance(c, RateClaim) and c.sweep is theorem1.SWEEP]

@@ -18,34 +18,46 @@ Each injected table is resampled (replicates drawn with replacement within each 
 resamples in which a test of the claim rejects at ``level`` (the run's Bonferroni level α/m, the
 first level Holm's procedure compares to: the claim's least favourable case); the **minimum
 detectable effect** is the smallest injected size on the grid with power ≥ ``TARGET_POWER``.
+The **power of each test** is its own rejection rate at ``level`` under the largest injected
+violations (an exponent short by ``DEFICITS[-1]``, a plateau ``PLATEAU_FRACTIONS[-1]`` times the
+statistic at the limit; the larger of the two rates). A test below ``POWER_FLOOR`` there has **no
+power** at the run's sizes: it cannot see even a gross violation of its kind, and it is reported
+but not counted in the Holm family (:func:`without_powerless`), so that it does not lower the
+level the tests that can fail are judged at.
 The **size at the null boundary** is the rejection rate of the growth and plateau tests, each
-alone at α, on the statistic moved the same way to the boundary of their null hypotheses: S
-proportional to the theorem's scale (its log factor included, which both tests allow), i.e. the
-exponent fitted against the theorem's scale equal to the predicted one and b = 0.
+alone at α, on the statistic moved the same way to the boundary of its null hypothesis: for the
+growth test, the exponent fitted against the theorem's scale (its log factor included, which the
+test allows) equal to the predicted one minus its margin ``DELTA_FAIL``; for the plateau test,
+the same exponent equal to the predicted one (S proportional to the theorem's scale, b = 0).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from mfcheck.claims.fit import PATHS, Design, judge, resample_within_cells
+from mfcheck.claims.fit import DELTA_FAIL, PATHS, TEST_NAMES, Design, judge, resample_within_cells
+from mfcheck.stats.results import ClaimResult
 
-__all__ = ["DEFICITS", "PLATEAU_FRACTIONS", "RESAMPLES", "TARGET_POWER", "detection"]
+__all__ = ["DEFICITS", "PLATEAU_FRACTIONS", "RESAMPLES", "TARGET_POWER", "POWER_FLOOR", "detection", "without_powerless"]
 
 DEFICITS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 PLATEAU_FRACTIONS = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
 RESAMPLES = 200
 TARGET_POWER = 0.9
+POWER_FLOOR = 0.5
+"""A test whose power against the largest injected violation is below this is not counted."""
 
 
-def _to_boundary(S: np.ndarray, design: Design, j: dict, predicted, fit: str) -> tuple[np.ndarray, np.ndarray]:
-    """S moved so that the slope of ``fit`` (``exp`` or ``growth_fit``) equals the predicted one, and x − x_lim."""
+def _to_boundary(S: np.ndarray, design: Design, j: dict, predicted, fit: str, short: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """S moved so that the slope of ``fit`` (``exp`` or ``growth_fit``) equals the predicted one minus ``short``, and x − x_lim."""
     S0, dx = S.copy(), np.zeros_like(S)
     for p in PATHS:
         m = design.path == p
         x_lim = design.x[m & design.at_limit][0]
         dx[m] = design.x[m] - x_lim
-        S0[m] = S[m] * np.exp(-(float(j[f"{fit}_{p}"].params[1]) - predicted[p]) * dx[m])
+        S0[m] = S[m] * np.exp(-(float(j[f"{fit}_{p}"].params[1]) - predicted[p] + short) * dx[m])
     return S0, dx
 
 
@@ -59,11 +71,16 @@ def detection(S: np.ndarray, design: Design, predicted, *, level: float, alpha: 
     plateau_unit = np.array([float(j[f"at_limit_{p}"]) for p in design.path])  # S₀ = S at the cell nearest the limit
 
     j0 = judge(base, design, predicted)
-    jg = judge(_to_boundary(S, design, j, predicted, "growth_fit")[0][idx], design, predicted)
+    jg = judge(_to_boundary(S, design, j, predicted, "growth_fit", DELTA_FAIL)[0][idx], design, predicted)
+    jb = judge(_to_boundary(S, design, j, predicted, "growth_fit")[0][idx], design, predicted)
     size = {f"growth along the {p}-path": float(np.mean(jg[f"growth_{p}"] <= alpha)) for p in PATHS}
-    size |= {f"plateau along the {p}-path": float(np.mean(jg[f"plateau_p_{p}"] <= alpha)) for p in PATHS}
-    deficit_power = [float(np.mean(judge(base * np.exp(-d * dx[idx]), design, predicted)["smallest_p"] <= level)) for d in DEFICITS]
-    plateau_power = [float(np.mean(judge(base + f * plateau_unit, design, predicted)["smallest_p"] <= level)) for f in PLATEAU_FRACTIONS]
+    size |= {f"plateau along the {p}-path": float(np.mean(jb[f"plateau_p_{p}"] <= alpha)) for p in PATHS}
+    deficit_runs = [judge(base * np.exp(-d * dx[idx]), design, predicted) for d in DEFICITS]
+    plateau_runs = [judge(base + f * plateau_unit, design, predicted) for f in PLATEAU_FRACTIONS]
+    deficit_power = [float(np.mean(jd["smallest_p"] <= level)) for jd in deficit_runs]
+    plateau_power = [float(np.mean(jp["smallest_p"] <= level)) for jp in plateau_runs]
+    test_power = {key: max(float(np.mean(deficit_runs[-1][key] <= level)), float(np.mean(plateau_runs[-1][key] <= level)))
+                  for key in TEST_NAMES}
 
     def smallest(grid, power):
         return next((g for g, pw in zip(grid, power) if pw >= TARGET_POWER), None)
@@ -74,4 +91,19 @@ def detection(S: np.ndarray, design: Design, predicted, *, level: float, alpha: 
         "deficits": list(DEFICITS), "deficit_power": deficit_power, "min_detectable_deficit": smallest(DEFICITS, deficit_power),
         "plateau_fractions": list(PLATEAU_FRACTIONS), "plateau_power": plateau_power,
         "min_detectable_plateau": smallest(PLATEAU_FRACTIONS, plateau_power),
+        "test_power": {TEST_NAMES[k]: v for k, v in test_power.items()}, "power_floor": POWER_FLOOR,
     }
+
+
+def without_powerless(result: ClaimResult, found: dict) -> ClaimResult:
+    """``result`` with each test whose power in ``found`` (a :func:`detection`) is below
+    ``POWER_FLOOR`` marked not counted, its note saying why (module docstring)."""
+    power = found.get("test_power", {})
+    tests = []
+    for t in result.tests:
+        if t.name in power and power[t.name] < POWER_FLOOR:
+            t = replace(t, counted=False, note=f"no power at this run's sizes: rejects {power[t.name]:.2f} of resamples with an exponent "
+                                               f"short by {DEFICITS[-1]:g} or a plateau {PLATEAU_FRACTIONS[-1]:g}× S at the limit "
+                                               f"(level {found['level']:.2g}; counted from {POWER_FLOOR:g})")
+        tests.append(t)
+    return replace(result, tests=tuple(tests))
