@@ -5,6 +5,7 @@ sweep: no reference)."""
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
 import textwrap
@@ -68,7 +69,7 @@ def test_load_implementation_finds_the_callable(user_module):
     ("a:b:c", "package.module:callable"),
     ("nosuchmodule_xyz:step", "not found"),
     ("usersgd:missing", "no attribute 'missing'"),
-    ("usersgd:NOT_CALLABLE", "not a callable"),
+    ("usersgd:NOT_CALLABLE", "'NOT_CALLABLE' is 3 of type int, not a callable"),
     ("broken_import:step", "ImportError"),
 ])
 def test_load_implementation_errors_name_the_problem(user_module, spec, words):
@@ -156,9 +157,73 @@ def test_a_rule_in_the_protocol_and_back_is_the_same_rule(rng):
 
 @pytest.mark.parametrize("name", ["crash", "wrong_shape", "nan"])
 def test_gate_command_exits_2_on_a_broken_implementation(user_module, name, capsys):
-    # azuma needs no reference: the first SGD step calls the implementation
+    # the first call on a tiny input, before any sweep, fails (probe)
     assert G.gate_command(f"{user_module}:{name}", "smoke", claims=["azuma"], quiet=True) == 2
     assert "implementation error" in capsys.readouterr().err
+
+
+# -- the first call, on a tiny input --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(G.CORRECT_STEPS))
+def test_probe_accepts_every_correct_step(name):
+    G.probe(G.CORRECT_STEPS[name], EXPERIMENT)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in BROKEN if BROKEN[n].replaces != "init"))
+def test_probe_accepts_every_mutant(name):
+    """Wrong steps, but well-formed ones: judging them is the sweep's work, not the probe's."""
+    G.probe(G.as_protocol(BROKEN[name].rule), EXPERIMENT)
+
+
+@pytest.mark.parametrize("name, words", [("crash", "crash raised RuntimeError: boom (called with theta (2, 3, 3)"),
+                                         ("wrong_shape", "wrong_shape returned shape (2, 2, 3); expected (2, 3, 3)"),
+                                         ("nan", "nan returned 18 non-finite value(s)")])
+def test_probe_reports_a_broken_step(user_module, name, words):
+    with pytest.raises(G.ImplementationError) as info:
+        G.probe(G.load_implementation(f"{user_module}:{name}"))
+    assert words in str(info.value)
+
+
+_SPIED = []
+
+
+def _spy(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
+    """Records its calls (module-level: the probe's copy of a module-level function is the function itself)."""
+    _SPIED.append((theta.shape, x.shape, y.shape, s, neuron, None if noise is None else noise.shape, lam, beta))
+    return theta
+
+
+def test_probe_calls_noiseless_then_noisy():
+    _SPIED.clear()
+    G.probe(_spy, EXPERIMENT)
+    D, d = EXPERIMENT.D, EXPERIMENT.problem.d
+    assert _SPIED == [((2, 3, D), (2, d), (2,), G.protocol.PROBE_S, NEURON, None, 0.0, None),
+                     ((2, 3, D), (2, d), (2,), G.protocol.PROBE_S, NEURON, (2, 3, D), 0.5, 4.0)]
+
+
+def test_probe_leaves_a_stateful_step_as_it_found_it(rng):
+    """The harness's extra_noise mutant draws from a stream of its own: the probe must not move it on."""
+    probed, fresh = (G.as_protocol(BROKEN["extra_noise"].rule) for _ in range(2))
+    G.probe(probed, EXPERIMENT)
+    theta, x, y, _ = _inputs(rng)
+    np.testing.assert_array_equal(probed(theta, x, y, 0.1, NEURON), fresh(theta, x, y, 0.1, NEURON))
+
+
+def _no_work(*args, **kwargs):
+    raise AssertionError("the work started before the implementation's first call")
+
+
+def test_gate_calls_the_step_before_any_work(user_module, monkeypatch):
+    monkeypatch.setattr(importlib.import_module("mfcheck.app.gate.gate"), "verify", _no_work)  # the package's `gate` is the function
+    with pytest.raises(G.ImplementationError, match="raised RuntimeError: boom"):
+        G.gate(f"{user_module}:crash", get_tier("ci"))
+
+
+def test_gate_command_calls_the_step_before_the_self_test(user_module, monkeypatch, capsys):
+    monkeypatch.setattr(importlib.import_module("mfcheck.app.gate.self_test"), "self_test", _no_work)
+    assert G.gate_command(f"{user_module}:nan", "smoke", run_self_test=True, quiet=True) == 2
+    assert capsys.readouterr().err.startswith("mfcheck: implementation error: nan returned")
 
 
 @pytest.mark.parametrize("kwargs", [dict(impl="nosuchmodule_xyz:step"), dict(impl="usersgd:step", tier="huge"),

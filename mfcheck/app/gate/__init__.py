@@ -46,7 +46,9 @@ An initial sampler ``init(rho0, rng, N) -> (N, D)`` can be gated too (``init=``;
 ``mcdiarmid`` claim, which tests only θ^0). In pytest, see :mod:`mfcheck.app.plugin`.
 
 Every call of the implementation is checked (:func:`checked`): an exception, a wrong shape or
-a non-finite value raises :class:`ImplementationError`, and the command exits 2.
+a non-finite value raises :class:`ImplementationError`, and the command exits 2. The first call
+comes before any work (:func:`probe`: two replicates of three particles, noiseless and noisy),
+so a step that fails on every input is reported at once, not after the reference is solved.
 
 Exit codes: 0 every claim holds, 1 a claim is violated (or the baseline moved), 2 usage error
 or a crashing / wrong-shape implementation, 3 no claim violated but one unresolved (its message
@@ -73,11 +75,11 @@ from mfcheck.app.gate.gate import (
     INIT_CLAIMS, STEP_CLAIMS, GateVerification, default_claims, format_table, gate, gate_command,
 )
 from mfcheck.app.gate.protocol import (
-    Implementation, ImplementationError, as_protocol, as_rule, checked, checked_init, load_implementation,
+    Implementation, ImplementationError, as_protocol, as_rule, checked, checked_init, load_implementation, probe,
 )
 from mfcheck.app.gate.self_test import MUTANTS, SUBTLE, SelfTest, self_test
 
-__all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "as_rule", "as_protocol",
+__all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "probe", "as_rule", "as_protocol",
            "STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "default_claims", "gate", "format_table", "gate_command", "reference_step",
            "replicate_loop_step", "einsum_step", "float32_step", "leave_one_out_step", "vanishing_noise_step", "EXACT_STEPS",
            "VARIANTS", "CORRECT_STEPS", "MUTANTS", "SUBTLE", "SelfTest", "self_test", "BASELINE_FORMAT", "baseline_document",

@@ -1,10 +1,10 @@
 """The gate: every claim that exercises a step, run on a user implementation and decided together.
 
-:func:`gate` adapts the protocol step (:func:`mfcheck.app.gate.protocol.as_rule`) and the initial
-sampler, runs :func:`mfcheck.app.verify.verify` on :data:`STEP_CLAIMS` (and :data:`INIT_CLAIMS`
-with a sampler), decides them with Holm at family-wise α and compares with a baseline if asked;
-:func:`format_table` prints the result, :func:`gate_command` is ``mfcheck gate`` (exit codes:
-:mod:`mfcheck.app.gate`).
+:func:`gate` first calls the protocol step on a tiny input (:func:`mfcheck.app.gate.protocol.probe`),
+adapts it (:func:`mfcheck.app.gate.protocol.as_rule`) and the initial sampler, runs
+:func:`mfcheck.app.verify.verify` on :data:`STEP_CLAIMS` (and :data:`INIT_CLAIMS` with a sampler),
+decides them with Holm at family-wise α and compares with a baseline if asked; :func:`format_table`
+prints the result, :func:`gate_command` is ``mfcheck gate`` (exit codes: :mod:`mfcheck.app.gate`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mfcheck.app.gate.baseline import compare_baseline, fmt_est, write_baseline
 from mfcheck.app.gate.examples import reference_step
-from mfcheck.app.gate.protocol import Implementation, ImplementationError, as_rule, checked_init, load_implementation, name_of
+from mfcheck.app.gate.protocol import Implementation, ImplementationError, as_rule, checked_init, load_implementation, name_of, probe
 from mfcheck.app.verify import Verification, verify
 from mfcheck.claims import CLAIMS
 from mfcheck.claims.tiers import Tier
@@ -100,7 +100,8 @@ def gate(
       module-level function is).
 
     Raises :class:`ImplementationError` when the implementation crashes or returns a wrong
-    shape / non-finite values; :class:`~mfcheck.errors.InvalidArgument` on bad arguments.
+    shape / non-finite values (on a tiny input first, :func:`probe`, before the reference is
+    solved); :class:`~mfcheck.errors.InvalidArgument` on bad arguments.
     """
     alpha = check_alpha(alpha)
     if not isinstance(tier, Tier):
@@ -118,6 +119,8 @@ def gate(
     if baseline is not None and not Path(baseline).is_file():
         raise InvalidArgument(f"`baseline` {str(baseline)!r} is not a file (write one with write_baseline / --write-baseline).")
     step = reference_step if impl is None else impl
+    if impl is not None:
+        probe(impl, experiment)
     start = time.perf_counter()
     v = verify(tier, experiment=experiment, alpha=alpha, rule=as_rule(step), init=iid_init if init is None else checked_init(init),
                reference=reference, out=None if out is None else Path(out), progress=progress, claims=list(claims), command=command,
@@ -198,7 +201,8 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
                  execution=None) -> int:
     """``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: print
     the table, return the exit code (0 hold, 1 violated / moved, 2 usage or implementation
-    error, 3 unresolved). ``impl`` None with ``run_self_test``: only the self-test. The working
+    error, 3 unresolved; a step that fails on a tiny input is reported before any work,
+    :func:`probe`). ``impl`` None with ``run_self_test``: only the self-test. The working
     directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load.
     ``execution``: where the cells run and their cache (the command line passes joblib processes
     and ``.mfcheck-cache/`` by default; None: serial, no cache)."""
@@ -218,6 +222,8 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
             raise InvalidArgument("give `--impl module:callable` (and/or `--init module:callable`), or `--self-test`.")
         step = load_implementation(impl) if impl is not None else None
         sampler = load_implementation(init) if init is not None else None
+        if step is not None:  # before the self-test too, which would otherwise run first
+            probe(step)
         code = 0
         if run_self_test:
             st = self_test(tier_obj, alpha, progress=not quiet, echo=None if quiet else (lambda s: print(s, file=stderr)),

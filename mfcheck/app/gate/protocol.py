@@ -4,13 +4,15 @@ A protocol step is ``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None
 (:mod:`mfcheck.app.gate`); an initial sampler is ``init(rho0, rng, N) -> (N, D)``. :func:`as_rule`
 turns a step into the harness's :class:`~mfcheck.dynamics.rules.Rule`, with each call checked
 (:func:`checked`): an exception, a wrong shape or a non-finite value raises
-:class:`ImplementationError`. :func:`as_protocol` goes the other way, for the self-test, which
-feeds the gate the broken rules of :mod:`mfcheck.dynamics.broken` as a user would.
+:class:`ImplementationError`; :func:`probe` makes the first such calls, on a tiny input, before any work.
+:func:`as_protocol` goes the other way, for the self-test, which feeds the gate the broken rules
+of :mod:`mfcheck.dynamics.broken` as a user would.
 """
 
 from __future__ import annotations
 
 import importlib
+import reprlib
 from collections.abc import Callable
 from functools import partial
 
@@ -20,7 +22,8 @@ from mfcheck.dynamics.rules import Rule
 from mfcheck.dynamics.sgd import InitSampler
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "as_rule", "as_protocol"]
+__all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "probe", "as_rule",
+           "as_protocol", "PROBE_SHAPE", "PROBE_S"]
 
 Implementation = Callable[..., np.ndarray]
 """``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None) -> new_theta`` (:mod:`mfcheck.app.gate`)."""
@@ -56,7 +59,8 @@ def load_implementation(spec: str) -> Callable:
                                   f"(public names: {', '.join(known)}).")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise InvalidArgument(f"`impl` {spec!r}: {attr!r} is a {type(obj).__name__}, not a callable step.")
+        raise InvalidArgument(f"`impl` must name a callable step, got {spec!r}: {attr!r} is {reprlib.repr(obj)} of type "
+                              f"{type(obj).__name__}, not a callable.")
     return obj
 
 
@@ -117,6 +121,55 @@ def checked_init(init: InitSampler) -> InitSampler:
     sampler.__name__ = sampler.__qualname__ = name
     sampler.__wrapped__ = init
     return sampler
+
+
+PROBE_SHAPE = (2, 3)
+"""(replicates, particles) of the input of :func:`probe`."""
+
+PROBE_S = 0.01
+"""The step size of :func:`probe`."""
+
+
+def _disposable(impl):
+    """A copy of ``impl`` that :func:`probe` may call without changing the original: a cloudpickle
+    round trip, which copies closures and the objects they hold (a noise generator, say) as the
+    parallel executors do for each cell, and returns a module-level function itself. The protocol
+    asks a step to keep no state; the harness's own mutants do keep one (a noise stream that each
+    run starts afresh), and a probe of the original would move it on before the sweep. ``impl``
+    itself when it cannot be pickled (a serial run calls it as it is)."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.loads(cloudpickle.dumps(impl))
+    except Exception:  # not picklable: nothing to copy, and nothing a parallel run could carry either
+        return impl
+
+
+def probe(impl: Implementation, experiment=None) -> None:
+    """Call ``impl`` twice on a tiny input, each call :func:`checked`: noiseless, and noisy
+    (Gaussians, λ = 0.5, β = 4); raise :class:`ImplementationError` on a crash, a wrong shape or a
+    non-finite value.
+
+    The input: θ of shape :data:`PROBE_SHAPE` + (D,), x (2, d), y (2,), s = :data:`PROBE_S`, the
+    neuron, d and D of ``experiment`` (default: :func:`mfcheck.model.experiment.default_experiment`),
+    drawn from a generator of fixed seed, so the probe is the same call every time.
+
+    Why: the gate solves the reference and starts the sweeps before its first SGD step, so an
+    implementation that fails on every input would be reported only after that work; on a tiny
+    input it fails at once. A step that fails only on some inputs is still caught, later, by the
+    checked calls of the sweep. The probe calls a copy (:func:`_disposable`), so that it leaves
+    the state of the implementation as it found it."""
+    if experiment is None:
+        from mfcheck.model.experiment import default_experiment
+
+        experiment = default_experiment()
+    rng = np.random.default_rng(0)
+    d = experiment.problem.d
+    theta = 0.5 * rng.standard_normal((*PROBE_SHAPE, experiment.neuron.dim(d)))
+    x, y = rng.standard_normal((PROBE_SHAPE[0], d)), rng.standard_normal(PROBE_SHAPE[0])
+    step = checked(_disposable(impl))
+    step(theta, x, y, PROBE_S, experiment.neuron)
+    step(theta, x, y, PROBE_S, experiment.neuron, noise=rng.standard_normal(theta.shape), lam=0.5, beta=4.0)
 
 
 def _noiseless(step, theta, x, y, s, neuron):
