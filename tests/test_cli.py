@@ -125,3 +125,84 @@ def test_reproduce_is_delegated(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["reproduce", "nothing"])
     assert exc.value.code == 2
+
+
+def test_version(capsys):
+    from mfcheck import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mfcheck {__version__}"
+
+
+@pytest.mark.parametrize("argv, codes", [
+    (["verify", "--help"], (0, 1, 2, 3, 130)),
+    (["gate", "--help"], (0, 1, 2, 3, 130)),
+    (["calibrate", "--help"], (0, 2)),
+    (["reproduce", "mmn18", "--help"], (0, 2)),
+    (["reproduce", "dimension", "--help"], (0, 2)),
+])
+def test_each_help_lists_its_exit_codes(argv, codes, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    epilog = capsys.readouterr().out.split("exit codes:\n")[1]
+    listed = [int(line.split()[0]) for line in epilog.splitlines() if line[:3].strip().isdigit()]
+    assert tuple(listed) == codes
+    assert all(len(line) <= 79 for line in epilog.splitlines())  # wrapped, not one long line per code
+
+
+def test_gate_exit_codes_name_the_crashing_implementation():
+    from mfcheck.app.cli import GATE_EXIT_CODES, VERIFY_EXIT_CODES
+
+    assert "crashes" in GATE_EXIT_CODES[2] and "unresolved" in VERIFY_EXIT_CODES[3]
+
+
+@pytest.mark.parametrize("argv", [
+    ["verify"], ["gate", "--self-test"], ["calibrate", "theorem1_risk"],
+])
+@pytest.mark.parametrize("spelling", ["--quiet", "--no-progress"])
+def test_quiet_has_one_meaning_and_two_spellings(argv, spelling):
+    from mfcheck.app.cli import _parser
+
+    assert _parser().parse_args(argv + [spelling]).quiet is True
+    assert _parser().parse_args(argv).quiet is False
+
+
+@pytest.mark.parametrize("spelling", ["--quiet", "--no-progress"])
+@pytest.mark.parametrize("what", ["mmn18", "dimension"])
+def test_reproduce_takes_quiet_too(what, spelling):
+    from mfcheck.app.reproduce.cli import build_parser
+
+    assert build_parser().parse_args([what, spelling]).quiet is True
+    assert build_parser().parse_args([what]).quiet is False
+
+
+def test_reproduce_refuses_an_unusable_out_at_once(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert main(["reproduce", "mmn18", "--out", str(tmp_path / "file"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == f"mfcheck: error: `--out` must be a folder, got {str(tmp_path / 'file')!r}, which is an existing file."
+
+
+def test_the_parsers_offer_every_tier():
+    """The command line names the tiers without importing the claims; they must be the claims' tiers."""
+    from mfcheck.app.options import TIER_NAMES
+    from mfcheck.claims.tiers import TIERS
+
+    assert sorted(TIER_NAMES) == sorted(TIERS)
+
+
+def test_the_paths_of_a_command(tmp_path):
+    """Which option is checked as what: folders written into, files written, the baseline read."""
+    from mfcheck.app.cli import _parser, _paths
+
+    def paths(argv):
+        return {option: (path, kind) for option, path, kind in _paths(_parser().parse_args(argv)) if path is not None}
+
+    assert paths(["verify", "--no-cache"]) == {"--out": ("reports", "folder")}
+    assert paths(["verify", "--write-baseline", "b.json", "--cache", "c"]) == {
+        "--out": ("reports", "folder"), "--write-baseline": ("b.json", "file"), "--cache": ("c", "folder")}
+    assert paths(["gate", "--no-cache", "--baseline", "b.json"]) == {"--baseline": ("b.json", "input")}
+    assert paths(["gate", "--no-cache", "--false-alarm", "3", "--tier", "smoke"]) == {
+        "--false-alarm-out": ("reports/gate_false_alarm_smoke", "folder")}

@@ -18,8 +18,15 @@ running one; ``--executor serial`` runs them in this process; ``--workers`` sets
 Finished cells are cached by content in ``.mfcheck-cache/`` (``--cache DIR``, ``--no-cache``), so
 an interrupted run, run again, computes only the missing cells. Reports do not depend on any of this.
 
-Exit codes: 0 every claim passes, 1 a claim fails, 2 bad usage, 3 no claim fails but one is
-unresolved (its report says which knob to turn).
+Before any work starts, ``verify`` and ``gate`` check every path they will read or write
+(:func:`mfcheck.app.paths.check_path`), and ``gate`` first calls the implementation on a tiny input
+(:func:`mfcheck.app.gate.protocol.probe`): a bad path or a crashing step is reported at once,
+not after the reference is solved. ``--quiet`` (alias ``--no-progress``) turns progress output
+off; ``mfcheck --version`` prints the version.
+
+Exit codes (each command's ``--help`` lists its own): 0 every claim passes, 1 a claim fails, 2 bad
+usage or a crashing implementation, 3 no claim fails but one is unresolved (its report says which
+knob to turn), 130 interrupted.
 
 Example: ``mfcheck verify --tier ci --out reports`` prints the reference and its refinement error,
 then one line per claim (the exponents along 1/N and ε with their 95 % CIs, Ĉ, the verdict), and
@@ -33,13 +40,42 @@ import os
 import sys
 import time
 
-from mfcheck.claims import CLAIMS
-from mfcheck.claims.rate import RateClaim
+from mfcheck import __version__
+from mfcheck.app.options import TIER_NAMES, add_quiet, exit_codes
+from mfcheck.app.paths import FILE, FOLDER, INPUT, check_path
 from mfcheck.errors import InvalidArgument
 from mfcheck.runtime.executors import started
-from mfcheck.claims.tiers import TIERS, get_tier
 
-__all__ = ["main"]
+# The claims, the model and the gate (scipy, statsmodels, the plotting) are imported where they are
+# used, after the arguments and paths are checked: a usage error is reported without that wait.
+
+__all__ = ["main", "VERIFY_EXIT_CODES", "GATE_EXIT_CODES", "CALIBRATE_EXIT_CODES"]
+
+VERIFY_EXIT_CODES = {
+    0: "every claim passes",
+    1: "a claim fails",
+    2: "bad usage (an argument or a path that cannot be used)",
+    3: "no claim fails but one is unresolved (its report says which knob to turn)",
+    130: "interrupted (the finished cells stay in the cache)",
+}
+"""The exit codes of ``mfcheck verify`` (:attr:`mfcheck.app.verify.Verification.exit_code` and the usage errors)."""
+
+GATE_EXIT_CODES = {
+    0: "every claim holds (--self-test: every mutant rejected, every correct step accepted; --false-alarm: the "
+       "rate's interval admits a rate <= alpha)",
+    1: "a claim fails or the baseline moved (--self-test: a mutant accepted or a correct step rejected; "
+       "--false-alarm: the interval lies above alpha)",
+    2: "bad usage, or an implementation that crashes, returns a wrong shape or non-finite values",
+    3: "no claim fails but one is unresolved",
+    130: "interrupted (the finished cells stay in the cache)",
+}
+"""The exit codes of ``mfcheck gate`` (:mod:`mfcheck.app.gate`, :mod:`mfcheck.app.false_alarm`)."""
+
+CALIBRATE_EXIT_CODES = {0: "the recommendation (or why none is needed) is printed", 2: "bad usage"}
+"""The exit codes of ``mfcheck calibrate``."""
+
+_COMMON_EXIT_CODES = {0: "every claim passes", 1: "a claim fails", 2: "bad usage or a crashing implementation",
+                      3: "no claim fails but one is unresolved"}
 
 
 def _add_execution(p: argparse.ArgumentParser) -> None:
@@ -69,20 +105,22 @@ def _execution(args):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mfcheck", description="Verify the mean-field limit theorems of two-layer networks by experiment.")
+    p = argparse.ArgumentParser(prog="mfcheck", description="Verify the mean-field limit theorems of two-layer networks by experiment.",
+                                **exit_codes(_COMMON_EXIT_CODES))
+    p.add_argument("--version", action="version", version=f"mfcheck {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="run the theorem checks and write the rate-fit reports")
-    v.add_argument("--tier", choices=sorted(TIERS), default="ci", help="sweep size (default: ci)")
+    v = sub.add_parser("verify", help="run the theorem checks and write the rate-fit reports", **exit_codes(VERIFY_EXIT_CODES))
+    v.add_argument("--tier", choices=TIER_NAMES, default="ci", help="sweep size (default: ci)")
     v.add_argument("--out", default="reports", help="report folder (default: reports)")
     v.add_argument("--seed", type=int, default=None, help="root entropy of the seed tree (default: the experiment's)")
     v.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
     v.add_argument("--write-baseline", metavar="FILE", help="also write the fitted exponents and constants to FILE (for `gate --baseline`)")
-    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(v)
     _add_execution(v)
-    g = sub.add_parser("gate", help="check an SGD implementation against every applicable claim")
+    g = sub.add_parser("gate", help="check an SGD implementation against every applicable claim", **exit_codes(GATE_EXIT_CODES))
     g.add_argument("--impl", metavar="MODULE:CALLABLE", help="the step implementation (protocol: see the README)")
     g.add_argument("--init", metavar="MODULE:CALLABLE", help="an initial-particle sampler to gate (checked by mcdiarmid)")
-    g.add_argument("--tier", choices=sorted(TIERS), default="ci", help="sweep size (default: ci)")
+    g.add_argument("--tier", choices=TIER_NAMES, default="ci", help="sweep size (default: ci)")
     g.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
     g.add_argument("--claims", nargs="+", default=None, help="restrict to these claims")
     g.add_argument("--self-test", action="store_true", help="run the built-in mutants and correct variants; print the power")
@@ -98,20 +136,49 @@ def _parser() -> argparse.ArgumentParser:
                    help="merge false-alarm reports of disjoint seeds (their summary.json) into --false-alarm-out")
     g.add_argument("--false-alarm-out", default=None, metavar="DIR",
                    help="folder of the false-alarm report (default: reports/gate_false_alarm_<tier>)")
-    g.add_argument("--quiet", action="store_true", help="no progress output")
+    add_quiet(g)
     _add_execution(g)
     sub.add_parser("reproduce", help="the paper's experiments and the d-dependence: `mfcheck reproduce {mmn18,dimension} --help`",
                    add_help=False)
-    c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power")
+    c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power", **exit_codes(CALIBRATE_EXIT_CODES))
     c.add_argument("claim", help="any claim of `mfcheck verify` (rate claims: fitted pilot; others: pilot on their broken implementation)")
-    c.add_argument("--tier", choices=sorted(TIERS), default="ci", help="cells to calibrate for (default: ci)")
+    c.add_argument("--tier", choices=TIER_NAMES, default="ci", help="cells to calibrate for (default: ci)")
     c.add_argument("--pilot-replicates", type=int, default=8, help="replicates per cell of the pilot (default: 8)")
     c.add_argument("--power", type=float, default=0.9, help="target power (default: 0.9)")
     c.add_argument("--deficit", type=float, default=0.1,
                    help="alternative: the exponent falls short of the predicted one by this much (default: 0.1)")
     c.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(c)
     return p
+
+
+def _usage_error(message: Exception | str) -> int:
+    """One line on stderr, ``mfcheck: error: <message>``; the usage-error exit code 2."""
+    print(f"mfcheck: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _false_alarm_folder(args) -> str:
+    """Where ``gate --false-alarm`` writes its report: ``--false-alarm-out``, else ``reports/gate_false_alarm_<tier>``."""
+    return args.false_alarm_out or f"reports/gate_false_alarm_{args.tier}"
+
+
+def _paths(args) -> list[tuple[str, str | None, str]]:
+    """(option, path, kind) of every path ``verify`` or ``gate`` will read or write (kinds of
+    :mod:`mfcheck.app.paths`); None where the run uses none."""
+    rows = [("--out", args.out, FOLDER), ("--write-baseline", args.write_baseline, FILE),
+            ("--cache", None if args.no_cache else args.cache, FOLDER)]
+    if args.command == "gate":
+        writes_false_alarm = args.false_alarm is not None or args.false_alarm_out is not None
+        rows += [("--baseline", args.baseline, INPUT), ("--false-alarm-out", _false_alarm_folder(args) if writes_false_alarm else None, FOLDER)]
+    return rows
+
+
+def _check_paths(args) -> None:
+    """Every path of :func:`_paths` usable, before any work starts (else :class:`InvalidArgument`)."""
+    for option, path, kind in _paths(args):
+        if path is not None:
+            check_path(path, option, kind)
 
 
 def _print_table(verification) -> None:
@@ -137,14 +204,14 @@ def _print_table(verification) -> None:
 
 def _calibrate_check(args) -> int:
     from mfcheck.app.calibrate import calibrate_check
+    from mfcheck.claims.tiers import get_tier
     from mfcheck.stats.results import DEFAULT_ALPHA
 
     try:
         cal = calibrate_check(args.claim, get_tier(args.tier), pilot_replicates=args.pilot_replicates, target_power=args.power,
                               alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, progress=not args.quiet)
     except InvalidArgument as exc:
-        print(f"mfcheck: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error(exc)
     print(f"{cal.claim}: alternative: {cal.alternative}; per-test level α/m = {cal.level:.2e} (Holm worst case)")
     if cal.recommended is None:
         print(f"  {cal.note}" + (f" (pilot p = {cal.p_pilot:.3g})" if cal.p_pilot is not None else ""))
@@ -157,6 +224,9 @@ def _calibrate_check(args) -> int:
 
 def _calibrate(args) -> int:
     from mfcheck.app.calibrate import calibrate
+    from mfcheck.claims import CLAIMS
+    from mfcheck.claims.rate import RateClaim
+    from mfcheck.claims.tiers import get_tier
     from mfcheck.stats.results import DEFAULT_ALPHA
 
     if not isinstance(CLAIMS.get(args.claim), RateClaim):
@@ -165,8 +235,7 @@ def _calibrate(args) -> int:
         cal = calibrate(args.claim, get_tier(args.tier), pilot_replicates=args.pilot_replicates, target_power=args.power,
                         deficit=args.deficit, alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, progress=not args.quiet)
     except InvalidArgument as exc:
-        print(f"mfcheck: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error(exc)
     print(f"{cal.claim}: pilot of {cal.pilot_replicates} replicates per cell on the {cal.tier} cells; alternative: exponent "
           f"short by {cal.deficit}; per-test level α/m = {cal.level:.2e} (Holm worst case)")
     print(f"{'path':5s} {'pilot exponent':>15s} {'pilot SE':>9s} {'power at ' + str(cal.rows[0]['tier_replicates']) + ' reps':>18s} {'replicates for ' + format(cal.target_power, '.0%'):>20s}")
@@ -189,13 +258,11 @@ def _false_alarm_merge(args) -> int:
     from mfcheck.app.false_alarm import load, merge, write_report
 
     if not args.false_alarm_out:
-        print("mfcheck: error: --false-alarm-merge needs --false-alarm-out DIR.", file=sys.stderr)
-        return 2
+        return _usage_error("`--false-alarm-merge` needs `--false-alarm-out DIR`.")
     try:
         result = merge([load(d) for d in args.false_alarm_merge])
     except InvalidArgument as exc:
-        print(f"mfcheck: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error(exc)
     seeds = [r.seed for r in result.runs]
     contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
     impl = " --impl builtin" if "built-in" in result.implementation else ""
@@ -212,7 +279,8 @@ def _false_alarm(args, execution) -> int:
     """``mfcheck gate --false-alarm N``: exit 0 unless the interval of the rate lies above α."""
     from mfcheck.app.false_alarm import BUILTIN, measure_false_alarm, write_report
     from mfcheck.claims.fit import DEFAULT_ALPHA
-    from mfcheck.app.gate import ImplementationError, load_implementation
+    from mfcheck.app.gate import ImplementationError, load_implementation, probe
+    from mfcheck.claims.tiers import get_tier
 
     try:
         tier = get_tier(args.tier)
@@ -222,11 +290,15 @@ def _false_alarm(args, execution) -> int:
             raise InvalidArgument(f"`--false-alarm` must be a positive number of seeds, got {args.false_alarm}.")
         if args.seed_start < 0:
             raise InvalidArgument(f"`--seed-start` must be >= 0, got {args.seed_start}.")
-    except (InvalidArgument, ImplementationError) as exc:
-        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        if callable(impl):
+            probe(impl)
+    except InvalidArgument as exc:
+        return _usage_error(exc)
+    except ImplementationError as exc:
+        print(f"mfcheck: implementation error: {exc}", file=sys.stderr)
         return 2
     seeds = list(range(args.seed_start, args.seed_start + args.false_alarm))
-    folder = args.false_alarm_out or f"reports/gate_false_alarm_{tier.name}"
+    folder = _false_alarm_folder(args)
     command = f"mfcheck gate --false-alarm {args.false_alarm} --tier {tier.name}" + (f" --impl {args.impl}" if args.impl else "") + (
         f" --seed-start {args.seed_start}" if args.seed_start else "") + (
         f" --alpha {args.alpha}" if args.alpha is not None else "") + (f" --claims {' '.join(args.claims)}" if args.claims else "")
@@ -248,39 +320,30 @@ def _false_alarm(args, execution) -> int:
     return 0 if result.compatible else 1
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["reproduce"]:  # its own parser: mfcheck.app.reproduce.cli
-        from mfcheck.app.reproduce import main as reproduce_main
+def _gate(args, execution) -> int:
+    """``mfcheck gate``: the false-alarm merge or measurement, else the gate on ``--impl`` (:func:`mfcheck.app.gate.gate_command`)."""
+    from mfcheck.app.gate import gate_command
 
-        return reproduce_main(argv[1:])
-    args = _parser().parse_args(argv)
-    if args.command == "calibrate":
-        return _calibrate(args)
-    if args.command == "gate":
-        from mfcheck.app.gate import gate_command
+    if not args.quiet:
+        print(f"mfcheck gate: {execution.describe()}", file=sys.stderr)
+    if args.false_alarm_merge is not None:
+        return _false_alarm_merge(args)
+    if args.false_alarm is not None:
+        return _false_alarm(args, execution)
+    try:
+        with started(execution) as running:
+            return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init,
+                                baseline=args.baseline, write_baseline_to=args.write_baseline, run_self_test=args.self_test,
+                                out=args.out, quiet=args.quiet, execution=running)
+    except KeyboardInterrupt:
+        return _interrupted(execution)
 
-        try:
-            execution = _execution(args)
-        except InvalidArgument as exc:
-            print(f"mfcheck: error: {exc}", file=sys.stderr)
-            return 2
-        if not args.quiet:
-            print(f"mfcheck gate: {execution.describe()}", file=sys.stderr)
-        if args.false_alarm_merge is not None:
-            return _false_alarm_merge(args)
-        if args.false_alarm is not None:
-            return _false_alarm(args, execution)
-        try:
-            with started(execution) as running:
-                return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init,
-                                    baseline=args.baseline, write_baseline_to=args.write_baseline, run_self_test=args.self_test,
-                                    out=args.out, quiet=args.quiet, execution=running)
-        except KeyboardInterrupt:
-            return _interrupted(execution)
+
+def _verify(args, execution) -> int:
+    """``mfcheck verify``: the claims on the built-in rule, the table, the reports (and the baseline)."""
     from mfcheck.model.experiment import default_experiment
     from mfcheck.claims.fit import DEFAULT_ALPHA
-    from mfcheck.app.verify import verify
+    from mfcheck.claims.tiers import get_tier
 
     try:
         tier = get_tier(args.tier)
@@ -291,10 +354,10 @@ def main(argv=None) -> int:
         if args.seed is not None and args.seed < 0:
             raise InvalidArgument(f"`--seed` must be a non-negative int, got {args.seed}.")
         experiment = default_experiment(log2_M=tier.log2_M, **kwargs)
-        execution = _execution(args)
     except InvalidArgument as exc:
-        print(f"mfcheck: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error(exc)
+    from mfcheck.app.verify import verify  # after the checks: its imports (the reports' plotting) take a while
+
     command = f"mfcheck verify --tier {tier.name} --out {args.out}" + (f" --seed {args.seed}" if args.seed is not None else "") + (
         f" --alpha {args.alpha}" if args.alpha is not None else "")
     start = time.perf_counter()
@@ -314,6 +377,23 @@ def main(argv=None) -> int:
         write_baseline(verification, args.write_baseline)
         print(f"baseline written to {args.write_baseline}", file=sys.stderr)
     return verification.exit_code
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["reproduce"]:  # its own parser: mfcheck.app.reproduce.cli
+        from mfcheck.app.reproduce import main as reproduce_main
+
+        return reproduce_main(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command == "calibrate":
+        return _calibrate(args)
+    try:  # paths and where the cells run, before any work
+        _check_paths(args)
+        execution = _execution(args)
+    except InvalidArgument as exc:
+        return _usage_error(exc)
+    return _gate(args, execution) if args.command == "gate" else _verify(args, execution)
 
 
 if __name__ == "__main__":

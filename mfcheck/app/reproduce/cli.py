@@ -9,32 +9,52 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mfcheck.app.options import add_quiet, exit_codes
+from mfcheck.app.paths import FOLDER, check_path
+from mfcheck.errors import InvalidArgument
+
 __all__ = ["build_parser", "main"]
 
 
+EXIT_CODES = {0: "the report is written", 2: "bad usage"}
+"""The exit codes of ``mfcheck reproduce`` (listed in its ``--help``)."""
+
+
 def build_parser(prog: str = "mfcheck reproduce") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Reproduce the MMN18 experiments and measure the d-dependence of Theorem 1.")
+    parser = argparse.ArgumentParser(prog=prog, description="Reproduce the MMN18 experiments and measure the d-dependence of Theorem 1.",
+                                     **exit_codes(EXIT_CODES))
     sub = parser.add_subparsers(dest="what", required=True)
-    m = sub.add_parser("mmn18", help="SGD beside the radial PDE for the setups of MMN18 §3; writes plots, CSV tables and README.md")
+    m = sub.add_parser("mmn18", help="SGD beside the radial PDE for the setups of MMN18 §3; writes plots, CSV tables and README.md",
+                       **exit_codes(EXIT_CODES))
     m.add_argument("--out", default="reports/mmn18", help="output folder (default: reports/mmn18)")
     m.add_argument("--seed", type=int, default=None, help="root seed (default: the fixed seed of the committed report)")
-    m.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    d = sub.add_parser("dimension", help="the rate fit of Theorem 1 across N, ε and d, with the radial PDE as reference")
+    add_quiet(m)
+    d = sub.add_parser("dimension", help="the rate fit of Theorem 1 across N, ε and d, with the radial PDE as reference",
+                       **exit_codes(EXIT_CODES))
     d.add_argument("--out", default="reports/dimension", help="output folder (default: reports/dimension)")
     d.add_argument("--tier", default="full", choices=("fast", "full"), help="sweep size (default: full, a few minutes on 2 cores)")
     d.add_argument("--seed", type=int, default=None, help="root seed (default: the fixed seed of the committed report)")
-    d.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_quiet(d)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        check_path(args.out, "--out", FOLDER)
+    except InvalidArgument as exc:
+        print(f"mfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    return _reproduce(args)
+
+
+def _reproduce(args) -> int:
     if args.what == "mmn18":
         from mfcheck.app.reproduce.mmn18 import DEFAULT_SEED, reproduce_mmn18
 
         seed = DEFAULT_SEED if args.seed is None else args.seed
         command = "mfcheck reproduce mmn18 --out " + str(args.out) + ("" if args.seed is None else f" --seed {seed}")
-        s = reproduce_mmn18(args.out, seed=seed, command=command, progress=not args.no_progress)
+        s = reproduce_mmn18(args.out, seed=seed, command=command, progress=not args.quiet)
         for name, v in s["setups"].items():
             print(f"{name}: settled risk SGD {v['risk_sgd_settled']:.4g}, PDE {v['risk_pde_settled']:.4g}; sup|R_N − R(ρ̄_t)| = {v['sup_abs_risk_difference']:.3g}")
     else:
@@ -42,7 +62,7 @@ def main(argv=None) -> int:
 
         seed = DEFAULT_SEED if args.seed is None else args.seed
         command = f"mfcheck reproduce dimension --tier {args.tier} --out {args.out}" + ("" if args.seed is None else f" --seed {seed}")
-        s = reproduce_dimension(args.out, tier=args.tier, seed=seed, command=command, progress=not args.no_progress)
+        s = reproduce_dimension(args.out, tier=args.tier, seed=seed, command=command, progress=not args.quiet)
         for stat, fit in s["fits"].items():
             for path, e in fit["paths"].items():
                 print(f"{stat}, {path}-path: exponent of D {e['exponent_D']['estimate']:.3f} {e['exponent_D']['ci']} "
