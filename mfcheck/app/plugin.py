@@ -30,11 +30,20 @@ else the ini value ``mfcheck_gate_tier``, else ``smoke``), ``alpha`` (default
 ``mfcheck_verification`` receives the marker's verification.
 
 One reference is solved per (tier, seed) and shared across the session's gate calls.
+
+A bad marker or fixture call (an ``impl`` that does not load, an unknown tier or claim, a
+missing baseline) and an implementation that crashes or returns a wrong shape or non-finite
+values fail the test with mfcheck's one-paragraph message and no traceback (:func:`reported`):
+the traceback would show the plugin's code, not the user's mistake.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+
+from mfcheck.app.options import TIER_NAMES
 
 MARKER = "mfcheck_gate"
 FIXTURE = "mfcheck_gate"
@@ -45,9 +54,8 @@ TIER_INI = "mfcheck_gate_tier"
 DEFAULT_TIER = "smoke"
 
 __all__ = ["MARKER", "FIXTURE", "VERIFICATION_FIXTURE", "TIER_OPTION", "ALPHA_OPTION", "TIER_INI", "DEFAULT_TIER",
-           "GateFailed", "failure_message", "run_gate"]
+           "GateFailed", "failure_message", "reported", "run_gate"]
 
-_TIERS = ("smoke", "ci", "full")
 _REFERENCES: dict = {}
 _VERIFICATION_KEY = pytest.StashKey[object]()
 
@@ -58,11 +66,11 @@ class GateFailed(AssertionError):
 
 def pytest_addoption(parser):
     group = parser.getgroup("mfcheck", "mfcheck gate (mean-field SGD claims)")
-    group.addoption(TIER_OPTION, action="store", default=None, choices=_TIERS,
+    group.addoption(TIER_OPTION, action="store", default=None, choices=TIER_NAMES,
                     help=f"sweep size of the mfcheck gate (default: ini {TIER_INI} or {DEFAULT_TIER}).")
     group.addoption(ALPHA_OPTION, action="store", type=float, default=None,
                     help="family-wise false-alarm rate of the mfcheck gate (default: 0.05).")
-    parser.addini(TIER_INI, help=f"default tier of the mfcheck gate ({', '.join(_TIERS)})", default=DEFAULT_TIER)
+    parser.addini(TIER_INI, help=f"default tier of the mfcheck gate ({', '.join(TIER_NAMES)})", default=DEFAULT_TIER)
 
 
 def pytest_configure(config):
@@ -94,6 +102,24 @@ def failure_message(verification) -> str:
     lines.append("")
     lines.append(verification.table() if hasattr(verification, "table") else "")
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def reported():
+    """Inside: mfcheck's errors (:class:`~mfcheck.errors.InvalidArgument`,
+    :class:`~mfcheck.app.gate.ImplementationError`) and :class:`GateFailed` fail the test with
+    their message alone (``pytest.fail(..., pytrace=False)``)."""
+    from mfcheck.app.gate import ImplementationError
+    from mfcheck.errors import InvalidArgument
+
+    try:
+        yield
+    except GateFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    except InvalidArgument as exc:
+        pytest.fail(f"mfcheck gate: error: {exc}", pytrace=False)
+    except ImplementationError as exc:
+        pytest.fail(f"mfcheck gate: implementation error: {exc}", pytrace=False)
 
 
 def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, baseline=None, check=True):
@@ -135,15 +161,9 @@ def mfcheck_gate(request):
     run the gate, fail the test (listing failing claims and p-values) unless every claim holds,
     return the :class:`mfcheck.app.gate.GateVerification`."""
 
-    from mfcheck.app.gate import ImplementationError
-
     def run(impl=None, **kwargs):
-        try:
+        with reported():
             return run_gate(request.config, impl, **kwargs)
-        except GateFailed as exc:
-            pytest.fail(str(exc), pytrace=False)
-        except ImplementationError as exc:
-            pytest.fail(f"mfcheck gate: implementation error: {exc}", pytrace=False)
 
     return run
 
@@ -164,12 +184,8 @@ def _marker_kwargs(item):
 
 def _marker_verification(item):
     if _VERIFICATION_KEY not in item.stash:
-        from mfcheck.app.gate import ImplementationError
-
-        try:
+        with reported():
             item.stash[_VERIFICATION_KEY] = run_gate(item.config, check=False, **_marker_kwargs(item))
-        except ImplementationError as exc:
-            pytest.fail(f"mfcheck gate: implementation error: {exc}", pytrace=False)
     return item.stash[_VERIFICATION_KEY]
 
 
