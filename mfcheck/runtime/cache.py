@@ -181,7 +181,7 @@ class _Hasher:
         elif isinstance(obj, types.BuiltinFunctionType):
             owner = obj.__self__
             if owner is not None and not isinstance(owner, types.ModuleType):
-                raise Unidentifiable(f"builtin method {obj.__qualname__} bound to a {type(owner).__qualname__}")
+                raise Unidentifiable(f"builtin method {obj.__qualname__} bound to an object of type {type(owner).__qualname__}")
             module = getattr(obj, "__module__", None) or getattr(owner, "__name__", "builtins")
             self.token("builtin", f"{module}:{obj.__qualname__}:{_module_digest(module)}")
         elif dataclasses.is_dataclass(obj):
@@ -198,7 +198,7 @@ class _Hasher:
                     state[s] = getattr(obj, s)
             self.feed(state, depth + 1)
         else:
-            raise Unidentifiable(f"cannot establish the content of a {type(obj).__module__}.{type(obj).__qualname__}")
+            raise Unidentifiable(f"cannot establish the content of an object of type {type(obj).__module__}.{type(obj).__qualname__}")
 
     def _function(self, fn: types.FunctionType, depth: int) -> None:
         module = fn.__module__
