@@ -26,8 +26,9 @@ def test_verify_writes_every_report(smoke_reports):
         for e in s["exponents"].values():
             assert {"estimate", "ci"} <= set(e) and e["ci"][0] <= e["estimate"] <= e["ci"][1]
         assert f"{claim}/report.md" in index
-        # the detection level is the first Holm level over every test the run decided
-        assert s["tests_in_family"] == family_size()
+        # Holm decides over the tests with power at the run's sizes (the powerless leave the family); the
+        # detection level is the least favourable one, the first Holm level with every test counted
+        assert 0 < s["tests_in_family"] <= family_size()
         assert s["details"]["detection"]["level"] == pytest.approx(0.05 / family_size())
         report = (folder / "report.md").read_text()
         assert f"Verdict: {s['verdict'].upper()}" in report and f"{s['exponents']['N']['estimate']:.3f}" in report
