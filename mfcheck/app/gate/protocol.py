@@ -21,6 +21,7 @@ import numpy as np
 from mfcheck.dynamics.rules import Rule
 from mfcheck.dynamics.sgd import InitSampler
 from mfcheck.errors import InvalidArgument
+from mfcheck.seeds import Streams
 
 __all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "probe", "as_rule",
            "as_protocol", "PROBE_SHAPE", "PROBE_S"]
@@ -152,7 +153,7 @@ def probe(impl: Implementation, experiment=None) -> None:
 
     The input: θ of shape :data:`PROBE_SHAPE` + (D,), x (2, d), y (2,), s = :data:`PROBE_S`, the
     neuron, d and D of ``experiment`` (default: :func:`mfcheck.model.experiment.default_experiment`),
-    drawn from a generator of fixed seed, so the probe is the same call every time.
+    drawn from a fixed seed stream, so the probe is the same call every time.
 
     Why: the gate solves the reference and starts the sweeps before its first SGD step, so an
     implementation that fails on every input would be reported only after that work; on a tiny
@@ -163,7 +164,7 @@ def probe(impl: Implementation, experiment=None) -> None:
         from mfcheck.model.experiment import default_experiment
 
         experiment = default_experiment()
-    rng = np.random.default_rng(0)
+    rng = Streams(0).child("probe").generator("data")
     d = experiment.problem.d
     theta = 0.5 * rng.standard_normal((*PROBE_SHAPE, experiment.neuron.dim(d)))
     x, y = rng.standard_normal((PROBE_SHAPE[0], d)), rng.standard_normal(PROBE_SHAPE[0])
