@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mfcheck.stats.results import ClaimResult
 
-__all__ = ["header", "fmt_ci", "md_cell", "tests_table", "versions", "write_json"]
+__all__ = ["header", "fmt_ci", "fmt_estimate", "md_cell", "tests_table", "versions", "write_json"]
 
 
 def header(title: str, result: ClaimResult) -> list[str]:
@@ -16,6 +16,16 @@ def header(title: str, result: ClaimResult) -> list[str]:
     and the evidence a pass rests on (docs/methods.md, "Decision: α, Holm and the verdicts")."""
     lines = [f"# {title}", "", f"**Verdict: {result.verdict.upper()}** (family-wise α = {result.alpha}, Holm). {result.message}", "",
              f"Decided by: {result.decided_by}.", ""]
+    det = result.details.get("detection") or {}
+    if det:
+        deficit, plateau = det.get("min_detectable_deficit"), det.get("min_detectable_plateau")
+        seen = ([f"an exponent short by {deficit:g} or more"] if deficit is not None else []) + (
+            [f"a plateau of {plateau:g}× the statistic at the limit or more"] if plateau is not None else [])
+        unseen = ([f"no exponent deficit up to {det['deficits'][-1]:g}"] if deficit is None else []) + (
+            [f"no plateau up to {det['plateau_fractions'][-1]:g}× the statistic at the limit"] if plateau is None else [])
+        text = f"With power {det['target_power']:g} this run detects " + (" and ".join(seen) if seen else "nothing on its grid")
+        text += (f"; it detects {' and '.join(unseen)}" if unseen and seen else "") + "; smaller violations can pass unseen"
+        lines += [f"{text} (measured by injection: \"What this run can detect\").", ""]
     if result.evidence:
         lines += ["| evidence a pass needs | estimate | one-sided 95 % bound | threshold | holds |", "|---|---|---|---|---|"]
         for e in result.evidence:
@@ -27,6 +37,20 @@ def header(title: str, result: ClaimResult) -> list[str]:
 def fmt_ci(ci, spec: str = ".4g") -> str:
     """An interval as ``[lo, hi]``, each end formatted by ``spec``."""
     return f"[{ci[0]:{spec}}, {ci[1]:{spec}}]"
+
+
+def fmt_estimate(estimate: float, ci, digits: int = 3) -> str:
+    """``estimate [lo, hi]`` with the same number of significant digits for all three: at least
+    ``digits``, more (up to 8) until numbers that differ print differently. Rounding to a fixed
+    number of significant digits keeps order, so the printed interval contains the printed
+    estimate whatever their magnitude (a fixed number of decimals would print a tiny estimate
+    beside "[0.000, 0.000]")."""
+    values = [float(estimate), float(ci[0]), float(ci[1])]
+    for n in range(digits, 9):
+        text = [f"{v:.{n}g}" for v in values]
+        if all((a == b) == (text[i] == text[j]) for i, a in enumerate(values) for j, b in enumerate(values)):
+            break
+    return f"{text[0]} [{text[1]}, {text[2]}]"
 
 
 def md_cell(text) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mfcheck.claims.fit import DELTA, PATHS
-from mfcheck.report.format import fmt_ci, md_cell
+from mfcheck.report.format import fmt_estimate, md_cell
 
 __all__ = ["OTHER_REPORTS", "write_index"]
 
@@ -24,10 +24,10 @@ OTHER_REPORTS = (
 def _key_numbers(s: dict) -> str:
     if s["exponents"]:
         ex = s["exponents"]
-        parts = [f"exponent in {PATHS[p][0]}: {ex[p]['estimate']:.3f} {fmt_ci(ex[p]['ci'], '.3f')}" if p in ex else f"{PATHS[p][0]}: unresolved"
+        parts = [f"exponent in {PATHS[p][0]}: {fmt_estimate(ex[p]['estimate'], ex[p]['ci'])}" if p in ex else f"{PATHS[p][0]}: unresolved"
                  for p in ("N", "eps")]
         return "; ".join(parts) + f"; Ĉ = {s['C_hat']:.3g}"
-    return "; ".join(f"{k}: {v['estimate']:.4g} {fmt_ci(v['ci'], '.3f')}" for k, v in list(s["estimates"].items())[:3])
+    return "; ".join(f"{k}: {fmt_estimate(v['estimate'], v['ci'])}" for k, v in list(s["estimates"].items())[:3])
 
 
 def write_index(summaries: list[dict], out: Path, alpha: float) -> None:

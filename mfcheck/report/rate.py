@@ -194,7 +194,7 @@ def _markdown(s: dict, result: ClaimResult) -> str:
     lines += ["## Cells", "", "| path | N | ε | replicates | median S | 95 % CI of median | scale (z=0) | median / scale | reference error | resolved |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for c in s["cells"]:
-        lines.append(f"| {c['path']} | {c['N']} | {c['eps']:.6g} | {c['replicates']} | {c['median']:.4g} | {fmt_ci(c['median_ci'], '.3f')} | {c['scale']:.4g} | "
+        lines.append(f"| {c['path']} | {c['N']} | {c['eps']:.6g} | {c['replicates']} | {c['median']:.4g} | {fmt_ci(c['median_ci'], '.4g')} | {c['scale']:.4g} | "
                      f"{c['ratio_median']:.4g} | {c['reference_error']:.2e} | {'yes' if c['resolved'] else 'no'} |")
     ex = s["experiment"]
     lines += ["", "## Setting and seeds", "", f"- problem: `{ex['problem']}`", f"- neuron: `{ex['neuron']}`, D = {ex['D']}",

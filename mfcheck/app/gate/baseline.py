@@ -17,6 +17,7 @@ from scipy import stats
 
 from mfcheck.app.verify import Verification
 from mfcheck.errors import InvalidArgument
+from mfcheck.report.format import fmt_estimate
 
 __all__ = ["BASELINE_FORMAT", "BOOTSTRAP_RESAMPLES", "baseline_document", "write_baseline", "compare_baseline"]
 
@@ -26,7 +27,8 @@ _T975 = 0.975
 
 
 def fmt_est(est, ci) -> str:
-    return f"{est:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]"
+    """An estimate and its interval (:func:`mfcheck.report.format.fmt_estimate`)."""
+    return fmt_estimate(est, ci)
 
 
 def _c_hat_ci(verification: Verification, result, claim, resamples: int = BOOTSTRAP_RESAMPLES) -> list[float]:
