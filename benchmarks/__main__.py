@@ -21,6 +21,7 @@ from benchmarks.measure import flow_cost, sgd_memory, sgd_rate
 from benchmarks.scale import SCALE_SETTING, scale_run, tier_times
 from mfcheck.dynamics import kernels
 from mfcheck.model.activations import erf_sigmoid
+from mfcheck.report.atomic import staged
 
 TARGET_RATE = 3e9
 TARGET_RATIO = 5.0
@@ -162,7 +163,6 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="reports", help="folder of performance.md / performance.json (default reports)")
     args = p.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     store = out / "performance.json"
     data = json.loads(store.read_text()) if store.exists() else {}
     machine = _machine()
@@ -182,8 +182,9 @@ def main(argv=None) -> int:
             print(f"tier: {r['command']}: {r['wall_s']:.0f} s (exit {r['returncode']})", flush=True)
     if "grid" not in data:
         p.error("no throughput grid measured yet: run without --no-grid first")
-    store.write_text(json.dumps(data, indent=1))
-    (out / "performance.md").write_text(render(data))
+    with staged(out) as folder:  # the table and its page replace the previous pair together, or not at all
+        (folder / store.name).write_text(json.dumps(data, indent=1))
+        (folder / "performance.md").write_text(render(data))
     print(f"wrote {out / 'performance.md'}")
     return 0
 

@@ -1,9 +1,12 @@
-"""The content cache: fingerprints follow content, files round-trip exactly and appear atomically."""
+"""The content cache: fingerprints follow content, files round-trip exactly and appear atomically,
+a damaged entry is named and counted, and entries are readable by whoever may read the folder."""
 
 from __future__ import annotations
 
 import functools
 import math
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -114,6 +117,46 @@ def test_unreadable_or_misplaced_files_count_as_missing(tmp_path):
     assert cache.get(b) is None
     cache.path(a).write_bytes(b"truncated")
     assert cache.get(a) is None
+
+
+def test_a_damaged_entry_is_named_once_and_counted(tmp_path, capsys):
+    cache = Cache(tmp_path)
+    a, b, c = cache.keys(functools.partial(_scaled, 2.0), [("N", 8, 0.5), ("N", 16, 0.25), ("N", 32, 0.125)])
+    cache.put(a, {"x": np.ones(2)})
+    cache.put(b, {"x": np.zeros(2)})
+    assert (cache.written, cache.read, cache.damaged) == (2, 0, 0)
+    whole = cache.path(a).read_bytes()
+    cache.path(a).write_bytes(whole[: len(whole) // 2])  # truncated
+    assert cache.get(a) is None and cache.get(a) is None  # asked twice, named once
+    assert cache.get(c) is None  # missing: not damaged
+    assert cache.get(b)["x"].tolist() == [0.0, 0.0]
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and str(cache.path(a)) in err[0] and err[0].startswith("mfcheck: damaged cache entry")
+    assert (cache.written, cache.read, cache.damaged) == (2, 1, 1)
+    cache.put(a, {"x": np.ones(2)})  # recomputed and rewritten
+    assert cache.get(a)["x"].tolist() == [1.0, 1.0] and cache.damaged == 1
+
+
+@pytest.mark.parametrize("umask, folder_mode, file_mode", [
+    (0o022, 0o750, 0o640),  # the group may read the folder: it reads the entries
+    (0o022, 0o755, 0o644),
+    (0o022, 0o700, 0o600),
+    (0o077, 0o750, 0o600),  # the umask has the last word
+    (0o002, 0o770, 0o660),
+])
+def test_entries_are_readable_by_whoever_may_read_the_folder(tmp_path, umask, folder_mode, file_mode):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    folder.chmod(folder_mode)
+    cache = Cache(folder)
+    [key] = cache.keys(functools.partial(_scaled, 2.0), [("N", 8, 0.5)])
+    previous = os.umask(umask)
+    try:
+        cache.put(key, {"x": np.ones(2)})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(cache.path(key).stat().st_mode) == file_mode
+    assert cache.get(key)["x"].tolist() == [1.0, 1.0]
 
 
 def test_bad_results_and_folders_are_refused(tmp_path):

@@ -94,16 +94,57 @@ def test_bad_usage_exits_2(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_an_interrupted_run_says_how_to_resume(monkeypatch, tmp_path, capsys):
+def _stopped_after(cells: int, interrupt: KeyboardInterrupt):
+    """A stand-in for ``verify`` that caches ``cells`` cells, then is stopped by ``interrupt``."""
+
+    def stopped(*args, execution, **kwargs):
+        for i in range(cells):
+            execution.cache.put(f"{i:02d}" * 32, {"x": float(i)})
+        raise interrupt
+
+    return stopped
+
+
+def test_an_interrupted_run_says_what_it_cached(monkeypatch, tmp_path, capsys):
+    import mfcheck.app.verify
+    from mfcheck.app.interrupts import Terminated
+
+    argv = ["verify", "--tier", "smoke", "--quiet", "--cache", str(tmp_path), "--out", str(tmp_path / "out")]
+    monkeypatch.setattr(mfcheck.app.verify, "verify", _stopped_after(2, KeyboardInterrupt()))
+    assert main(argv) == 130
+    [_, line] = capsys.readouterr().err.splitlines()  # the start line, then one line
+    assert line == f"mfcheck: interrupted; 2 finished cells are cached in {tmp_path}/: run the same command again to compute only the rest."
+    monkeypatch.setattr(mfcheck.app.verify, "verify", _stopped_after(0, KeyboardInterrupt()))  # e.g. while the reference is solved
+    assert main(argv) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "mfcheck: interrupted; nothing was cached yet."
+    monkeypatch.setattr(mfcheck.app.verify, "verify", _stopped_after(1, Terminated()))
+    assert main(argv) == 143
+    assert capsys.readouterr().err.splitlines()[-1].startswith("mfcheck: terminated (SIGTERM); 1 finished cell is cached in")
+
+
+def test_an_interrupted_run_without_a_cache_says_it_starts_over(monkeypatch, tmp_path, capsys):
     import mfcheck.app.verify
 
-    def interrupted(*args, **kwargs):
+    monkeypatch.setattr(mfcheck.app.verify, "verify", _stopped_after(0, KeyboardInterrupt()))
+    assert main(["verify", "--tier", "smoke", "--quiet", "--no-cache", "--out", str(tmp_path / "out")]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "mfcheck: interrupted; no cache was used (--no-cache): a re-run starts over."
+
+
+def test_a_run_ends_with_the_count_of_damaged_cache_entries(monkeypatch, tmp_path, capsys):
+    import mfcheck.app.verify
+
+    def stopped(*args, execution, **kwargs):
+        key = "ab" * 32
+        execution.cache.path(key).parent.mkdir(parents=True)
+        execution.cache.path(key).write_bytes(b"PK\x03\x04 truncated")
+        assert execution.cache.get(key) is None
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(mfcheck.app.verify, "verify", interrupted)
-    assert main(["verify", "--tier", "smoke", "--quiet", "--cache", str(tmp_path)]) == 130
-    err = capsys.readouterr().err
-    assert str(tmp_path) in err and "run the same command again" in err
+    monkeypatch.setattr(mfcheck.app.verify, "verify", stopped)
+    assert main(["verify", "--tier", "smoke", "--quiet", "--cache", str(tmp_path), "--out", str(tmp_path / "out")]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[1].startswith(f"mfcheck: damaged cache entry {tmp_path}/ab/")
+    assert err[-1].startswith(f"mfcheck: this run met 1 damaged cache entry in {tmp_path}/")
 
 
 def test_gate_false_alarm_writes_its_report(tmp_path, capsys):
@@ -140,8 +181,8 @@ def test_version(capsys):
 
 
 @pytest.mark.parametrize("argv, codes", [
-    (["verify", "--help"], (0, 1, 2, 3, 130)),
-    (["gate", "--help"], (0, 1, 2, 3, 130)),
+    (["verify", "--help"], (0, 1, 2, 3, 130, 143)),
+    (["gate", "--help"], (0, 1, 2, 3, 130, 143)),
     (["calibrate", "--help"], (0, 2)),
     (["reproduce", "mmn18", "--help"], (0, 2)),
     (["reproduce", "dimension", "--help"], (0, 2)),

@@ -9,7 +9,7 @@ import pytest
 
 from mfcheck.runtime.cache import Cache
 from mfcheck.errors import InvalidArgument
-from mfcheck.runtime.executors import Execution, current_execution, map_cells, using
+from mfcheck.runtime.executors import Execution, current_execution, map_cells, started, using
 
 CELLS = [("N", 8, 0.125), ("N", 16, 0.0625), ("eps", 32, 0.0625), ("eps", 64, 0.03125)]
 
@@ -85,6 +85,25 @@ def test_rerun_computes_only_the_missing_cell(tmp_path, capsys):
     assert "3 from cache" in capsys.readouterr().err  # the progress bar says so
 
 
+def test_a_damaged_entry_is_recomputed_and_reported(tmp_path, capsys):
+    cache, log = Cache(tmp_path / "cache"), tmp_path / "computed.log"
+    fn = functools.partial(_logged, log, 2.0)
+    first = map_cells(fn, CELLS, execution=Execution("serial", cache=cache), progress=False)
+    damaged = cache.path(cache.keys(fn, CELLS)[1])
+    damaged.write_bytes(damaged.read_bytes()[:40])  # truncated
+    log.unlink()
+    capsys.readouterr()
+    again = Cache(cache.folder)
+    assert _same(map_cells(fn, CELLS, execution=Execution("serial", cache=again), progress=False), first)
+    assert _computed(log) == [str(CELLS[1])]
+    assert (again.read, again.written, again.damaged) == (3, 1, 1)
+    [line] = capsys.readouterr().err.splitlines()
+    assert str(damaged) in line
+    third = Cache(cache.folder)  # rewritten: read back whole
+    map_cells(fn, CELLS, execution=Execution("serial", cache=third), progress=False)
+    assert (third.read, third.written, third.damaged) == (4, 0, 0)
+
+
 def test_interrupted_sweep_resumes_from_the_cache(tmp_path):
     cache, log = Cache(tmp_path / "cache"), tmp_path / "computed.log"
     fn = functools.partial(_logged, log, 3.0)
@@ -97,6 +116,32 @@ def test_interrupted_sweep_resumes_from_the_cache(tmp_path):
     out = map_cells(fn, CELLS, execution=Execution("serial", cache=cache), progress=False)
     assert _computed(log) == sorted(map(str, CELLS[2:]))
     assert _same(out, map_cells(functools.partial(_cell_value, 3.0), CELLS, progress=False))
+
+
+def test_an_interrupt_kills_the_workers_kept_for_reuse():
+    """joblib keeps its workers after a loop; an interrupt between two loops must not leave them running."""
+    psutil = pytest.importorskip("psutil")
+
+    def workers():
+        found = []
+        for p in psutil.Process().children(recursive=True):
+            try:
+                if "LokyProcess" in " ".join(p.cmdline()):
+                    found.append(p)
+            except psutil.Error:
+                pass
+        return found
+
+    execution = Execution("joblib", workers=2)
+    map_cells(functools.partial(_cell_value, 2.0), CELLS, execution=execution, progress=False)
+    kept = workers()
+    assert kept
+    with pytest.raises(KeyboardInterrupt), started(execution):
+        raise KeyboardInterrupt
+    _, alive = psutil.wait_procs(kept, timeout=10)
+    assert alive == [] and workers() == []
+    assert _same(map_cells(functools.partial(_cell_value, 2.0), CELLS, execution=execution, progress=False),
+                 map_cells(functools.partial(_cell_value, 2.0), CELLS, progress=False))  # joblib starts new ones
 
 
 def test_an_unidentifiable_function_is_computed_every_time(tmp_path):

@@ -16,7 +16,12 @@ Where cells run (``verify`` and ``gate``): by default in ``os.cpu_count()`` para
 (joblib); ``--executor dask`` starts a local dask cluster, ``--address tcp://host:8786`` uses a
 running one; ``--executor serial`` runs them in this process; ``--workers`` sets the count.
 Finished cells are cached by content in ``.mfcheck-cache/`` (``--cache DIR``, ``--no-cache``), so
-an interrupted run, run again, computes only the missing cells. Reports do not depend on any of this.
+an interrupted run, run again, computes only the missing cells; a damaged cache entry is named,
+computed again, and counted at the end of the run. Reports do not depend on any of this.
+
+Ctrl-C and SIGTERM stop ``verify`` and ``gate`` the same way (:mod:`mfcheck.app.interrupts`): the
+worker processes are killed, a reports folder being written is left as it was, and one line says
+how many finished cells this run cached.
 
 Before any work starts, ``verify`` and ``gate`` check every path they will read or write
 (:func:`mfcheck.app.paths.check_path`), and ``gate`` first calls the implementation on a tiny input
@@ -26,7 +31,7 @@ off; ``mfcheck --version`` prints the version.
 
 Exit codes (each command's ``--help`` lists its own): 0 every claim passes, 1 a claim fails, 2 bad
 usage or a crashing implementation, 3 no claim fails but one is unresolved (its report says which
-knob to turn), 130 interrupted.
+knob to turn), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Example: ``mfcheck verify --tier ci --out reports`` prints the reference and its refinement error,
 then one line per claim (the exponents along 1/N and ε with their 95 % CIs, Ĉ, the verdict), and
@@ -41,6 +46,7 @@ import sys
 import time
 
 from mfcheck import __version__
+from mfcheck.app.interrupts import INTERRUPTED, TERMINATED, exit_code, sigterm_interrupts, stopped_by
 from mfcheck.app.options import TIER_NAMES, add_quiet, exit_codes
 from mfcheck.app.paths import FILE, FOLDER, INPUT, check_path
 from mfcheck.errors import InvalidArgument
@@ -56,7 +62,8 @@ VERIFY_EXIT_CODES = {
     1: "a claim fails",
     2: "bad usage (an argument or a path that cannot be used)",
     3: "no claim fails but one is unresolved (its report says which knob to turn)",
-    130: "interrupted (the finished cells stay in the cache)",
+    INTERRUPTED: "interrupted by Ctrl-C (SIGINT); the finished cells stay in the cache",
+    TERMINATED: "terminated by SIGTERM; the finished cells stay in the cache",
 }
 """The exit codes of ``mfcheck verify`` (:attr:`mfcheck.app.verify.Verification.exit_code` and the usage errors)."""
 
@@ -67,7 +74,8 @@ GATE_EXIT_CODES = {
        "--false-alarm: the interval lies above alpha)",
     2: "bad usage, or an implementation that crashes, returns a wrong shape or non-finite values",
     3: "no claim fails but one is unresolved",
-    130: "interrupted (the finished cells stay in the cache)",
+    INTERRUPTED: "interrupted by Ctrl-C (SIGINT); the finished cells stay in the cache",
+    TERMINATED: "terminated by SIGTERM; the finished cells stay in the cache",
 }
 """The exit codes of ``mfcheck gate`` (:mod:`mfcheck.app.gate`, :mod:`mfcheck.app.false_alarm`)."""
 
@@ -75,7 +83,8 @@ CALIBRATE_EXIT_CODES = {0: "the recommendation (or why none is needed) is printe
 """The exit codes of ``mfcheck calibrate``."""
 
 _COMMON_EXIT_CODES = {0: "every claim passes", 1: "a claim fails", 2: "bad usage or a crashing implementation",
-                      3: "no claim fails but one is unresolved"}
+                      3: "no claim fails but one is unresolved", INTERRUPTED: "interrupted by Ctrl-C (SIGINT)",
+                      TERMINATED: "terminated by SIGTERM"}
 
 
 def _add_execution(p: argparse.ArgumentParser) -> None:
@@ -245,12 +254,31 @@ def _calibrate(args) -> int:
     return 0
 
 
-def _interrupted(execution) -> int:
-    """Ctrl-C: say where the finished cells are; exit 130 (as a shell does on SIGINT)."""
-    where = (f"finished cells are cached in {execution.cache.folder}/: run the same command again to compute only the rest"
-             if execution.cache is not None else "no cache was used (--no-cache): a re-run starts over")
-    print(f"mfcheck: interrupted; {where}.", file=sys.stderr)
-    return 130
+def _interrupted(execution, interrupt: KeyboardInterrupt) -> int:
+    """Ctrl-C or SIGTERM during the work: say what this run cached (the cache counts its writes);
+    exit 130 or 143 (:mod:`mfcheck.app.interrupts`)."""
+    cache = execution.cache
+    if cache is None:
+        kept = "no cache was used (--no-cache): a re-run starts over"
+    elif cache.written:
+        cells = "1 finished cell is" if cache.written == 1 else f"{cache.written} finished cells are"
+        kept = f"{cells} cached in {cache.folder}/: run the same command again to compute only the rest"
+    elif cache.read:
+        kept = f"nothing new was cached; the {cache.read} cells read from {cache.folder}/ stay there"
+    else:
+        kept = "nothing was cached yet"
+    print(f"mfcheck: {stopped_by(interrupt)}; {kept}.", file=sys.stderr)
+    return exit_code(interrupt)
+
+
+def _damage(execution) -> None:
+    """At the end of a run, however it ended: how many damaged cache entries it met (each was named
+    when met; its cell is computed again and the entry rewritten)."""
+    cache = execution.cache
+    if cache is not None and cache.damaged:
+        entries = "1 damaged cache entry" if cache.damaged == 1 else f"{cache.damaged} damaged cache entries"
+        print(f"mfcheck: this run met {entries} in {cache.folder}/ (named above); their cells are computed again "
+              f"and the entries rewritten", file=sys.stderr)
 
 
 def _false_alarm_merge(args) -> int:
@@ -310,9 +338,9 @@ def _false_alarm(args, execution) -> int:
                                          seed_workers=workers, progress=not args.quiet,
                                          echo=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
                                          on_run=lambda partial: write_report(partial, folder, command, planned=args.false_alarm))
-    except KeyboardInterrupt:
-        print(f"mfcheck: interrupted; the runs finished so far are in {folder}/.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        print(f"mfcheck: {stopped_by(interrupt)}; the runs finished so far are in {folder}/.", file=sys.stderr)
+        return exit_code(interrupt)
     path = write_report(result, folder, command)
     lo, hi = result.ci
     print(f"false alarms: {result.alarms}/{len(result.judged)} judged runs (rate {result.rate:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]) "
@@ -335,8 +363,8 @@ def _gate(args, execution) -> int:
             return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init,
                                 baseline=args.baseline, write_baseline_to=args.write_baseline, run_self_test=args.self_test,
                                 out=args.out, quiet=args.quiet, execution=running)
-    except KeyboardInterrupt:
-        return _interrupted(execution)
+    except KeyboardInterrupt as interrupt:
+        return _interrupted(execution, interrupt)
 
 
 def _verify(args, execution) -> int:
@@ -367,8 +395,8 @@ def _verify(args, execution) -> int:
         with started(execution) as running:
             verification = verify(tier, experiment=experiment, alpha=alpha, out=args.out, command=command,
                                   progress=not args.quiet, execution=running)
-    except KeyboardInterrupt:
-        return _interrupted(execution)
+    except KeyboardInterrupt as interrupt:
+        return _interrupted(execution, interrupt)
     _print_table(verification)
     print(f"reports written to {args.out}/ in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     if args.write_baseline:
@@ -393,7 +421,14 @@ def main(argv=None) -> int:
         execution = _execution(args)
     except InvalidArgument as exc:
         return _usage_error(exc)
-    return _gate(args, execution) if args.command == "gate" else _verify(args, execution)
+    with sigterm_interrupts():
+        try:
+            code = _gate(args, execution) if args.command == "gate" else _verify(args, execution)
+        except KeyboardInterrupt as interrupt:  # outside the work (printing the table, writing the baseline)
+            print(f"mfcheck: {stopped_by(interrupt)}.", file=sys.stderr)
+            code = exit_code(interrupt)
+    _damage(execution)
+    return code
 
 
 if __name__ == "__main__":

@@ -306,11 +306,19 @@ def _plot_qq(result: FalseAlarm, path: Path) -> bool:
 
 
 def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: int | None = None, note: str = "") -> Path:
-    """Write ``summary.json``, ``p_values.png`` and ``README.md`` into ``folder``; return the README path.
+    """Write ``summary.json``, ``p_values.png``, ``qq.png`` and ``README.md`` into ``folder``, all at once
+    (:func:`mfcheck.report.atomic.staged`: a write that fails leaves the previous report); return the README path.
     ``planned``: the number of seeds asked for, when the measurement is still running; ``note``: a
     paragraph on how the measurement was obtained (e.g. which commits ran the shards)."""
+    from mfcheck.report.atomic import staged
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    with staged(folder) as stage:
+        _write_report(result, stage, command, planned, note)
+    return folder / "README.md"
+
+
+def _write_report(result: FalseAlarm, folder: Path, command: str, planned: int | None, note: str) -> None:
     s = result.summary()
     (folder / "summary.json").write_text(json.dumps(s, indent=2, sort_keys=True) + "\n")
     _plot(result, folder / "p_values.png")
@@ -343,6 +351,4 @@ def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: 
     if note:
         lines += ["", note]
     lines += ["", f"Regenerate: `{command}`", ""]
-    path = folder / "README.md"
-    path.write_text("\n".join(lines))
-    return path
+    (folder / "README.md").write_text("\n".join(lines))

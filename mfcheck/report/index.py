@@ -30,7 +30,10 @@ def _key_numbers(s: dict) -> str:
     return "; ".join(f"{k}: {fmt_estimate(v['estimate'], v['ci'])}" for k, v in list(s["estimates"].items())[:3])
 
 
-def write_index(summaries: list[dict], out: Path, alpha: float) -> None:
+def write_index(summaries: list[dict], out: Path, alpha: float, into: Path | None = None) -> None:
+    """``README.md`` of the reports in ``out``, written into ``into`` (default ``out``; the staging
+    folder of :func:`mfcheck.report.write_reports`). The other commands' reports it links are
+    those present in ``out``."""
     lines = ["# mfcheck reports", "",
              f"Family-wise false-alarm rate α = {alpha} over the implementation tests of the run (Holm). A claim passes only when "
              f"no test rejects and the data show it (for the rate claims: each exponent's lower bound within {DELTA} of the predicted "
@@ -43,4 +46,4 @@ def write_index(summaries: list[dict], out: Path, alpha: float) -> None:
     others = [(name, what) for name, what in OTHER_REPORTS if (Path(out) / name).exists()]
     if others:
         lines += ["## Reports written by other commands", ""] + [f"- [{name}]({name}): {what}" for name, what in others] + [""]
-    (Path(out) / "README.md").write_text("\n".join(lines))
+    (Path(out if into is None else into) / "README.md").write_text("\n".join(lines))

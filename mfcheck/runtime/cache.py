@@ -19,6 +19,18 @@ caller computes the cell without the cache rather than risk a stale result.
 A result is a flat dict of numeric arrays or numbers, stored as ``<folder>/<key[:2]>/<key>.npz``
 and written atomically (a temporary file in the same folder, then ``os.replace``), so an
 interrupted sweep leaves only whole files and a re-run computes only the missing cells.
+
+A damaged entry (a truncated or unreadable file, or one that holds another key) is not an error:
+its cell is computed again and the entry rewritten. It is not silent either: a damaged cache
+says something is wrong with the disk or with whoever writes there, so each damaged entry is
+named once on stderr and counted (:attr:`Cache.damaged`), and the command line repeats the count
+when the run ends.
+
+A cache folder may be shared (a group of people, a CI runner and its users). An entry is
+created as any file is (``0o666`` less the umask) and then keeps the group and other read bits
+only where the cache folder grants them, so entries in a folder of mode ``0o750`` are readable
+by its group and in one of mode ``0o700`` by the owner alone; the umask is never queried (asking
+for it means changing it, for every thread of the process).
 """
 
 from __future__ import annotations
@@ -31,8 +43,9 @@ import inspect
 import io
 import json
 import os
+import secrets
+import stat
 import sys
-import tempfile
 import types
 import zipfile
 from collections.abc import Callable
@@ -241,12 +254,28 @@ def _check_result(result) -> dict:
     return out
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _shared_mode(created: int, folder: int) -> int:
+    """The mode of a new entry: ``created`` (what the umask left of ``0o666``) less the group and
+    other bits where the cache folder (mode ``folder``) does not let them read."""
+    allowed = 0o600 | (0o060 if folder & stat.S_IRGRP else 0) | (0o006 if folder & stat.S_IROTH else 0)
+    return created & allowed
+
+
 class Cache:
     """A folder of cell results keyed by content (see the module docstring).
 
     **Arguments:**
 
     - ``folder``: where results are stored (created on the first write).
+
+    **Counts** (of this object, so of one run of a command): ``read`` results read back,
+    ``written`` results stored, ``damaged`` damaged entries met (each named once on stderr, then
+    recomputed and rewritten by the caller).
     """
 
     def __init__(self, folder: str | os.PathLike):
@@ -255,6 +284,10 @@ class Cache:
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise InvalidArgument(f"`folder` {str(folder)!r} exists and is not a folder.")
+        self.read = 0
+        self.written = 0
+        self.damaged = 0
+        self._named: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Cache({str(self.folder)!r})"
@@ -276,29 +309,60 @@ class Cache:
 
     def get(self, key: str) -> dict | None:
         """The stored result of ``key`` (numbers as Python floats/ints, arrays as arrays), or None
-        when there is none or the file is unreadable (it is then recomputed and rewritten)."""
+        when there is none or the entry is damaged (named on stderr and counted, see :meth:`_damaged`;
+        the caller computes the cell again and rewrites it)."""
         path = self.path(key)
-        try:
-            with np.load(path, allow_pickle=False) as z:
+        try:  # the file opened here, not by np.load, which leaves it open when the zip is damaged
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
                 if str(z["__key__"]) != key:
-                    return None
-                return {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files if not k.startswith("__")}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                    raise ValueError(f"it holds the result of key {str(z['__key__'])[:12]}...")
+                result = {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files if not k.startswith("__")}
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            self._damaged(key, exc)
+            return None
+        self.read += 1
+        return result
+
+    def _damaged(self, key: str, exc: BaseException) -> None:
+        """Count the damaged entry of ``key`` and name it on stderr, once per entry."""
+        if key in self._named:
+            return
+        self._named.add(key)
+        self.damaged += 1
+        print(f"mfcheck: damaged cache entry {self.path(key)} ({_one_line(exc)}): its cell is computed again",
+              file=sys.stderr)
 
     def put(self, key: str, result: dict) -> None:
-        """Store ``result`` (a dict of numbers / numeric arrays) under ``key``, atomically."""
+        """Store ``result`` (a dict of numbers / numeric arrays) under ``key``, atomically, readable
+        by whoever may read the cache folder (the module docstring)."""
         arrays = _check_result(result)
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.savez(buf, __key__=np.array(key), **arrays)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+        fd, tmp = self._create_beside(path)
         try:
             with os.fdopen(fd, "wb") as f:
+                if hasattr(os, "fchmod"):  # POSIX modes
+                    os.fchmod(f.fileno(), _shared_mode(os.fstat(f.fileno()).st_mode, self.folder.stat().st_mode))
                 f.write(buf.getvalue())
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        self.written += 1
+
+    @staticmethod
+    def _create_beside(path: Path) -> tuple[int, Path]:
+        """A new, empty temporary file in ``path``'s folder, opened for writing: (descriptor, path).
+        Created with ``0o666`` so that the umask applies (``tempfile.mkstemp`` would give ``0o600``)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        while True:
+            tmp = path.parent / f".tmp-{secrets.token_hex(8)}.npz"
+            try:
+                return os.open(tmp, flags, 0o666), tmp
+            except FileExistsError:  # a name taken: draw another
+                continue

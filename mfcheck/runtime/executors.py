@@ -22,6 +22,7 @@ import contextlib
 import contextvars
 import dataclasses
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 from mfcheck.runtime.cache import Cache, Unidentifiable, code_version
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["EXECUTORS", "Execution", "current_execution", "default_workers", "map_cells", "started", "using"]
+__all__ = ["EXECUTORS", "Execution", "current_execution", "default_workers", "map_cells", "started", "stop_workers", "using"]
 
 EXECUTORS = ("serial", "joblib", "dask")
 
@@ -123,13 +124,33 @@ def started(execution: Execution | None) -> Iterator[Execution]:
     call; a command that runs several sweeps (``mfcheck verify``: two; ``mfcheck gate
     --self-test``: two per implementation) starts it once here and yields the execution bound
     to its client; the cluster is closed on leaving. Other executions are yielded unchanged.
+    A KeyboardInterrupt leaving the block also kills the joblib workers (:func:`stop_workers`).
     """
     execution = current_execution() if execution is None else execution
-    if execution.executor != "dask" or execution.address is not None:
-        yield execution
-        return
-    with _dask_client(None, execution.workers) as client:
-        yield dataclasses.replace(execution, address=client)
+    try:
+        if execution.executor != "dask" or execution.address is not None:
+            yield execution
+        else:
+            with _dask_client(None, execution.workers) as client:
+                yield dataclasses.replace(execution, address=client)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as the command line turns it: leave no worker behind
+        stop_workers()
+        raise
+
+
+def stop_workers() -> None:
+    """Kill the joblib (loky) worker processes kept for reuse, if this process started any.
+
+    joblib kills its workers itself when a :func:`map_cells` loop stops early, but keeps those of
+    a finished loop, idle, for the next one; a command stopped between two loops kills them here
+    rather than leave them to the interpreter's exit. A local dask cluster is closed by
+    :func:`started` and :func:`map_cells` themselves."""
+    # loky's one reusable executor, read rather than asked for: ``get_reusable_executor()`` would
+    # make one (queues, locks, a resource tracker process) when joblib never ran
+    reusable = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(reusable, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>

@@ -44,6 +44,7 @@ import pandas as pd
 
 from mfcheck.model.activations import PAPER_SIGMA
 from mfcheck.errors import InvalidArgument
+from mfcheck.report.atomic import staged
 from mfcheck.app.reproduce.exact_risk import ExactRiskGaussians
 from mfcheck.app.reproduce.trajectory import RADIAL_TEST_FUNCTIONS, run_trajectory
 from mfcheck.seeds import Streams
@@ -519,7 +520,8 @@ def reproduce_dimension(out="reports/dimension", *, tier="full", seed: int = DEF
 
     **Arguments:**
 
-    - ``out``: the folder (created; files overwritten).
+    - ``out``: the folder (created; the files of this run replace those of the same name once all are
+      written, :func:`mfcheck.report.atomic.staged`).
     - ``tier``: a :class:`DimensionTier` or its name in :data:`DIMENSION_TIERS` ("full" or "fast").
     - ``seed``: root entropy; ``command``: the command line printed as the way to regenerate.
     - ``reference``: optional override ``reference(d, times) -> RadialCurves``.
@@ -533,7 +535,6 @@ def reproduce_dimension(out="reports/dimension", *, tier="full", seed: int = DEF
     if command is None:
         command = f"mfcheck reproduce dimension --tier {tier.name} --out {out}"
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if quality is None:
         quality = "fast" if tier.name == "fast" else "full"
     table, refs = run_dimension_sweep(tier, seed=seed, reference=reference, quality=quality, progress=progress)
@@ -543,10 +544,6 @@ def reproduce_dimension(out="reports/dimension", *, tier="full", seed: int = DEF
         rows = _resolved_rows(table, cells, stat)
         unresolved += int((~cells[f"resolved_{stat}"]).sum())
         fits[stat] = fit_dimension(rows, stat) if len(rows) else {"statistic": stat, "paths": {}, "models": {}}
-    _plot_paths(table, cells, out / "paths.png")
-    _plot_ratios(cells, out / "ratios.png")
-    cells.to_csv(out / "cells.csv", index=False, float_format="%.10g", lineterminator="\n")
-    table.to_csv(out / "replicates.csv", index=False, float_format="%.10g", lineterminator="\n")
     summary = {
         "seed": seed, "command": command, "delta": DELTA, "kappa": KAPPA, "tier": asdict(tier),
         "test_functions": [g.name for g in RADIAL_TEST_FUNCTIONS],
@@ -554,6 +551,11 @@ def reproduce_dimension(out="reports/dimension", *, tier="full", seed: int = DEF
         "references": {str(d): {"error": {k: float(v) for k, v in r.error.items()}, "solver": r.solver} for d, r in refs.items()},
         "cells": json.loads(cells.to_json(orient="records")),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    (out / "README.md").write_text(_readme(summary))
+    with staged(out) as folder:  # written all at once: a failure leaves the previous report
+        _plot_paths(table, cells, folder / "paths.png")
+        _plot_ratios(cells, folder / "ratios.png")
+        cells.to_csv(folder / "cells.csv", index=False, float_format="%.10g", lineterminator="\n")
+        table.to_csv(folder / "replicates.csv", index=False, float_format="%.10g", lineterminator="\n")
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        (folder / "README.md").write_text(_readme(summary))
     return summary

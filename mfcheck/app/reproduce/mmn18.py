@@ -26,6 +26,7 @@ import numpy as np
 from mfcheck._validation import check_positive_int, check_real
 from mfcheck.model.activations import PAPER_SIGMA
 from mfcheck.errors import InvalidArgument
+from mfcheck.report.atomic import staged
 from mfcheck.app.reproduce.exact_risk import ExactRiskGaussians
 from mfcheck.app.reproduce.trajectory import RADIAL_TEST_FUNCTIONS, Trajectory, run_trajectory, snapshot_grid
 from mfcheck.seeds import Streams
@@ -384,7 +385,8 @@ def reproduce_mmn18(
 
     **Arguments:**
 
-    - ``out``: the folder (created); its files are overwritten.
+    - ``out``: the folder (created); the files of this run replace those of the same name once all are written
+      (:func:`mfcheck.report.atomic.staged`), other files stay.
     - ``seed``: root entropy of every run's seed tree.
     - ``setups``: ``{name: Setup}``, default :data:`SETUPS` (needs the keys of :data:`MAIN`; the coarse-ε
       companions of :data:`COARSE` are drawn when present).
@@ -404,45 +406,45 @@ def reproduce_mmn18(
     if missing:
         raise InvalidArgument(f"`setups` lacks {sorted(missing)}.")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     results = {}
     for name in tqdm(list(setups), desc="mmn18 setups", disable=not progress, leave=False):
         results[name] = compare_setup(setups[name], seed, histograms=(name == "a"), quality=quality)
 
-    a = results["a"]
-    _plot_histograms(a, out / "a_histograms.png")
-    rows = []
-    for k, t in enumerate(a.histogram_times):
-        for b in range(len(a.bins) - 1):
-            rows.append((float(t), float(a.bins[b]), float(a.bins[b + 1]), float(a.sgd_density[k, b]), float(a.reference.density[k, b])))
-    _write_csv(out / "a_histograms.csv", ["t", "bin_lo", "bin_hi", "sgd_density", "pde_density"], rows)
-    _plot_risk([(a, results.get(COARSE["a"]))], out / "a_risk.png", f"(a) Δ = {a.setup.delta}, d = {a.setup.d}, N = {a.setup.N}, κ = {a.setup.kappa}")
-    b = [(results[k], results.get(COARSE[k])) for k in ("b_kappa0.1", "b_kappa0.4")]
-    _plot_risk(b, out / "b_risk.png", f"(b) Δ = {b[0][0].setup.delta}, d = {b[0][0].setup.d}, N = {b[0][0].setup.N}, κ ∈ {{0.1, 0.4}}")
-    for name, res in results.items():
-        _write_csv(out / f"risk_{name}.csv", ["t", "sgd_risk", "pde_risk"],
-                   [(float(t), float(r), float(p)) for t, r, p in zip(res.trajectory.times, res.trajectory.risk[0], res.reference.risk)])
+    with staged(out) as folder:  # written all at once: a failure leaves the previous report
+        a = results["a"]
+        _plot_histograms(a, folder / "a_histograms.png")
+        rows = []
+        for k, t in enumerate(a.histogram_times):
+            for b in range(len(a.bins) - 1):
+                rows.append((float(t), float(a.bins[b]), float(a.bins[b + 1]), float(a.sgd_density[k, b]), float(a.reference.density[k, b])))
+        _write_csv(folder / "a_histograms.csv", ["t", "bin_lo", "bin_hi", "sgd_density", "pde_density"], rows)
+        _plot_risk([(a, results.get(COARSE["a"]))], folder / "a_risk.png", f"(a) Δ = {a.setup.delta}, d = {a.setup.d}, N = {a.setup.N}, κ = {a.setup.kappa}")
+        b = [(results[k], results.get(COARSE[k])) for k in ("b_kappa0.1", "b_kappa0.4")]
+        _plot_risk(b, folder / "b_risk.png", f"(b) Δ = {b[0][0].setup.delta}, d = {b[0][0].setup.d}, N = {b[0][0].setup.N}, κ ∈ {{0.1, 0.4}}")
+        for name, res in results.items():
+            _write_csv(folder / f"risk_{name}.csv", ["t", "sgd_risk", "pde_risk"],
+                       [(float(t), float(r), float(p)) for t, r, p in zip(res.trajectory.times, res.trajectory.risk[0], res.reference.risk)])
 
-    summary = {"seed": seed, "command": command, "quality": quality, "setups": {n: _setup_summary(r) for n, r in results.items()}}
-    if landscape:
-        pairs = [(0.8, 40), (0.8, math.inf), (0.5, 320), (0.5, math.inf)]
-        land = _landscape(pairs)
-        settled = {}
-        for name, s in summary["setups"].items():
-            key = (s["setup"]["delta"], s["setup"]["d"])
-            settled.setdefault(key, []).append((name, s["risk_sgd_settled"], s["risk_pde_settled"]))
-        for row in land:
-            hits = settled.get((row["delta"], row["d"]), [])
-            row["sgd_settled"] = "; ".join(f"{n}: {_fmt(v)}" for n, v, _ in hits)
-            row["pde_settled"] = "; ".join(f"{n}: {_fmt(v)}" for n, _, v in hits)
-        summary["landscape"] = land
-        _write_csv(out / "landscape.csv", ["delta", "d", "r_star", "single_radius_risk", "global_minimum", "sgd_settled", "pde_settled"],
-                   [(float(r["delta"]), str(r["d"]), float(r["r_star"]), float(r["single_radius_risk"]), float(r["global_minimum"]),
-                     r["sgd_settled"], r["pde_settled"]) for r in land])
-    if noisy:
-        summary["noisy"] = _noisy_section(noisy, seed, out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default, sort_keys=False) + "\n")
-    (out / "README.md").write_text(_readme(summary))
+        summary = {"seed": seed, "command": command, "quality": quality, "setups": {n: _setup_summary(r) for n, r in results.items()}}
+        if landscape:
+            pairs = [(0.8, 40), (0.8, math.inf), (0.5, 320), (0.5, math.inf)]
+            land = _landscape(pairs)
+            settled = {}
+            for name, s in summary["setups"].items():
+                key = (s["setup"]["delta"], s["setup"]["d"])
+                settled.setdefault(key, []).append((name, s["risk_sgd_settled"], s["risk_pde_settled"]))
+            for row in land:
+                hits = settled.get((row["delta"], row["d"]), [])
+                row["sgd_settled"] = "; ".join(f"{n}: {_fmt(v)}" for n, v, _ in hits)
+                row["pde_settled"] = "; ".join(f"{n}: {_fmt(v)}" for n, _, v in hits)
+            summary["landscape"] = land
+            _write_csv(folder / "landscape.csv", ["delta", "d", "r_star", "single_radius_risk", "global_minimum", "sgd_settled", "pde_settled"],
+                       [(float(r["delta"]), str(r["d"]), float(r["r_star"]), float(r["single_radius_risk"]), float(r["global_minimum"]),
+                         r["sgd_settled"], r["pde_settled"]) for r in land])
+        if noisy:
+            summary["noisy"] = _noisy_section(noisy, seed, folder)
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default, sort_keys=False) + "\n")
+        (folder / "README.md").write_text(_readme(summary))
     return summary
 
 
