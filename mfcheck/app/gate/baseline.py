@@ -26,11 +26,6 @@ BOOTSTRAP_RESAMPLES = 400
 _T975 = 0.975
 
 
-def fmt_est(est, ci) -> str:
-    """An estimate and its interval (:func:`mfcheck.report.format.fmt_estimate`)."""
-    return fmt_estimate(est, ci)
-
-
 def _c_hat_ci(verification: Verification, result, claim, resamples: int = BOOTSTRAP_RESAMPLES) -> list[float]:
     """95 % percentile-bootstrap CI of Ĉ (:func:`mfcheck.claims.fit.judge`): the replicates of each
     resolved cell are resampled within their cell and Ĉ, calibrated on the cells away from the
@@ -110,12 +105,12 @@ def compare_baseline(verification: Verification, path: str | Path) -> list[str]:
                 label = f"{claim}: {'exponent' if kind == 'exponents' else 'constant'} on the {p}-path"
                 nq = n[kind].get(p)
                 if nq is None:
-                    diffs.append(f"{label} was fitted in the baseline ({fmt_est(bq['estimate'], bq['ci'])}) but not now (unresolved)")
+                    diffs.append(f"{label} was fitted in the baseline ({fmt_estimate(bq['estimate'], bq['ci'])}) but not now (unresolved)")
                 elif _disjoint(bq["ci"], nq["ci"]):
-                    diffs.append(f"{label} moved: {fmt_est(nq['estimate'], nq['ci'])} now, {fmt_est(bq['estimate'], bq['ci'])} in the baseline")
+                    diffs.append(f"{label} moved: {fmt_estimate(nq['estimate'], nq['ci'])} now, {fmt_estimate(bq['estimate'], bq['ci'])} in the baseline")
         bc, nc = b.get("C_hat"), n.get("C_hat")
         if bc is not None and nc is None:
             diffs.append(f"{claim}: Ĉ was fitted in the baseline but not now")
         elif bc is not None and all(map(math.isfinite, bc["ci"] + nc["ci"])) and _disjoint(bc["ci"], nc["ci"]):
-            diffs.append(f"{claim}: Ĉ moved: {fmt_est(nc['estimate'], nc['ci'])} now, {fmt_est(bc['estimate'], bc['ci'])} in the baseline")
+            diffs.append(f"{claim}: Ĉ moved: {fmt_estimate(nc['estimate'], nc['ci'])} now, {fmt_estimate(bc['estimate'], bc['ci'])} in the baseline")
     return diffs

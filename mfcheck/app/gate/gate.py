@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mfcheck.app.gate.baseline import compare_baseline, fmt_est, write_baseline
+from mfcheck.app.gate.baseline import compare_baseline, write_baseline
+from mfcheck.report.format import fmt_estimate
 from mfcheck.app.gate.examples import reference_step
 from mfcheck.app.gate.protocol import Implementation, ImplementationError, as_rule, checked_init, load_implementation, name_of, probe
 from mfcheck.app.verify import Verification, verify
@@ -144,7 +145,7 @@ def _holm_levels(results) -> dict:
 
 def _statistic_rows(r) -> list[tuple[str, str]]:
     if r.exponents:
-        rows = [(f"exponent {e.variable} (pred. {e.predicted:g})", fmt_est(e.estimate, e.ci)) for e in r.exponents.values()]
+        rows = [(f"exponent {e.variable} (pred. {e.predicted:g})", fmt_estimate(e.estimate, e.ci)) for e in r.exponents.values()]
         rows += [(f"plateau {p}-path / S at limit", f"{q.b / q.at_limit:.2f} (upper {q.upper / q.at_limit:.2f})") for p, q in r.plateaus.items()]
         det = r.details.get("detection") or {}
         if det:
@@ -156,7 +157,7 @@ def _statistic_rows(r) -> list[tuple[str, str]]:
     for name, e in r.estimates.items():
         if isinstance(e, dict) and "estimate" in e and "ci" in e:
             try:
-                return [(name, fmt_est(float(e["estimate"]), [float(c) for c in e["ci"]]))]
+                return [(name, fmt_estimate(float(e["estimate"]), [float(c) for c in e["ci"]]))]
             except (TypeError, ValueError, IndexError):
                 continue
     return [("—", "—")]
