@@ -224,6 +224,7 @@ def test_run_and_render_tiny(monkeypatch, tmp_path, pop, rho0):
     assert sum(t.in_family for t in r1.tests) == A.CLAIM.test_count == 2
     assert all(0 <= t.p_value <= 1 for t in r1.tests)
     assert "pooled exponent (εT)" in r1.estimates and "exponent in ε" in r1.estimates
+    assert all(t.statistic in r1.estimates for t in r1.tests)  # each test names the estimate it judges
     assert r1.details["drift_mismatch_max"] < 1e-12
     decided = decide([r1], 0.05)[0]
     write_report(A.CLAIM, decided, ctx, tmp_path)

@@ -137,6 +137,7 @@ def test_evaluate_and_render(tmp_path):
     result = decide([evaluate(ctx, sizes=TINY)])[0]
     assert len(result.tests) == 2 and result.verdict == "pass", result.message
     assert [t.role for t in result.tests] == ["precondition", "implementation"]
+    assert all(t.statistic in result.estimates for t in result.tests)
     assert result.details["fixed_point"]["source"] == "dedicated"
     write_report(CLAIM, result, ctx, tmp_path)
     text = (tmp_path / "fixed_points" / "report.md").read_text()

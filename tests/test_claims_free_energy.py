@@ -18,7 +18,7 @@ from mfcheck.model.experiment import default_experiment
 from mfcheck.reference.gibbs import solve_gibbs
 from mfcheck.reference.fokker_planck import default_half_width, max_stable_dt
 from mfcheck.report import write_report
-from mfcheck.stats.results import decide
+from mfcheck.stats.results import decide, deciding
 from mfcheck.claims.tiers import get_tier
 
 SMALL = Sizes(cells=60, T=1.5, record_dt=1 / 8)
@@ -77,6 +77,7 @@ def test_evaluate_and_render(context, tmp_path):
     result = evaluate(context, sizes=SMALL)
     [r] = decide([result], 0.05)
     assert r.verdict == "pass" and [t.p_value for t in r.tests] == [1.0, 1.0]
+    assert all(t.statistic in r.estimates for t in r.tests)
     json.dumps(r.to_dict())
     write_report(CLAIM, r, context, tmp_path)
     text = (tmp_path / "free_energy" / "report.md").read_text()
@@ -90,6 +91,8 @@ def test_evaluate_rejects_wrong_diffusion(context):
     [r] = decide([evaluate(context, diffusion_scale=2.0, sizes=SMALL)], 0.05)
     assert r.verdict == "unresolved" and r.decided_by.startswith("precondition")
     assert r.tests[1].rejected and not any(t.in_family for t in r.tests)
+    d = deciding(r)  # the statistic shown is the failing self-check's
+    assert d.why == "failing self-check" and d.statistics[0]["name"] in r.estimates
 
 
 def test_unknown_tier_is_rejected(context):

@@ -160,6 +160,8 @@ def test_run_and_render_on_the_correct_sgd(dummy_reference, tmp_path):
     assert len(r.tests) == 2 and not r.unresolved
     assert r.reference_error == r.details["reference"]["error"]["coupling"] < 0.01
     assert 0 < r.estimates["K_hat"]["estimate"] < r.estimates["K_drift"]["estimate"]
+    assert [t.statistic for t in r.tests] == ["rate of log(S(T)/T)", "curvature c"]
+    assert all(t.statistic in r.estimates for t in r.tests)
     assert len(r.details["times"]) == int(G.SIZES["smoke"].T_max / EXPERIMENT.record_dt)
     (r,) = decide([r], 0.05)
     write_report(G.CLAIM, r, ctx, tmp_path)

@@ -106,6 +106,7 @@ def test_measure_produces_json_tests_and_estimates(context):
     assert not r.unresolved
     for v in r.estimates.values():
         assert v["ci"][0] <= v["estimate"] <= v["ci"][1]
+    assert all(t.statistic in r.estimates for t in r.tests)  # each test names the estimate it judges
     json.dumps(r.to_dict(), default=float)
     # counts at u + δ never exceed counts at u − δ
     assert all(row["count"] <= row["count_at_u_minus_delta"] for row in r.details["per_time"])

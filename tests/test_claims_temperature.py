@@ -132,6 +132,7 @@ def test_smoke_result_is_complete(smoke_result):
     assert r.estimates["β'/β [c=4]"]["ci"][0] < 1.0 < r.estimates["β'/β [c=4]"]["ci"][1]
     assert r.estimates["β'/β [c=2]"]["ci"][0] < 2.0 < r.estimates["β'/β [c=2]"]["ci"][1]
     assert r.reference_error < 1e-8 and not r.unresolved
+    assert r.tests[0].statistic == "sup|F−F*| [c=4 vs ρ*_β]" and r.tests[0].statistic in r.estimates
     json.dumps(r.to_dict())  # JSON-able
 
 

@@ -374,6 +374,11 @@ def subgaussian_scales(runs: list[MartingaleRun], time_index: np.ndarray) -> lis
 # -- the check ----------------------------------------------------------------------------------------
 
 
+def _tail_estimate(z: float) -> str:
+    """The name of the estimate the tail test at ``z`` judges: the frequency of |Z| ≥ z (Clopper–Pearson 95 %)."""
+    return f"P(|M| ≥ z σ_A) at z={z:g}"
+
+
 
 def run(context: CheckContext) -> ClaimResult:
     """Run the SGD under test on the ε grid of the tier, accumulate M, and test (a) and (b)."""
@@ -408,10 +413,11 @@ def run(context: CheckContext) -> ClaimResult:
     fits = fit_scale(table)
     scales = subgaussian_scales(runs, time_index)
 
-    tests = combined([Test(f"Azuma tail at z={t['z']} (H1: frequency of abs(M) ≥ z σ_A > 2e^(-z²/2))", t["p_value"]) for t in tail],
-                     "Azuma tail")
+    tests = combined([Test(f"Azuma tail at z={t['z']} (H1: frequency of abs(M) ≥ z σ_A > 2e^(-z²/2))", t["p_value"],
+                           statistic=_tail_estimate(t["z"])) for t in tail], "Azuma tail")
     if "split" in fits:
-        tests.append(Test("exponent of RMS(M) in ε at fixed T (H1: < 1/2, RMS/sqrt(εT) grows as ε ↓)", fits["split"]["p_value_eps"]))
+        tests.append(Test("exponent of RMS(M) in ε at fixed T (H1: < 1/2, RMS/sqrt(εT) grows as ε ↓)", fits["split"]["p_value_eps"],
+                          statistic="exponent in ε"))
 
     notes = []
     if "split" not in fits:
@@ -424,6 +430,9 @@ def run(context: CheckContext) -> ClaimResult:
     if "split" in fits:
         estimates["exponent in ε"] = {**fits["split"]["coef"]["eps"], "predicted": PREDICTED_EXPONENT}
         estimates["exponent in T"] = {**fits["split"]["coef"]["t"], "predicted": PREDICTED_EXPONENT, "note": "≤ 1/2 allowed (bounded, not pinned)"}
+    for t in tail:
+        estimates[_tail_estimate(t["z"])] = {"estimate": t["frequency"], "ci": t["ci"], "bound": t["bound"],
+                                             "note": f"{t['exceedances']} of {t['n']}, Clopper–Pearson"}
     loose = [s["looseness"] for s in scales]
     norm = np.array([s["normalised"] for s in scales])
     estimates["sigma_hat / sqrt(εT) (median over cells)"] = {"estimate": float(np.median(norm)), "ci": [float(norm.min()), float(norm.max())],

@@ -279,6 +279,11 @@ def _replicates_for_evidence(exponents: dict, plateaus: dict, replicates: int, d
     return needed
 
 
+def _tail_estimate(z: float) -> str:
+    """The name of the estimate the tail test judges at ``z``: the frequency beyond Ĉ·scale(z) on the test cells."""
+    return f"tail frequency beyond Ĉ·scale(z={z:g})"
+
+
 def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, J: int, reference_error, alpha: float = DEFAULT_ALPHA,
               delta: float = DELTA, delta_fail: float = DELTA_FAIL, plateau_fraction: float = PLATEAU_FRACTION) -> ClaimResult:
     """Fit one claim on a sweep table (columns path, N, eps, replicate, <statistic>) and decide it alone.
@@ -287,6 +292,11 @@ def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, J: int
     number for every cell, or a mapping (N, ε) -> error per cell; ``delta`` and
     ``plateau_fraction``: the thresholds of the evidence a pass needs; ``delta_fail``: the growth
     test's margin, at most ``delta`` (module docstring).
+
+    ``estimates`` holds what each test judges, named by the test's ``statistic``: the growth slope
+    against the theorem's scale (not the observed exponent, which uses the statistic's own log
+    factor), the plateau b, and the tail frequency at each z (the tail test names the z its
+    Bonferroni p comes from), each with a two-sided 95 % interval.
     """
     alpha = check_real(alpha, "alpha", positive=True)
     if not alpha < 1:
@@ -314,7 +324,7 @@ def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, J: int
                 f"(reference error {max_ref:.2g} must be ≤ {RESOLUTION_RATIO} × the median statistic): refine the reference "
                 "(larger log2_M) or move the path to smaller N / larger ε."
             )
-    exponents, plateaus, tests, evidence, C_hat, tail = {}, {}, [], [], math.nan, []
+    exponents, plateaus, tests, evidence, C_hat, tail, estimates = {}, {}, [], [], math.nan, [], {}
     if not notes:
         design = Design.of(keep, claim, D, T, J)
         j = judge(keep[claim.statistic].to_numpy(dtype=float), design, claim.predicted, delta_fail)
@@ -326,8 +336,15 @@ def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, J: int
             q = plateaus[path] = Plateau(path=path, b=b, se=se, upper=b + float(stats.t.ppf(EVIDENCE_LEVEL, fit.df)) * se,
                                          c=float(fit.params[1]), df=fit.df, p_value=float(j[f"plateau_p_{path}"]),
                                          at_limit=float(j[f"at_limit_{path}"]))
-            tests.append(Test(TEST_NAMES[f"growth_{path}"], e.p_value))
-            tests.append(Test(TEST_NAMES[f"plateau_p_{path}"], q.p_value))
+            g = j[f"growth_fit_{path}"]
+            slope, slope_half = float(g.params[1]), float(stats.t.ppf(0.975, g.df)) * float(g.se[1])
+            b_half = float(stats.t.ppf(0.975, fit.df)) * se
+            growth, plateau = f"growth slope in {e.variable} against the theorem's scale", f"plateau b on the {path}-path"
+            estimates[growth] = {"estimate": slope, "ci": [slope - slope_half, slope + slope_half], "predicted": e.predicted,
+                                 "threshold": e.predicted - delta_fail}
+            estimates[plateau] = {"estimate": b, "ci": [b - b_half, b + b_half], "at_limit": q.at_limit}
+            tests.append(Test(TEST_NAMES[f"growth_{path}"], e.p_value, statistic=growth))
+            tests.append(Test(TEST_NAMES[f"plateau_p_{path}"], q.p_value, statistic=plateau))
             evidence.append(Evidence(f"exponent in {e.variable} ≥ {e.predicted - delta:g} (lower bound {e.lower:.3f})",
                                      holds=bool(e.lower >= e.predicted - delta), estimate=e.estimate, bound=e.lower,
                                      threshold=e.predicted - delta))
@@ -340,11 +357,14 @@ def fit_claim(claim: RateClaim, table: pd.DataFrame, *, D: int, T: float, J: int
             ci = stats.binomtest(k, n, bound).proportion_ci(0.95, method="exact")  # two-sided Clopper–Pearson
             tail.append(TailCheck(z=z, bound=bound, exceedances=k, n=n, frequency=k / n, ci=(float(ci.low), float(ci.high)),
                                   p_value=float(j["tail_p"][zi])))
-        tests.append(Test(TEST_NAMES["tail"], float(j["tail"])))
+            estimates[_tail_estimate(z)] = {"estimate": k / n, "ci": [float(ci.low), float(ci.high)], "bound": bound}
+        smallest = min(tail, key=lambda t: t.p_value)  # the z the Bonferroni p comes from
+        tests.append(Test(TEST_NAMES["tail"], float(j["tail"]), statistic=_tail_estimate(smallest.z)))
     replicates = int(table.groupby(["path", "N", "eps"]).size().min())
     result = ClaimResult(
         claim=claim.name, verdict="unresolved", alpha=alpha, tests=tuple(tests), evidence=tuple(evidence), unresolved=" ".join(notes),
         replicates=_replicates_for_evidence(exponents, plateaus, replicates, delta, plateau_fraction),
-        reference_error=max_ref, exponents=exponents, plateaus=plateaus, C_hat=C_hat, tail=tuple(tail), cells=tuple(cells),
+        reference_error=max_ref, estimates=estimates, exponents=exponents, plateaus=plateaus, C_hat=C_hat, tail=tuple(tail),
+        cells=tuple(cells),
     )
     return decide([result], alpha)[0]

@@ -146,6 +146,10 @@ q = 4 for the steps it costs (q = 2 would give three times a single level's vari
 half of it)."""
 REFERENCE_RESOLUTION = 0.1
 """(b) is judged only when the reference error of the rate is ≤ REFERENCE_RESOLUTION · r*."""
+_REFERENCE_RATE = "(b) reference rate of ∫||θ−θ*||²dρ_t"
+_MEMORY = "(b) SGD memory Y(τ_m), extrapolated to N → ∞, ε → 0"
+"""The estimates tests 1 and 2 of (b) judge (each test's ``statistic``): the fitted rate against the
+linearised one, the extrapolated memory against the limit's."""
 
 
 @dataclass(frozen=True)
@@ -559,7 +563,8 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
         else:
             tests.append(Test(f"(b) reference: ∫||θ−θ*||²dρ_t contracts at the linearised rate over the window ({lin:.4g}; "
                               f"asymptotic r*₂ = 4 min λ(A, A+B) = {r2:.4g}), fitted {fits[1]['rate']:.4g} "
-                              f"(two-sided z with reference error {e_ref:.2g})", float(2.0 * stats.norm.sf(abs(z))), role="precondition"))
+                              f"(two-sided z with reference error {e_ref:.2g})", float(2.0 * stats.norm.sf(abs(z))), role="precondition",
+                              statistic=_REFERENCE_RATE))
         T_m = horizon(exp.schedule, fp.rate_spread / 2, size.memory_efolds, size.record_dt)
         if T_m is None or T_m > T_b:
             unresolved.append(f"(b) SGD not judged: the memory horizon (e^{{−{size.memory_efolds}}}) lies beyond the reference's "
@@ -579,17 +584,18 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
         t_sgd = diff / den if den > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
         p_sgd = float(2.0 * stats.t.sf(abs(t_sgd), ex["df"]))
         tests.append(Test(f"(b) SGD `{context.rule.label}`: memory along the slowest mode of A at τ = {tau_m:.3g}, extrapolated to "
-                          f"N → ∞, ε → 0 ({ex['estimate']:.4g}) = the limit's ({y_ref:.4g}) (two-sided t, df {ex['df']:.3g})", p_sgd))
+                          f"N → ∞, ε → 0 ({ex['estimate']:.4g}) = the limit's ({y_ref:.4g}) (two-sided t, df {ex['df']:.3g})", p_sgd,
+                          statistic=_MEMORY))
         df = ex["df"]
         q = stats.t.ppf(0.975, df)
         estimates.update({
             "(b) λ_min(Hess_θΨ(θ*; δ_θ*))": {"estimate": float(fp.eig_A[0]), "ci": [float(fp.eig_A[0])] * 2,
                                              "note": f"finite differences, step {FD_STEP}; source {fp.source}"},
-            "(b) reference rate of ∫||θ−θ*||²dρ_t": {"estimate": fits[1]["rate"], "ci": fits[1]["ci"], "predicted": lin, "asymptotic": r2,
-                                                     "reference_error": e_ref, "coarse": fits[0]["rate"]},
+            _REFERENCE_RATE: {"estimate": fits[1]["rate"], "ci": fits[1]["ci"], "predicted": lin, "asymptotic": r2,
+                              "reference_error": e_ref, "coarse": fits[0]["rate"]},
             "(b) reference rate of the spread ∫||θ−m_t||²dρ_t": {"estimate": spread_fits[1]["rate"], "ci": spread_fits[1]["ci"],
                                                                 "predicted": fp.rate_spread, "coarse": spread_fits[0]["rate"]},
-            "(b) SGD memory Y(τ_m), extrapolated to N → ∞, ε → 0": {
+            _MEMORY: {
                 "estimate": ex["estimate"], "ci": [ex["estimate"] - q * math.sqrt(ex["var"]), ex["estimate"] + q * math.sqrt(ex["var"])],
                 "predicted": y_ref, "reference_error": e_mem, "levels": [lv["mean"] for lv in ex["levels"]]},
             "(b) SGD rate 2·(−log Y)/τ_m, extrapolated": {

@@ -75,6 +75,10 @@ __all__ = ["CLAIM", "NAME", "TITLE", "SIZES", "Sizes", "FreeEnergyIdentity", "fr
 NAME = "free_energy"
 TITLE = "Free-energy decay: d/dt F_β(ρ_t) = −2ξ∫ρ|∂(Ψ_λ + β⁻¹ log ρ)|² ≤ 0, ρ_t → ρ*"
 _U = float(np.finfo(np.float64).eps) / 2.0
+_INCREMENT = "max increment of F_β"
+_Q = "discrepancy / Richardson estimate (q)"
+"""The estimates tests 1 and 2 judge (each test's ``statistic``); both tests are deterministic, so each
+interval is the point itself."""
 
 
 @dataclass(frozen=True)
@@ -217,20 +221,20 @@ def evaluate(context: CheckContext, diffusion_scale: float = 1.0, sizes: Sizes |
     kl_increments = np.diff(kl_f)
     tests = (
         Test(f"reference: max increment of F_β(ρ_t) ({ident.max_increment:.3g}) ≤ discretisation + round-off bound "
-             f"({ident.increment_bound:.3g}) [deterministic: p ∈ {{0, 1}}]", 1.0 if ident.monotone else 0.0, role="precondition"),
+             f"({ident.increment_bound:.3g}) [deterministic: p ∈ {{0, 1}}]", 1.0 if ident.monotone else 0.0, role="precondition",
+             statistic=_INCREMENT),
         Test(f"reference: max_t |dF_β/dt + 2ξ∫ρ|∂(Ψ_λ + β⁻¹log ρ)|²| on the fine level ({np.max(np.abs(ident.delta_fine)):.3g}) ≤ "
              f"Richardson estimate at order 1 ({ident.threshold:.3g}) [deterministic: p ∈ {{0, 1}}]",
-             1.0 if ident.identity_holds else 0.0, role="precondition"),
+             1.0 if ident.identity_holds else 0.0, role="precondition", statistic=_Q),
     )
     order, q, slope = ident.observed_order, ident.ratio, ident.slope
     estimates = {
         "slope of −dF_β/dt on the dissipation": {"estimate": slope, "ci": [slope, slope], "predicted": 1.0, "note": "fine level"},
-        "discrepancy / Richardson estimate (q)": {"estimate": q, "ci": [q, q], "predicted": 1.0, "threshold": 3.0,
-                                                  "note": "deterministic"},
+        _Q: {"estimate": q, "ci": [q, q], "predicted": 1.0, "threshold": 3.0, "note": "deterministic"},
         "observed order of the discrepancy": {"estimate": order, "ci": [order, order], "predicted": 2.0,
                                               "note": "deterministic; 0 for a wrong identity"},
         "relative discrepancy (fine)": {"estimate": ident.relative_discrepancy, "ci": [ident.relative_discrepancy] * 2},
-        "max increment of F_β": {"estimate": ident.max_increment, "ci": [ident.max_increment] * 2, "bound": ident.increment_bound},
+        _INCREMENT: {"estimate": ident.max_increment, "ci": [ident.max_increment] * 2, "bound": ident.increment_bound},
         "KL(ρ_T | ρ*)": {"estimate": float(kl_f[-1]), "ci": [float(min(kl_f[-1], kl_c[-1])), float(max(kl_f[-1], kl_c[-1]))],
                          "predicted": 0.0, "note": "interval: coarse and fine levels (reported, not tested)"},
         "F_β(ρ_T) − F_β(ρ*)": {"estimate": float(gap[-1]), "ci": [float(gap[-1] - ident.free_error), float(gap[-1] + ident.free_error)],

@@ -119,6 +119,10 @@ __all__ = [
 
 NAME = "gronwall"
 TITLE = "Gronwall: the coupling S(T) grows at most like e^{K T}"
+_ENVELOPE = "rate of log(S(T)/T)"
+_CURVATURE = "curvature c"
+"""The estimates tests 1 and 2 judge (each test's ``statistic``): the slope of log(S(T)/T), not K̂
+(the slope of log S, which carries the onset of a(T)), and the curvature."""
 
 
 
@@ -367,25 +371,27 @@ def run(context: CheckContext) -> ClaimResult:
     fit = fit_growth(times[resolved], S_all[:, resolved], K_drift)
     details["fit"] = fit
     details["resolved_from"] = float(times[resolved][0])
-    r = fit["rate"]
+    r, envelope = fit["rate"], fit["envelope"]
     estimates.update({
+        _ENVELOPE: {"estimate": envelope["estimate"], "ci": envelope["ci"], "se": envelope["se"], "df": envelope["df"],
+                    "bound": K_drift, "note": "the tested rate: OLS slope of log(S(T)/T) on T, cluster-robust by replicate"},
         "K_hat": {"estimate": r["estimate"], "ci": r["ci"], "se": r["se"], "df": r["df"],
                   "note": "OLS slope of log S(T) on T, cluster-robust by replicate"},
         "K_hat (replicate-level)": {"estimate": fit["rate_replicates"]["estimate"], "ci": fit["rate_replicates"]["ci"],
                                     "note": "mean of per-replicate slopes, t-interval"},
         "K_hat / K_drift": {"estimate": r["estimate"] / K_drift, "ci": [v / K_drift for v in r["ci"]]},
-        "curvature c": {"estimate": fit["curvature"]["estimate"], "ci": fit["curvature"]["ci"],
-                        "note": "log S = a + b(T−T̄) + c(T−T̄)²"},
+        _CURVATURE: {"estimate": fit["curvature"]["estimate"], "ci": fit["curvature"]["ci"],
+                     "note": "log S = a + b(T−T̄) + c(T−T̄)²"},
         "slope of log S − ½ log T": {"estimate": fit["net_of_onset"]["estimate"], "ci": fit["net_of_onset"]["ci"],
                                     "note": f"growth beyond the √T martingale onset (onset slope {fit['onset_slope']:.3g})"},
         "K_structural": {"estimate": bounds["K_structural"], "ci": [bounds["K_structural"]] * 2, "note": "not tested"},
         "K_population": {"estimate": K_pop, "ci": [K_pop, K_pop], "note": "not tested"},
     })
-    first = ("K_hat", "K_hat / K_drift", "curvature c")
+    first = (_ENVELOPE, "K_hat", "K_hat / K_drift", _CURVATURE)
     estimates = {**{k: estimates[k] for k in first}, **{k: v for k, v in estimates.items() if k not in first}}
     tests = (
-        Test(f"{NAME}: rate of log(S(T)/T) ≤ K_drift = {K_drift:.4g} (H1 K > K_drift)", fit["envelope"]["p_value"]),
-        Test(f"{NAME}: log S(T) at most linear in T (H1 curvature c > 0)", fit["curvature"]["p_value"]),
+        Test(f"{NAME}: rate of log(S(T)/T) ≤ K_drift = {K_drift:.4g} (H1 K > K_drift)", envelope["p_value"], statistic=_ENVELOPE),
+        Test(f"{NAME}: log S(T) at most linear in T (H1 curvature c > 0)", fit["curvature"]["p_value"], statistic=_CURVATURE),
     )
     return ClaimResult(claim=NAME, verdict="unresolved", alpha=math.nan, tests=tests, reference_error=ref_err,
                        estimates=estimates, details=details)

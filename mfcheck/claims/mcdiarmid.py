@@ -197,6 +197,16 @@ def _clt_tail(u, N, sd):
     return float(2.0 * stats.norm.sf(u * math.sqrt(N) / sd))
 
 
+def _per_time_estimate(row: dict) -> str:
+    """The name of the estimate a per-time test judges: its exceedance frequency (Clopper–Pearson 95 %)."""
+    return f"P(dev_t ≥ u) at t={row['t']:.4g}, u={row['u']:.4g}"
+
+
+def _uniform_estimate(row: dict) -> str:
+    """The name of the estimate a uniform-in-time test judges: its exceedance frequency (Clopper–Pearson 95 %)."""
+    return f"P(sup_j dev_j ≥ thr) at z={row['z']}"
+
+
 def _init_name(init) -> str:
     return getattr(init, "__name__", repr(init))
 
@@ -241,7 +251,8 @@ def measure(context: CheckContext, N: int, replicates: int, pilot: int = PILOT) 
                         "clt_iid": _clt_tail(u, N, sd), "sd_pilot": sd, "resolved": bool(delta <= RESOLUTION_RATIO * u)})
             per_time.append(row)
             if row["resolved"]:
-                grid.append(Test(f"t={times[j]:.4g}, u={u:.4g} (s={s}): P(dev_t ≥ u) ≤ {bound:.3g}", row["p_value"]))
+                grid.append(Test(f"t={times[j]:.4g}, u={u:.4g} (s={s}): P(dev_t ≥ u) ≤ {bound:.3g}", row["p_value"],
+                                 statistic=_per_time_estimate(row)))
             else:
                 unresolved.append(f"t={times[j]:.4g}, u={u:.4g}")
 
@@ -256,7 +267,8 @@ def measure(context: CheckContext, N: int, replicates: int, pilot: int = PILOT) 
                     "resolved": bool(delta <= RESOLUTION_RATIO * thr)})
         uniform.append(row)
         if row["resolved"]:
-            grid.append(Test(f"uniform over J={J} times, z={z}: P(sup_j dev_j ≥ {thr:.4g}) ≤ e^(-z²) = {bound:.3g}", row["p_value"]))
+            grid.append(Test(f"uniform over J={J} times, z={z}: P(sup_j dev_j ≥ {thr:.4g}) ≤ e^(-z²) = {bound:.3g}", row["p_value"],
+                             statistic=_uniform_estimate(row)))
         else:
             unresolved.append(f"uniform z={z}")
 
@@ -287,10 +299,10 @@ def measure(context: CheckContext, N: int, replicates: int, pilot: int = PILOT) 
         estimates[f"sd(f)/K_f at t={times[j]:.4g}"] = {"estimate": float(spread[j, fi]), "ci": _sd_ci(spread[j, fi], pilot),
                                                         "note": f"pilot of {pilot} i.i.d. particles"}
     for r in per_time:
-        estimates[f"P(dev_t ≥ u) at t={r['t']:.4g}, u={r['u']:.4g}"] = {"estimate": r["frequency"], "ci": r["ci"], "bound": r["bound"],
+        estimates[_per_time_estimate(r)] = {"estimate": r["frequency"], "ci": r["ci"], "bound": r["bound"],
                                                                          "clt_iid": r["clt_iid"]}
     for r in uniform:
-        estimates[f"P(sup_j dev_j ≥ thr) at z={r['z']}"] = {"estimate": r["frequency"], "ci": r["ci"], "bound": r["bound"]}
+        estimates[_uniform_estimate(r)] = {"estimate": r["frequency"], "ci": r["ci"], "bound": r["bound"]}
 
     msg = ""
     if unresolved:

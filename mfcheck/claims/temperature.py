@@ -364,10 +364,11 @@ def run(context: CheckContext) -> ClaimResult:
                    "effective_samples_per_replicate": neff, "flips": res.flips}
             pairs.append(row)
             curves[f"{name} vs {label}"] = {"F_star": refs[b].cdf(t).tolist(), "difference": diff.tolist(), "resolution": res.resolution}
-            estimates[f"sup|F−F*| [{name} vs ρ*_{label}]"] = {"estimate": res.statistic, "ci": row["ci"], "p_value": res.p_value}
+            key = f"sup|F−F*| [{name} vs ρ*_{label}]"
+            estimates[key] = {"estimate": res.statistic, "ci": row["ci"], "p_value": res.p_value}
             if name == under_test and b == BETA:
                 tests.append(Test(f"stationary law of {runs[name]['rule']} = ρ*_β (sign-flip KS, {res.flips} flips)", res.p_value,
-                                  role="implementation"))
+                                  role="implementation", statistic=key))
     for name, r in runs.items():
         bp = r["beta_prime"]
         predicted = None if r["c"] is None else gibbs_inverse_temperature(BETA, r["c"]) / BETA

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mfcheck.stats.results import ClaimResult
 
-__all__ = ["header", "fmt_ci", "fmt_estimate", "md_cell", "tests_table", "versions", "write_json"]
+__all__ = ["header", "fmt_ci", "fmt_estimate", "fmt_deciding", "md_cell", "tests_table", "versions", "write_json"]
 
 
 def header(title: str, result: ClaimResult) -> list[str]:
@@ -51,6 +51,18 @@ def fmt_estimate(estimate: float, ci, digits: int = 3) -> str:
         if all((a == b) == (text[i] == text[j]) for i, a in enumerate(values) for j, b in enumerate(values)):
             break
     return f"{text[0]} [{text[1]}, {text[2]}]"
+
+
+def fmt_deciding(deciding: dict) -> str:
+    """The statistic that decided a claim (the ``deciding`` entry of its ``summary.json``, from
+    :func:`mfcheck.stats.results.deciding`) on one line: how it decided, then each statistic as
+    ``name: estimate [lo, hi]`` (:func:`fmt_estimate`) with its predicted value where the claim
+    states one; "— (why)" when no statistic decided or the test records no estimate."""
+    if not deciding["statistics"]:
+        return f"— ({deciding['why']})"
+    parts = [f"{s['name']}: {fmt_estimate(s['estimate'], s['ci'])}"
+             + (f" (predicted {s['predicted']:.4g})" if s["predicted"] is not None else "") for s in deciding["statistics"]]
+    return f"{deciding['why']}: " + "; ".join(parts)
 
 
 def md_cell(text) -> str:

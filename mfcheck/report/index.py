@@ -1,11 +1,13 @@
-"""The index of a run's reports: ``README.md``, one row per claim with its verdict and key estimates."""
+"""The index of a run's reports: ``README.md``, one row per claim with its verdict, what decided it
+and the statistic behind that decision (:func:`mfcheck.stats.results.deciding`, stored in each
+claim's ``summary.json``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mfcheck.claims.fit import DELTA, PATHS
-from mfcheck.report.format import fmt_estimate, md_cell
+from mfcheck.claims.fit import DELTA
+from mfcheck.report.format import fmt_deciding, md_cell
 
 __all__ = ["OTHER_REPORTS", "write_index"]
 
@@ -21,26 +23,23 @@ OTHER_REPORTS = (
 """Reports that other commands write beside the claims' folders; the index links those present."""
 
 
-def _key_numbers(s: dict) -> str:
-    if s["exponents"]:
-        ex = s["exponents"]
-        parts = [f"exponent in {PATHS[p][0]}: {fmt_estimate(ex[p]['estimate'], ex[p]['ci'])}" if p in ex else f"{PATHS[p][0]}: unresolved"
-                 for p in ("N", "eps")]
-        return "; ".join(parts) + f"; Ĉ = {s['C_hat']:.3g}"
-    return "; ".join(f"{k}: {fmt_estimate(v['estimate'], v['ci'])}" for k, v in list(s["estimates"].items())[:3])
-
-
 def write_index(summaries: list[dict], out: Path, alpha: float, into: Path | None = None) -> None:
     """``README.md`` of the reports in ``out``, written into ``into`` (default ``out``; the staging
     folder of :func:`mfcheck.report.write_reports`). The other commands' reports it links are
-    those present in ``out``."""
+    those present in ``out``.
+
+    Each row shows the statistic that decided the claim, not the claim's first estimates: those
+    can belong to a self-check that held while another test rejected."""
     lines = ["# mfcheck reports", "",
              f"Family-wise false-alarm rate α = {alpha} over the implementation tests of the run (Holm). A claim passes only when "
              f"no test rejects and the data show it (for the rate claims: each exponent's lower bound within {DELTA} of the predicted "
-             "one and the plateau bounded); otherwise it is unresolved.", "",
-             "| claim | verdict | decided by | key estimates (95 % CI) |", "|---|---|---|---|"]
+             "one and the plateau bounded); otherwise it is unresolved. The deciding statistic is the estimate judged by the test "
+             "that decided: the rejected one (the smallest Holm-adjusted p), a failing self-check, or, with no rejection, the one "
+             "closest to rejecting (the smallest p); for a rate claim judged on its evidence, the exponents.", "",
+             "| claim | verdict | decided by | deciding statistic (95 % CI) |", "|---|---|---|---|"]
     for s in summaries:
-        lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {md_cell(s['decided_by'])} | {_key_numbers(s)} |")
+        lines.append(f"| [{s['claim']}]({s['claim']}/report.md) | {s['verdict']} | {md_cell(s['decided_by'])} | "
+                     f"{md_cell(fmt_deciding(s['deciding']))} |")
     if summaries:
         lines += ["", f"Regenerate: `{summaries[0]['command']}`", ""]
     others = [(name, what) for name, what in OTHER_REPORTS if (Path(out) / name).exists()]

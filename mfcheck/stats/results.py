@@ -22,7 +22,8 @@ A claim reports two kinds of evidence (docs/methods.md, "Decision: α, Holm and 
   would resolve it, where the claim can compute it);
 - ``pass``: no rejection, every precondition holds and every item of evidence holds.
 
-``decided_by`` names the tests or evidence that decided.
+``decided_by`` names the tests or evidence that decided; :func:`deciding` gives the statistic
+behind it, read from ``estimates`` through the ``statistic`` each test names.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from statsmodels.stats.multitest import multipletests
 from mfcheck._validation import check_real
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["Test", "Evidence", "ClaimResult", "decide", "family_size", "combined", "DEFAULT_ALPHA", "VERDICTS", "ROLES"]
+__all__ = ["Test", "Evidence", "ClaimResult", "Deciding", "decide", "deciding", "family_size", "combined", "DEFAULT_ALPHA", "VERDICTS",
+           "ROLES"]
 
 DEFAULT_ALPHA = 0.05
 VERDICTS = ("pass", "fail", "unresolved")
@@ -51,6 +53,10 @@ class Test:
       spends no part of the family-wise α).
     - ``counted``: False for a test with no power at the run's sizes (``note`` says why): it is
       reported, never counted in the Holm family, never decides.
+    - ``statistic``: the key in the claim's ``estimates`` of the quantity the test judges (its
+      estimate with a 95 % CI, e.g. the SGD decrease ratio the energy identity's Z is a function
+      of); empty when the claim records none. Tables show it beside the verdict the test decides
+      (:func:`deciding`).
     - ``p_adjusted`` and ``rejected`` are set by :func:`decide` (Holm-adjusted for counted
       implementation tests; the raw p against ``alpha`` for preconditions; NaN and False otherwise).
     """
@@ -62,12 +68,15 @@ class Test:
     role: str = "implementation"
     counted: bool = True
     note: str = ""
+    statistic: str = ""
     p_adjusted: float = math.nan
     rejected: bool = False
 
     def __post_init__(self):
         if self.role not in ROLES:
             raise InvalidArgument(f"`role` must be one of {ROLES}, got {self.role!r}.")
+        if not isinstance(self.statistic, str):
+            raise InvalidArgument(f"`statistic` must be the name of an estimate (a string), got {self.statistic!r}.")
 
     @property
     def in_family(self) -> bool:
@@ -132,21 +141,25 @@ class ClaimResult:
         return min((t.p_adjusted for t in self.tests if t.in_family), default=math.nan)
 
     def to_dict(self) -> dict:
+        """The JSON-able fields, and under ``deciding`` the statistic that decided (:func:`deciding`)."""
         d = asdict(self)
         for key in ("exponents", "plateaus"):
             d[key] = {k: asdict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in getattr(self, key).items()}
+        d["deciding"] = asdict(deciding(self))
         return d
 
 
 def combined(tests: list[Test], name: str) -> list[Test]:
     """One test in the family for a grid of tests of one statement (thresholds, times, z's):
     the smallest p-value of the grid times its size (Bonferroni), so the grid spends α once.
-    The grid's tests are kept, not counted, for the report."""
+    The grid's tests are kept, not counted, for the report. The combined test's ``statistic`` is
+    that of the grid's test with the smallest p: the one its p-value comes from."""
     if not tests:
         return []
-    p = min(1.0, len(tests) * min(t.p_value for t in tests))
+    smallest = min(tests, key=lambda t: t.p_value)
+    p = min(1.0, len(tests) * smallest.p_value)
     kept = [replace(t, counted=False, note=f"in the combined test «{name}»") for t in tests]
-    return kept + [Test(f"{name} (smallest p of {len(tests)}, Bonferroni)", p)]
+    return kept + [Test(f"{name} (smallest p of {len(tests)}, Bonferroni)", p, statistic=smallest.statistic)]
 
 
 def family_size(results) -> int:
@@ -201,3 +214,66 @@ def decide(results: list[ClaimResult], alpha: float = DEFAULT_ALPHA) -> list[Cla
             message = f"No test rejects ({holm})" + (f", and the data show: {decided_by}." if shown else ".")
         out.append(replace(r, tests=tuple(tests), verdict=verdict, alpha=alpha, message=message.strip(), decided_by=decided_by))
     return out
+
+
+@dataclass(frozen=True)
+class Deciding:
+    """The statistic behind a claim's verdict (:func:`deciding`).
+
+    - ``why``: how it decided: ``"rejected"``, ``"failing self-check"``, ``"evidence"``,
+      ``"closest to rejecting"``; or, with no ``statistics``, why none is shown.
+    - ``test``: the name of the test it belongs to (empty for evidence, or when there is none).
+    - ``statistics``: each a dict with ``name`` (the test's key in ``estimates``, or "exponent in
+      1/N" / "exponent in ε" for the evidence), ``estimate``, ``ci`` (95 %) and ``predicted``
+      (None when the claim states none). Empty: no statistic is shown, and ``why`` says why.
+    """
+
+    why: str
+    test: str = ""
+    statistics: tuple = ()
+
+
+def _statistic(name: str, estimate, ci, predicted=None) -> dict:
+    predicted = float(predicted) if isinstance(predicted, int | float) and not isinstance(predicted, bool) else None
+    return {"name": name, "estimate": float(estimate), "ci": [float(ci[0]), float(ci[1])], "predicted": predicted}
+
+
+def _of_test(result: ClaimResult, why: str, test: Test) -> Deciding:
+    e = result.estimates.get(test.statistic) if test.statistic else None
+    if not (isinstance(e, dict) and "estimate" in e and "ci" in e):
+        return Deciding(f"{why}; the claim records no estimate for this test", test=test.name)
+    return Deciding(why, test.name, (_statistic(test.statistic, e["estimate"], e["ci"], e.get("predicted")),))
+
+
+def deciding(result: ClaimResult) -> Deciding:
+    """The statistic that decided a decided ``result``, in the order :func:`decide` reads them.
+
+    - a self-check of the harness fails (``unresolved``): the failing precondition with the
+      smallest p, since it is why the implementation was not judged;
+    - ``fail``: the rejected implementation test with the smallest Holm-adjusted p, the strongest
+      of the rejections that fail it;
+    - the claim was not judged (its ``unresolved`` note): nothing, no statistic decided;
+    - a rate claim (its evidence is the exponents): the exponents on each path, whether the
+      evidence holds (``pass``) or not (``unresolved``), as the verdict rests on their bounds;
+    - otherwise no test rejects: the counted implementation test with the smallest raw p, the
+      one closest to rejecting (the self-checks when the claim has no implementation test).
+
+    A claim's first estimates need not belong to the test that decided (``energy_decay``'s first
+    is the reference's slope, its one implementation test is on SGD), so the link is each test's
+    ``statistic``."""
+    tests = result.tests
+    broken = [t for t in tests if t.rejected and t.role == "precondition"]
+    if broken:
+        return _of_test(result, "failing self-check", min(broken, key=lambda t: t.p_value))
+    failed = [t for t in tests if t.rejected and t.role == "implementation"]
+    if failed:
+        return _of_test(result, "rejected", min(failed, key=lambda t: t.p_adjusted))
+    if result.unresolved:
+        return Deciding("not judged")
+    if result.evidence and result.exponents:
+        return Deciding("evidence", statistics=tuple(_statistic(f"exponent in {e.variable}", e.estimate, e.ci, e.predicted)
+                                                     for e in result.exponents.values()))
+    family = [t for t in tests if t.in_family] or [t for t in tests if t.role == "precondition"]
+    if not family:
+        return Deciding("no test")
+    return _of_test(result, "closest to rejecting", min(family, key=lambda t: t.p_value))

@@ -25,7 +25,7 @@ from mfcheck.claims import CLAIMS
 from mfcheck.claims.tiers import Tier
 from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.errors import InvalidArgument
-from mfcheck.stats.results import DEFAULT_ALPHA, family_size
+from mfcheck.stats.results import DEFAULT_ALPHA, deciding, family_size
 
 __all__ = ["STEP_CLAIMS", "INIT_CLAIMS", "default_claims", "GateVerification", "check_alpha", "gate", "format_table", "gate_command"]
 
@@ -144,8 +144,15 @@ def _holm_levels(results) -> dict:
 
 
 def _statistic_rows(r) -> list[tuple[str, str]]:
+    """(statistic, estimate [95 % CI]) rows of one claim: first the statistic that decided it
+    (:func:`mfcheck.stats.results.deciding`; "—" and why when none did), then, for a rate claim,
+    its exponents (the deciding rows themselves when its evidence decided), plateaus and what
+    the run detects."""
+    decided = deciding(r)
+    rows = [] if decided.why == "evidence" else (
+        [(s["name"], fmt_estimate(s["estimate"], s["ci"])) for s in decided.statistics] or [("—", decided.why)])
     if r.exponents:
-        rows = [(f"exponent {e.variable} (pred. {e.predicted:g})", fmt_estimate(e.estimate, e.ci)) for e in r.exponents.values()]
+        rows += [(f"exponent {e.variable} (pred. {e.predicted:g})", fmt_estimate(e.estimate, e.ci)) for e in r.exponents.values()]
         rows += [(f"plateau {p}-path / S at limit", f"{q.b / q.at_limit:.2f} (upper {q.upper / q.at_limit:.2f})") for p, q in r.plateaus.items()]
         det = r.details.get("detection") or {}
         if det:
@@ -153,22 +160,16 @@ def _statistic_rows(r) -> list[tuple[str, str]]:
             d = d if d is not None else f"> {det['deficits'][-1]:g}"
             f = f if f is not None else f"> {det['plateau_fractions'][-1]:g}"
             rows.append((f"detected w.p. {det['target_power']}", f"deficit {d}, plateau {f}×"))
-        return rows
-    for name, e in r.estimates.items():
-        if isinstance(e, dict) and "estimate" in e and "ci" in e:
-            try:
-                return [(name, fmt_estimate(float(e["estimate"]), [float(c) for c in e["ci"]]))]
-            except (TypeError, ValueError, IndexError):
-                continue
-    return [("—", "—")]
+    return rows
 
 
 def format_table(verification: Verification) -> str:
-    """The gate's table: claim, statistic (for rate claims the exponent along each path, the
-    plateau and the smallest violations this run detects with power 0.9), estimate with 95 % CI,
-    smallest raw p-value in the Holm family, the Holm level it was compared to, the smallest
-    Holm-adjusted p, verdict; then the family-wise α, the number of tests in the family and,
-    per claim, what decided its verdict."""
+    """The gate's table: claim, statistic (first the one that decided the verdict; for rate claims
+    then the exponent along each path, the plateau and the smallest violations this run detects
+    with power 0.9), estimate with 95 % CI, smallest raw p-value in the Holm family, the Holm
+    level it was compared to, the smallest Holm-adjusted p, verdict; then the family-wise α, the
+    number of tests in the family and, per claim, what decided its verdict and how its first
+    statistic decided (rejected, failing self-check, evidence, closest to rejecting)."""
     results = verification.results
     levels = _holm_levels(results)
     head = f"{'claim':26s} {'statistic':30s} {'estimate [95% CI]':28s} {'min p':>9s} {'Holm lvl':>9s} {'adj. p':>8s}  verdict"
@@ -190,7 +191,8 @@ def format_table(verification: Verification) -> str:
                  "when one of its tests has adjusted p ≤ α; 'Holm lvl' is the level its smallest p faced; a pass needs the "
                  "evidence below, else the claim is unresolved)")
     for r in results:
-        lines.append(f"  {r.claim}: {r.verdict}: " + (f"decided by {r.decided_by}" if r.verdict == "pass" else r.message))
+        lines.append(f"  {r.claim}: {r.verdict}: " + (f"decided by {r.decided_by}" if r.verdict == "pass" else r.message)
+                     + f" [first statistic: {deciding(r).why}]")
     for d in getattr(verification, "baseline_differences", ()):
         lines.append(f"  baseline moved: {d}")
     return "\n".join(lines)
