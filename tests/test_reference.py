@@ -95,6 +95,17 @@ def test_refinement_measures_a_small_error(small):
     assert ref.refined.M == 2 * ref.flow.M and ref.refined.h == ref.flow.h / 2
 
 
+def test_reference_bar_only_when_asked(small, capfd):
+    problem, neuron, rho0, _, _ = small
+    experiment = Experiment(problem=problem, neuron=neuron, rho0=rho0, T=0.25, record_dt=0.125, log2_M=4, h=1 / 16)
+    quiet = build_reference(experiment)
+    assert "nodes" not in capfd.readouterr().err
+    shown = build_reference(experiment, progress=True)
+    err = capfd.readouterr().err
+    assert "reference (2^4 nodes)" in err and "refinement (2^5 nodes)" in err
+    assert shown.error == quiet.error and np.array_equal(shown.refined.yhat, quiet.refined.yhat)
+
+
 def test_population_only():
     with pytest.raises(InvalidArgument):
         FinitePopulation(np.zeros((0, 2)), np.zeros(0))

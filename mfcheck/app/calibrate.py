@@ -60,7 +60,7 @@ def _pilot_context(claim, tier: Tier, experiment: Experiment | None, progress: b
     the claim's replicates at ``tier``."""
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
     claim.check_experiment(experiment)
-    reference = build_reference(experiment) if claim.reads_reference else None
+    reference = build_reference(experiment, progress=progress) if claim.reads_reference else None
     context = CheckContext(experiment=experiment, tier=tier, reference=reference, progress=progress)
     return context, claim.sizes_for(context).replicates
 

@@ -73,6 +73,10 @@ def verify(
     one, serially without a cache unless an enclosing :func:`mfcheck.runtime.executors.using` says
     otherwise (``mfcheck verify`` runs them in parallel processes with a cache). The results
     and reports do not depend on it.
+
+    ``progress``: bars on stderr over the steps of the reference solves (the flow and its refinement,
+    the Fokker–Planck field of the noisy claims) and over the cells of the sweeps; the numbers do not
+    depend on them (``--quiet`` turns them off).
     """
     with threadpool_limits(limits=1, user_api="blas"), using(execution):
         return _verify(tier, experiment, alpha, rule, init, reference, out, command, progress, claims)
@@ -84,7 +88,7 @@ def _verify(tier, experiment, alpha, rule, init, reference, out, command, progre
     for claim in selected:
         claim.check_experiment(experiment)
     if reference is None and any(claim.reads_reference for claim in selected):
-        reference = build_reference(experiment)
+        reference = build_reference(experiment, progress=progress)
     context = CheckContext(experiment=experiment, tier=tier, reference=reference, rule=rule, init=init, progress=progress)
     solved, sources, results = {}, [], []
     for claim in selected:

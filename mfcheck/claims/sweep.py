@@ -87,13 +87,13 @@ def run_sweep(
     - ``rule``, ``init``: the SGD rule and the sampler of θ^0 under test (picklable for the
       parallel executors: module-level functions or closures cloudpickle can carry).
     - ``reference``: a solved reference of the same experiment to reuse (None: solved here).
-    - ``progress``: a bar counting finished cells.
+    - ``progress``: a bar counting finished cells (and, when the reference is solved here, bars over its steps).
     - ``execution``: where cells run and the cache (:class:`mfcheck.runtime.executors.Execution`;
       None: the current one, serial without a cache by default). The table is the same
       whatever the executor and worker count.
     """
     if reference is None:
-        reference = build_reference(experiment)
+        reference = build_reference(experiment, progress=progress)
     rows = []
     cells = tier.cells()
     fn = functools.partial(sweep_cell, experiment, reference, tier.replicates, rule, init)

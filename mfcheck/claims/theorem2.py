@@ -112,14 +112,14 @@ def noisy_sweep(context: CheckContext, tier: Tier) -> SweepResult:
     """The noisy sweep on the cells of ``tier`` (a tier of :data:`TIERS`), with the reference
     error of each statistic per cell in ``statistic_errors``.
 
-    The Fokker–Planck field is solved here once; the cells run through
-    :func:`mfcheck.runtime.executors.map_cells` with the current execution (which
+    The Fokker–Planck field is solved here once (bars over its steps when ``context.progress``); the
+    cells run through :func:`mfcheck.runtime.executors.map_cells` with the current execution (which
     :func:`mfcheck.app.verify.verify` sets), each from its own seed subtree, cached by content."""
     ex = noisy_experiment(context.experiment.seed)
     rule = context.rule.noisy(ex.lam, ex.beta)
     field_c, field_f, fp_error = refine_fokker_planck(
         ex.problem, ex.neuron, ex.rho0, lam=ex.lam, beta=ex.beta, T=ex.T, dt=ex.dt, record_dt=ex.record_dt, cells=ex.cells,
-        test_functions=ex.test_functions)
+        test_functions=ex.test_functions, progress=context.progress)
     K = np.array([f.K for f in ex.test_functions])
     f_err = float(np.max(np.abs(field_c.f_integrals - field_f.f_integrals) / K))
     cells = tier.cells()

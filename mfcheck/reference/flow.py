@@ -34,6 +34,7 @@ from mfcheck.model.neurons import Neuron
 from mfcheck.model.observables import TestFunction
 from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.model.schedules import Schedule, constant
+from mfcheck.reference._progress import StepBar
 
 __all__ = ["ReferenceFlow", "solve_flow", "require_finite_population", "StageField", "FLOW_BACKENDS", "BLOCK"]
 
@@ -201,8 +202,9 @@ class StageField:
         return yhat, out
 
 
-def _fast_rk4(stage, theta, h, steps, xi, record_index, stage_yhat, yhat_rec, risk, f_int, problem, weights, test_functions):
-    """The RK4 loop of :func:`solve_flow` on :class:`StageField` stages (drift = 2ξ·(−∇Ψ)); fills the records."""
+def _fast_rk4(stage, theta, h, steps, xi, record_index, stage_yhat, yhat_rec, risk, f_int, problem, weights, test_functions, bar):
+    """The RK4 loop of :func:`solve_flow` on :class:`StageField` stages (drift = 2ξ·(−∇Ψ)); fills the records
+    and tells ``bar`` (a :class:`~mfcheck.reference._progress.StepBar`) of each finished step."""
     J = len(record_index)
     j = 0
     for k in range(steps + 1):
@@ -223,6 +225,7 @@ def _fast_rk4(stage, theta, h, steps, xi, record_index, stage_yhat, yhat_rec, ri
         k4 = (2.0 * xi[k, 2]) * g4
         stage_yhat[k] = (y1, y2, y3, y4)
         theta = theta + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+        bar.done(k)
     if not np.all(np.isfinite(theta)):
         raise FloatingPointError(f"The reference flow diverged with h={h}; lower `h`.")
 
@@ -240,11 +243,15 @@ def solve_flow(
     schedule: Schedule = constant(1.0),
     nodes_per_axis: int = 0,
     backend: str = "auto",
+    progress: bool = False,
+    desc: str | None = None,
 ) -> ReferenceFlow:
     """Integrate the weighted nodes to time T with RK4 (step ``h``), recording every ``record_dt``.
 
     ``record_dt`` must be a multiple of ``h`` and divide ``T``. ``backend``: "auto" (the fast
     :class:`StageField` where it applies, else numpy), "fast" (or an error) or "numpy".
+    ``progress``: a bar on stderr over the T/h steps, labelled ``desc`` (default "RK4 flow (M nodes)");
+    the numbers do not depend on it.
     """
     problem = require_finite_population(problem)
     if backend not in FLOW_BACKENDS:
@@ -275,33 +282,36 @@ def solve_flow(
         return problem.predict(neuron, th, weights)
 
     theta = nodes.copy()
+    bar = StepBar(steps, f"RK4 flow ({nodes.shape[0]} nodes)" if desc is None else desc, progress)
     if fast:
-        with threadpool_limits(limits=1, user_api="blas"), StageField(problem, neuron, weights) as stage:
-            _fast_rk4(stage, theta, h, steps, xi, record_index, stage_yhat, yhat_rec, risk, f_int, problem, weights, test_functions)
+        with bar, threadpool_limits(limits=1, user_api="blas"), StageField(problem, neuron, weights) as stage:
+            _fast_rk4(stage, theta, h, steps, xi, record_index, stage_yhat, yhat_rec, risk, f_int, problem, weights, test_functions, bar)
         return ReferenceFlow(
             h=h, steps=steps, xi=xi, stage_yhat=stage_yhat, record_index=record_index, times=record_index * h,
             f_integrals=f_int, risk=risk, yhat=yhat_rec, M=nodes.shape[0], nodes_per_axis=nodes_per_axis,
         )
-    j = 0
-    for k in range(steps + 1):
-        if j < J and k == record_index[j]:
-            y0 = predict(theta)
-            yhat_rec[j] = y0
-            risk[j] = problem.risk_of_prediction(y0)
-            f_int[j] = [w @ tf(theta) for tf, w in zip(test_functions, [weights] * len(test_functions))]
-            j += 1
-        if k == steps:
-            break
-        y1 = predict(theta)
-        k1 = _drift(problem, neuron, theta, y1, xi[k, 0])
-        y2 = predict(theta + 0.5 * h * k1)
-        k2 = _drift(problem, neuron, theta + 0.5 * h * k1, y2, xi[k, 1])
-        y3 = predict(theta + 0.5 * h * k2)
-        k3 = _drift(problem, neuron, theta + 0.5 * h * k2, y3, xi[k, 1])
-        y4 = predict(theta + h * k3)
-        k4 = _drift(problem, neuron, theta + h * k3, y4, xi[k, 2])
-        stage_yhat[k] = (y1, y2, y3, y4)
-        theta = theta + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+    with bar:
+        j = 0
+        for k in range(steps + 1):
+            if j < J and k == record_index[j]:
+                y0 = predict(theta)
+                yhat_rec[j] = y0
+                risk[j] = problem.risk_of_prediction(y0)
+                f_int[j] = [w @ tf(theta) for tf, w in zip(test_functions, [weights] * len(test_functions))]
+                j += 1
+            if k == steps:
+                break
+            y1 = predict(theta)
+            k1 = _drift(problem, neuron, theta, y1, xi[k, 0])
+            y2 = predict(theta + 0.5 * h * k1)
+            k2 = _drift(problem, neuron, theta + 0.5 * h * k1, y2, xi[k, 1])
+            y3 = predict(theta + 0.5 * h * k2)
+            k3 = _drift(problem, neuron, theta + 0.5 * h * k2, y3, xi[k, 1])
+            y4 = predict(theta + h * k3)
+            k4 = _drift(problem, neuron, theta + h * k3, y4, xi[k, 2])
+            stage_yhat[k] = (y1, y2, y3, y4)
+            theta = theta + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+            bar.done(k)
     if not np.all(np.isfinite(theta)):
         raise FloatingPointError(f"The reference flow diverged with h={h}; lower `h`.")
     return ReferenceFlow(

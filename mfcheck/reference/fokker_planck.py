@@ -54,6 +54,7 @@ from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.model.schedules import Schedule, constant
+from mfcheck.reference._progress import StepBar
 
 __all__ = ["FPSolution", "solve_fokker_planck", "refine_fokker_planck", "max_stable_dt", "default_half_width",
            "cell_averages_of_gaussian", "scharfetter_gummel_B"]
@@ -166,13 +167,15 @@ def _steps(total: float, step: float, name_total: str, name_step: str) -> int:
 def solve_fokker_planck(problem: FinitePopulation, neuron: InnerNeuron, rho0: GaussianInit, *, lam: float, beta: float, T: float,
                         dt: float, record_dt: float, cells: int, half_width: float | None = None,
                         test_functions: Sequence[Callable] = (), schedule: Schedule = constant(1.0),
-                        diffusion_scale: float = 1.0) -> FPSolution:
+                        diffusion_scale: float = 1.0, progress: bool = False, desc: str | None = None) -> FPSolution:
     """Solve the noisy DD on ``cells`` cells of [−L, L] to time ``T`` with Heun steps ``dt``.
 
     **Arguments:** ``lam`` ≥ 0, ``beta`` > 0; ``T`` > 0; ``dt`` dividing ``record_dt``, which divides ``T``, and
     dt ≤ :func:`max_stable_dt`; ``cells`` ≥ 3; ``half_width`` L (default :func:`default_half_width`);
     ``test_functions``: callables f(θ of shape (M, 1)) -> (M,); ``schedule`` ξ; ``diffusion_scale`` multiplies
-    the diffusion coefficient β⁻¹ (1 for the PDE; ≠ 1 is a broken reference — the observables still use β).
+    the diffusion coefficient β⁻¹ (1 for the PDE; ≠ 1 is a broken reference — the observables still use β);
+    ``progress``: a bar on stderr over the T/dt steps, labelled ``desc`` (default "Fokker–Planck (M cells)");
+    the numbers do not depend on it.
     """
     problem, neuron, rho0 = _validate(problem, neuron, rho0)
     lam = check_real(lam, "lam", nonnegative=True)
@@ -231,16 +234,18 @@ def solve_fokker_planck(problem: FinitePopulation, neuron: InnerNeuron, rho0: Ga
     yh = predict(rho)
     yhats[0] = yh
     densities[0] = rho
-    for s in range(S):
-        t = s * dt
-        xi0, xi1 = float(schedule(t)), float(schedule(t + dt))
-        r1 = rho + dt * rhs(rho, yh, xi0)
-        r2 = r1 + dt * rhs(r1, predict(r1), xi1)
-        rho = 0.5 * (rho + r2)
-        yh = predict(rho)
-        yhats[s + 1] = yh
-        if (s + 1) % per_record == 0:
-            densities[(s + 1) // per_record] = rho
+    with StepBar(S, f"Fokker–Planck ({M} cells)" if desc is None else desc, progress) as bar:
+        for s in range(S):
+            t = s * dt
+            xi0, xi1 = float(schedule(t)), float(schedule(t + dt))
+            r1 = rho + dt * rhs(rho, yh, xi0)
+            r2 = r1 + dt * rhs(r1, predict(r1), xi1)
+            rho = 0.5 * (rho + r2)
+            yh = predict(rho)
+            yhats[s + 1] = yh
+            if (s + 1) % per_record == 0:
+                densities[(s + 1) // per_record] = rho
+            bar.done(s)
     if not np.all(np.isfinite(densities)):
         raise FloatingPointError("The Fokker–Planck solve produced non-finite values; lower `dt`.")
 
@@ -264,15 +269,18 @@ def solve_fokker_planck(problem: FinitePopulation, neuron: InnerNeuron, rho0: Ga
 def refine_fokker_planck(problem: FinitePopulation, neuron: InnerNeuron, rho0: GaussianInit, *, lam: float, beta: float, T: float,
                          dt: float, record_dt: float, cells: int, half_width: float | None = None,
                          test_functions: Sequence[Callable] = (), schedule: Schedule = constant(1.0),
-                         diffusion_scale: float = 1.0) -> tuple[FPSolution, FPSolution, dict]:
+                         diffusion_scale: float = 1.0, progress: bool = False) -> tuple[FPSolution, FPSolution, dict]:
     """Solve at (cells, dt) and at (2·cells, dt/4) on the same box and record grid; ``error`` holds the
     sup-differences (the measured reference error of the coarse solve, ≈ 4/3 of its true error for order 2):
-    ``yhat`` (over the coarse solver times), ``risk``, ``f_integrals``, ``free_energy`` (over the record times)."""
+    ``yhat`` (over the coarse solver times), ``risk``, ``f_integrals``, ``free_energy`` (over the record times).
+    ``progress``: a bar on stderr over the steps of each solve, "Fokker–Planck reference (M cells)" then
+    "Fokker–Planck refinement (2M cells)" (about eight times the work of the first)."""
     kw = dict(lam=lam, beta=beta, T=T, record_dt=record_dt, test_functions=test_functions, schedule=schedule,
-              diffusion_scale=diffusion_scale)
-    coarse = solve_fokker_planck(problem, neuron, rho0, dt=dt, cells=cells, half_width=half_width, **kw)
+              diffusion_scale=diffusion_scale, progress=progress)
+    coarse = solve_fokker_planck(problem, neuron, rho0, dt=dt, cells=cells, half_width=half_width,
+                                 desc=f"Fokker–Planck reference ({cells} cells)", **kw)
     fine = solve_fokker_planck(problem, neuron, rho0, dt=dt / 4.0, cells=2 * check_positive_int(cells, "cells"),
-                               half_width=coarse.half_width, **kw)
+                               half_width=coarse.half_width, desc=f"Fokker–Planck refinement ({2 * cells} cells)", **kw)
     error = {
         "yhat": float(np.max(np.abs(coarse.yhat - fine.yhat[::4]))),
         "risk": float(np.max(np.abs(coarse.risk - fine.risk))),

@@ -134,7 +134,7 @@ def self_test(tier: Tier, alpha: float = DEFAULT_ALPHA, *, names: Sequence[str] 
     step_claims = tuple(STEP_CLAIMS if claims is None else claims)
     experiment = experiment or default_experiment(log2_M=tier.log2_M)
     if reference is None and any(CLAIMS[c].reads_reference for c in step_claims + INIT_CLAIMS):
-        reference = build_reference(experiment)
+        reference = build_reference(experiment, progress=progress)
     out = SelfTest(tier=tier.name, alpha=alpha)
     for name, kind, target, bug, obj in catalogue:
         start = time.perf_counter()
