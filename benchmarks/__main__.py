@@ -1,5 +1,6 @@
 """``python -m benchmarks``: SGD throughput (compiled vs numpy), reference flow vs its floor, memory;
-optionally the N = 10^6 run (``--scale``) and the `ci` tier wall times (``--tiers``).
+optionally the N = 10^6 run (``--scale``), the `ci` tier wall times (``--tiers``) and the wall times of
+``mfcheck verify --tier ci`` and ``make test`` idle and beside two busy processes (``--load``).
 
 Prints the tables and writes ``reports/performance.md`` (and ``reports/performance.json``, from
 which sections not re-measured in this run are carried over with their original date).
@@ -17,6 +18,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from benchmarks.load import load_times
 from benchmarks.measure import flow_cost, sgd_memory, sgd_rate
 from benchmarks.scale import SCALE_SETTING, scale_run, tier_times
 from mfcheck.dynamics import kernels
@@ -27,6 +29,8 @@ TARGET_RATE = 3e9
 TARGET_RATIO = 5.0
 TARGET_FLOOR = 2.0
 TIER_LIMIT_S = 300.0
+LOAD_LIMIT = 2.5
+TEST_LIMIT_S = 300.0
 
 
 def _machine() -> dict:
@@ -148,6 +152,24 @@ def render(data: dict) -> str:
             out.append(f"| `{r['command']}` | {r['wall_s']:.0f} s | {r['returncode']} | {'yes' if r['wall_s'] <= TIER_LIMIT_S else 'no'} |")
     else:
         out.append("Not measured yet: run `.venv/bin/python -m benchmarks --tiers`.")
+    load = data.get("load")
+    out += ["", "## Under load: idle and beside busy processes", ""]
+    if load:
+        busy = load["rows"][0]["busy"]
+        out += [f"Measured {load['date']}, load average at start {_load(load)}. Each command alone, then beside {busy} processes "
+                f"spinning one core each (`benchmarks/load.py`; CI=true as in CI). Targets: beside them at most "
+                f"{LOAD_LIMIT:g}× the idle time; `make test` idle within {TEST_LIMIT_S / 60:.0f} min.", "",
+                "| command | idle | beside busy processes | ratio | exit codes | ratio within target |", "|---|---:|---:|---:|---:|:---:|"]
+        for r in load["rows"]:
+            out.append(f"| `{r['command']}` | {r['idle_s']:.0f} s | {r['loaded_s']:.0f} s | {r['ratio']:.2f} | "
+                       f"{r['returncode_idle']}, {r['returncode_loaded']} | {'yes' if r['ratio'] <= LOAD_LIMIT else 'no'} |")
+        test = [r for r in load["rows"] if r["command"].startswith("make test")]
+        if test:
+            t = test[0]["idle_s"]
+            out += ["", f"`make test` idle: {t:.0f} s, {'within' if t <= TEST_LIMIT_S else 'over'} {TEST_LIMIT_S / 60:.0f} min "
+                    "(its pytest run; creating the venv on a fresh clone adds about a minute)."]
+    else:
+        out.append("Not measured yet: run `.venv/bin/python -m benchmarks --no-grid --load`.")
     return "\n".join(out) + "\n"
 
 
@@ -159,6 +181,8 @@ def main(argv=None) -> int:
     p.add_argument("--scale", action="store_true", help=f"also run the N = 10^6 scale run ({SCALE_SETTING})")
     p.add_argument("--tiers", action="store_true", help="also time `mfcheck verify --tier ci` and `mfcheck gate ... --tier ci` (minutes)")
     p.add_argument("--full-gate", action="store_true", help="with --tiers, also time `mfcheck gate ... --tier full` (one seed)")
+    p.add_argument("--load", action="store_true",
+                   help="also time `mfcheck verify --tier ci` and `make test` idle and beside two busy processes (about 20 min)")
     p.add_argument("--no-grid", action="store_true", help="skip the throughput grid (keep the previous one in the report)")
     p.add_argument("--out", default="reports", help="folder of performance.md / performance.json (default reports)")
     args = p.parse_args(argv)
@@ -180,6 +204,9 @@ def main(argv=None) -> int:
         data["tiers"] = {"rows": rows, "date": machine["date"], "load_average_at_start": machine["load_average_at_start"]}
         for r in rows:
             print(f"tier: {r['command']}: {r['wall_s']:.0f} s (exit {r['returncode']})", flush=True)
+    if args.load:
+        rows = load_times(echo=lambda line: print(f"load: {line}", flush=True))
+        data["load"] = {"rows": rows, "date": machine["date"], "load_average_at_start": machine["load_average_at_start"]}
     if "grid" not in data:
         p.error("no throughput grid measured yet: run without --no-grid first")
     with staged(out) as folder:  # the table and its page replace the previous pair together, or not at all

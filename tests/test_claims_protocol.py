@@ -15,7 +15,6 @@ import mfcheck
 from mfcheck.app import gate
 from mfcheck.app.verify import verify
 from mfcheck.claims import CLAIMS, get_claim, select
-from mfcheck.claims import tests_in_family as family_size
 from mfcheck.claims.base import PARTS, Check, CheckContext, Claim
 from mfcheck.claims.rate import RateClaim
 from mfcheck.claims.tiers import get_tier
@@ -113,21 +112,6 @@ def test_a_claim_without_a_renderer_of_its_own_gets_the_generic_report(tmp_path)
     assert text.startswith("# A new claim\n") and "Verdict: PASS" in text and claim.statement in text
     assert "| its estimate | 1 | [0.5, 1.5] |" in text and "| its test | implementation | 0.5 | 0.5 | no |" in text
     assert json.loads((tmp_path / "new_claim" / "summary.json").read_text())["claim"] == "new_claim"
-
-
-def test_the_family_size_is_the_number_of_tests_a_smoke_run_decides(smoke_reports):
-    """Every claim runs all its declared tests at the smoke tier (all resolved): its implementation
-    tests outside a combined grid are the ones it declares (their sum is ``family_size()``, the
-    least favourable family); those the run counts are the declared ones less the tests it measured
-    to have no power, and their sum is the Holm family every report names."""
-    _, out, _ = smoke_reports
-    summaries = {name: json.loads((out / name / "summary.json").read_text()) for name in CLAIMS}
-    declared = {name: sum(t["role"] == "implementation" and (t["counted"] or t["note"].startswith("no power")) for t in s["tests"])
-                for name, s in summaries.items()}
-    counted = {name: sum(t["role"] == "implementation" and t["counted"] for t in s["tests"]) for name, s in summaries.items()}
-    assert declared == {name: claim.test_count for name, claim in CLAIMS.items()}
-    assert sum(declared.values()) == family_size()
-    assert all(s["tests_in_family"] == sum(counted.values()) for s in summaries.values() if "tests_in_family" in s)
 
 
 def _layer(module: str) -> int:

@@ -8,6 +8,7 @@ import pytest
 
 from mfcheck.app.calibrate import family_size
 from mfcheck.app.cli import main
+from mfcheck.claims import CLAIMS
 
 
 def test_verify_writes_every_report(smoke_reports):
@@ -35,6 +36,21 @@ def test_verify_writes_every_report(smoke_reports):
         report = (folder / "report.md").read_text()
         assert f"Verdict: {s['verdict'].upper()}" in report and f"{s['exponents']['N']['estimate']:.3f}" in report
         assert "Decided by:" in report and "## What this run can detect" in report
+
+
+def test_the_family_size_is_the_number_of_tests_a_smoke_run_decides(smoke_reports):
+    """Every claim runs all its declared tests at the smoke tier (all resolved): its implementation
+    tests outside a combined grid are the ones it declares (their sum is ``family_size()``, the
+    least favourable family); those the run counts are the declared ones less the tests it measured
+    to have no power, and their sum is the Holm family every report names."""
+    _, out, _ = smoke_reports
+    summaries = {name: json.loads((out / name / "summary.json").read_text()) for name in CLAIMS}
+    declared = {name: sum(t["role"] == "implementation" and (t["counted"] or t["note"].startswith("no power")) for t in s["tests"])
+                for name, s in summaries.items()}
+    counted = {name: sum(t["role"] == "implementation" and t["counted"] for t in s["tests"]) for name, s in summaries.items()}
+    assert declared == {name: claim.test_count for name, claim in CLAIMS.items()}
+    assert sum(declared.values()) == family_size()
+    assert all(s["tests_in_family"] == sum(counted.values()) for s in summaries.values() if "tests_in_family" in s)
 
 
 def test_reports_are_reproducible(smoke_reports, tmp_path):
