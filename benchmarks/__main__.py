@@ -1,6 +1,7 @@
 """``python -m benchmarks``: SGD throughput (compiled vs numpy), reference flow vs its floor, memory;
-optionally the N = 10^6 run (``--scale``), the `ci` tier wall times (``--tiers``) and the wall times of
-``mfcheck verify --tier ci`` and ``make test`` idle and beside two busy processes (``--load``).
+optionally the N = 10^6 run (``--scale``), the `ci` tier wall times (``--tiers``), the wall times of
+``mfcheck verify --tier ci`` and ``make test`` idle and beside two busy processes (``--load``) and the
+longest call of a correct gate step (``--calls``).
 
 Prints the tables and writes ``reports/performance.md`` (and ``reports/performance.json``, from
 which sections not re-measured in this run are carried over with their original date).
@@ -19,8 +20,9 @@ import numba
 import numpy as np
 
 from benchmarks.load import load_times
-from benchmarks.measure import flow_cost, sgd_memory, sgd_rate
+from benchmarks.measure import flow_cost, longest_call, sgd_memory, sgd_rate
 from benchmarks.scale import SCALE_SETTING, scale_run, tier_times
+from mfcheck.app.limits import DEFAULT_CALL_TIME_LIMIT
 from mfcheck.dynamics import kernels
 from mfcheck.model.activations import erf_sigmoid
 from mfcheck.report.atomic import staged
@@ -170,6 +172,18 @@ def render(data: dict) -> str:
                     "(its pytest run; creating the venv on a fresh clone adds about a minute)."]
     else:
         out.append("Not measured yet: run `.venv/bin/python -m benchmarks --no-grid --load`.")
+    calls = data.get("calls")
+    out += ["", "## Longest call of a correct gate step", ""]
+    if calls:
+        out += [f"Measured {calls['date']}, load average at start {_load(calls)}. Each correct step of the gate "
+                f"(`mfcheck.app.gate.examples.CORRECT_STEPS`) called on θ of shape (R, N, D) = ({calls['R']}, {calls['N']}, {calls['D']}), "
+                f"the largest the gate passes at the `full` tier, BLAS on one thread as in a worker; worst of {calls['repeats']} calls.", "",
+                "| step | noiseless (s) | noisy (s) |", "|---|---:|---:|"]
+        out += [f"| {r['step']} | {r['noiseless']:.3f} | {r['noisy']:.3f} |" for r in calls["rows"]]
+        out += ["", f"Longest: {calls['longest']:.3f} s, {DEFAULT_CALL_TIME_LIMIT / calls['longest']:.0f} times below the default "
+                f"per-call limit of {DEFAULT_CALL_TIME_LIMIT:g} s (`mfcheck gate --call-time-limit`)."]
+    else:
+        out.append("Not measured yet: run `.venv/bin/python -m benchmarks --no-grid --calls`.")
     return "\n".join(out) + "\n"
 
 
@@ -183,6 +197,7 @@ def main(argv=None) -> int:
     p.add_argument("--full-gate", action="store_true", help="with --tiers, also time `mfcheck gate ... --tier full` (one seed)")
     p.add_argument("--load", action="store_true",
                    help="also time `mfcheck verify --tier ci` and `make test` idle and beside two busy processes (about 20 min)")
+    p.add_argument("--calls", action="store_true", help="also time the longest call of a correct gate step at the full tier (seconds)")
     p.add_argument("--no-grid", action="store_true", help="skip the throughput grid (keep the previous one in the report)")
     p.add_argument("--out", default="reports", help="folder of performance.md / performance.json (default reports)")
     args = p.parse_args(argv)
@@ -207,6 +222,10 @@ def main(argv=None) -> int:
     if args.load:
         rows = load_times(echo=lambda line: print(f"load: {line}", flush=True))
         data["load"] = {"rows": rows, "date": machine["date"], "load_average_at_start": machine["load_average_at_start"]}
+    if args.calls:
+        c = longest_call()
+        data["calls"] = c | {"date": machine["date"], "load_average_at_start": machine["load_average_at_start"]}
+        print(f"longest call of a correct step at (R, N, D) = ({c['R']}, {c['N']}, {c['D']}): {c['longest']:.3f} s", flush=True)
     if "grid" not in data:
         p.error("no throughput grid measured yet: run without --no-grid first")
     with staged(out) as folder:  # the table and its page replace the previous pair together, or not at all

@@ -8,6 +8,9 @@ Compilation happens in :func:`mfcheck.dynamics.kernels.warm_up` before any timin
 
 The reference flow's floor is the two matrix products each RK4 stage needs, Z = X ϑ^T (n×d by d×M)
 and (c∘X)^T σ'(Z) (d×n by n×M), timed on the same shapes and threads: 4 stages per step.
+
+:func:`longest_call` times the slowest single call of the gate's built-in correct steps, which the
+per-call limit (:mod:`mfcheck.app.limits`) must clear by far.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from mfcheck.seeds import Streams
 from mfcheck.dynamics.rules import mean_field_step
 from mfcheck.dynamics.sgd import StandardRecord, run_sgd
 
-__all__ = ["SGDRate", "sgd_rate", "FlowCost", "flow_cost", "sgd_memory"]
+__all__ = ["SGDRate", "sgd_rate", "FlowCost", "flow_cost", "sgd_memory", "longest_call"]
 
 
 @dataclass(frozen=True)
@@ -167,3 +170,33 @@ def sgd_memory(N: int, d: int, R: int, *, records: int = 5, backend: str = "numb
     recorded = res.theta.nbytes + res.f_means.nbytes + res.risk.nbytes
     return {"N": N, "d": d, "R": R, "backend": backend, "peak": peak, "particles": particles, "recorded": recorded,
             "ratio": peak / (particles + recorded)}
+
+
+def longest_call(repeats: int = 3, seed: int = 0) -> dict:
+    """Seconds of the slowest call of each correct step of the gate (:data:`mfcheck.app.gate.examples.CORRECT_STEPS`),
+    noiseless and noisy (λ = 0.5, β = 4), worst of ``repeats``, BLAS on one thread as in a worker, at the
+    largest shape the gate calls a step with at the ``full`` tier: the tier's replicates R by the N of
+    its largest cell (the Theorem 1 sweep's; every other claim calls with fewer particles), the default
+    experiment's D."""
+    from mfcheck.app.gate.examples import CORRECT_STEPS
+    from mfcheck.claims.tiers import get_tier
+    from mfcheck.model.experiment import default_experiment
+
+    tier, exp = get_tier("full"), default_experiment()
+    (N, eps), R, D = max((N, eps) for _, N, eps in tier.cells()), tier.replicates, exp.neuron.dim(exp.problem.d)
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    theta, g = 0.5 * rng.standard_normal((R, N, D)), rng.standard_normal((R, N, D))
+    x, y = rng.standard_normal((R, exp.problem.d)), rng.standard_normal(R)
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, step in CORRECT_STEPS.items():
+            row = {"step": name}
+            for label, kwargs in (("noiseless", {}), ("noisy", {"noise": g, "lam": 0.5, "beta": 4.0})):
+                worst = 0.0
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    step(theta, x, y, eps, exp.neuron, **kwargs)
+                    worst = max(worst, time.perf_counter() - t0)
+                row[label] = worst
+            rows.append(row)
+    return {"R": R, "N": N, "D": D, "repeats": repeats, "rows": rows, "longest": max(max(r["noiseless"], r["noisy"]) for r in rows)}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mfcheck.model.activations import erf_sigmoid, tanh_sum
-from mfcheck.runtime.cache import Cache, Unidentifiable, code_version, fingerprint
+from mfcheck.runtime.cache import Cache, Unidentifiable, Unkeyed, code_version, fingerprint
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import Experiment
 from mfcheck.model.initial import GaussianInit
@@ -44,6 +44,18 @@ def test_equal_content_built_twice_has_one_fingerprint():
 ])
 def test_any_changed_ingredient_changes_the_fingerprint(changed):
     assert fingerprint(changed()) != fingerprint(_experiment())
+
+
+def test_unkeyed_values_are_left_out_of_the_key():
+    def rule(k, limit):
+        limit = Unkeyed(limit)
+
+        def update(theta):
+            return k * theta if limit.value else theta
+
+        return update
+
+    assert fingerprint(rule(1.0, 60.0)) == fingerprint(rule(1.0, None)) != fingerprint(rule(2.0, 60.0))
 
 
 def test_functions_are_keyed_by_code_and_closure():

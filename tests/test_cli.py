@@ -124,6 +124,7 @@ def _stopped_after(cells: int, interrupt: KeyboardInterrupt):
 def test_an_interrupted_run_says_what_it_cached(monkeypatch, tmp_path, capsys):
     import mfcheck.app.verify
     from mfcheck.app.interrupts import Terminated
+    from mfcheck.app.limits import TimeLimitExceeded
 
     argv = ["verify", "--tier", "smoke", "--quiet", "--cache", str(tmp_path), "--out", str(tmp_path / "out")]
     monkeypatch.setattr(mfcheck.app.verify, "verify", _stopped_after(2, KeyboardInterrupt()))
@@ -136,6 +137,9 @@ def test_an_interrupted_run_says_what_it_cached(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(mfcheck.app.verify, "verify", _stopped_after(1, Terminated()))
     assert main(argv) == 143
     assert capsys.readouterr().err.splitlines()[-1].startswith("mfcheck: terminated (SIGTERM); 1 finished cell is cached in")
+    monkeypatch.setattr(mfcheck.app.verify, "verify", _stopped_after(1, TimeLimitExceeded(2.0)))
+    assert main(argv) == 124
+    assert capsys.readouterr().err.splitlines()[-1].startswith("mfcheck: stopped at the time limit of 2 s (--time-limit); 1 finished cell")
 
 
 def test_an_interrupted_run_without_a_cache_says_it_starts_over(monkeypatch, tmp_path, capsys):
@@ -197,8 +201,8 @@ def test_version(capsys):
 
 
 @pytest.mark.parametrize("argv, codes", [
-    (["verify", "--help"], (0, 1, 2, 3, 130, 143)),
-    (["gate", "--help"], (0, 1, 2, 3, 130, 143)),
+    (["verify", "--help"], (0, 1, 2, 3, 124, 130, 143)),
+    (["gate", "--help"], (0, 1, 2, 3, 124, 125, 130, 143)),
     (["calibrate", "--help"], (0, 2)),
     (["reproduce", "mmn18", "--help"], (0, 2)),
     (["reproduce", "dimension", "--help"], (0, 2)),

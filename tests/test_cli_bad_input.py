@@ -49,6 +49,19 @@ CASES = [
     pytest.param([*GATE, "--no-cache", "--false-alarm", "2", "--impl", "gate_steps:nan", "--false-alarm-out", "{dir}/fa"], 2,
                  "non-finite", id="gate-false-alarm-impl-nan"),
     pytest.param([*GATE, "--no-cache"], 2, "give `--impl module:callable`", id="gate-no-impl"),
+    pytest.param([*VERIFY, "--no-cache", "--time-limit", "0"], 2, "`--time-limit` must be a positive number of seconds", id="verify-time-limit-0"),
+    pytest.param([*VERIFY, "--no-cache", "--time-limit", "nan"], 2, "`--time-limit` must be a positive number of seconds", id="verify-time-limit-nan"),
+    pytest.param([*VERIFY, "--no-cache", "--time-limit", "soon"], 2, "argument --time-limit: invalid float value: 'soon'",
+                 id="verify-time-limit-word"),
+    pytest.param([*GATE, "--impl", GOOD, "--no-cache", "--time-limit", "-5"], 2, "`--time-limit` must be a positive number of seconds",
+                 id="gate-time-limit-negative"),
+    pytest.param([*GATE, "--impl", GOOD, "--no-cache", "--time-limit", "1e12"], 2, "(at most 1e+09), got 1000000000000.0.",
+                 id="gate-time-limit-huge"),
+    pytest.param([*GATE, "--impl", GOOD, "--no-cache", "--call-time-limit", "-1"], 2,
+                 "`--call-time-limit` must be a positive number of seconds (at most 1e+09), or 0 for no limit, got -1.0.",
+                 id="gate-call-time-limit-negative"),
+    pytest.param([*GATE, "--impl", GOOD, "--no-cache", "--call-time-limit", "inf"], 2, "`--call-time-limit` must be a positive number",
+                 id="gate-call-time-limit-inf"),
 ]
 
 

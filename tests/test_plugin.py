@@ -109,21 +109,26 @@ def test_fixture_with_a_bad_alpha(mfcheck_gate):
 
 def test_fixture_with_a_wrong_shape(mfcheck_gate):
     mfcheck_gate("gate_steps:wrong_shape", claims=["azuma"])
+
+@pytest.mark.mfcheck_gate(impl="gate_steps:sleepy", tier="smoke", claims=["azuma"], call_time_limit=0.5)
+def test_marker_with_a_step_that_hangs():
+    pass
 '''
 
 
 def test_bad_calls_fail_with_mfcheck_s_message_and_no_traceback(project):
     """A bad marker or fixture call is a one-paragraph failure: mfcheck's message, none of the plugin's frames.
-    Each is refused before any sweep (the wrong shape by the first call on a tiny input)."""
+    Each is refused before any sweep (the wrong shape and the hanging step by the first call on a tiny input)."""
     from pathlib import Path
 
     project.makepyfile(test_bad=BAD_CALLS)
     project.syspathinsert(Path(__file__).parent)  # gate_steps
     result = project.runpytest_inprocess("-p", "mfcheck.app.plugin", "-p", "no:cacheprovider", "test_bad.py")
-    result.assert_outcomes(failed=4)
+    result.assert_outcomes(failed=5)
     out = result.stdout.str()
     assert "mfcheck gate: error: `impl` 'nosuchmodule_xyz:step': module 'nosuchmodule_xyz' not found" in out
     assert "mfcheck gate: error: `tier` must be one of" in out and "got 'huge'" in out
     assert "mfcheck gate: error: `alpha` must be in (0, 1), got 2.0." in out
     assert "mfcheck gate: implementation error: wrong_shape returned shape (2, 2, 3); expected (2, 3, 3)" in out
+    assert "mfcheck gate: call time limit exceeded: sleepy did not return within 0.5 s" in out
     assert "Traceback" not in out and "plugin.py" not in out and "mfcheck/app/" not in out

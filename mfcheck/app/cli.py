@@ -21,7 +21,9 @@ computed again, and counted at the end of the run. Reports do not depend on any 
 
 Ctrl-C and SIGTERM stop ``verify`` and ``gate`` the same way (:mod:`mfcheck.app.interrupts`): the
 worker processes are killed, a reports folder being written is left as it was, and one line says
-how many finished cells this run cached.
+how many finished cells this run cached. Time limits (:mod:`mfcheck.app.limits`): ``--time-limit
+SECONDS`` (``verify``, ``gate``; no default) stops the run the same way when it expires;
+``gate --call-time-limit SECONDS`` (default 60, 0 for none) bounds each call of the implementation.
 
 Before any work starts, ``verify`` and ``gate`` check every path they will read or write
 (:func:`mfcheck.app.paths.check_path`), and ``gate`` first calls the implementation on a tiny input
@@ -31,7 +33,8 @@ off; ``mfcheck --version`` prints the version.
 
 Exit codes (each command's ``--help`` lists its own): 0 every claim passes, 1 a claim fails, 2 bad
 usage or a crashing implementation, 3 no claim fails but one is unresolved (its report says which
-knob to turn), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+knob to turn), 124 the time limit (``--time-limit``) expired, 125 a call of the implementation
+exceeded ``--call-time-limit``, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Example: ``mfcheck verify --tier ci --out reports`` prints the reference and its refinement error,
 then one line per claim (the exponents along 1/N and ε with their 95 % CIs, Ĉ, the verdict), and
@@ -47,6 +50,7 @@ import time
 
 from mfcheck import __version__
 from mfcheck.app.interrupts import INTERRUPTED, TERMINATED, exit_code, sigterm_interrupts, stopped_by
+from mfcheck.app.limits import CALL_TIME_LIMIT_EXCEEDED, DEFAULT_CALL_TIME_LIMIT, TIME_LIMIT_EXCEEDED, check_seconds, time_limit
 from mfcheck.app.options import TIER_NAMES, add_quiet, exit_codes
 from mfcheck.app.paths import FILE, FOLDER, INPUT, check_path
 from mfcheck.errors import InvalidArgument
@@ -62,6 +66,7 @@ VERIFY_EXIT_CODES = {
     1: "a claim fails",
     2: "bad usage (an argument or a path that cannot be used)",
     3: "no claim fails but one is unresolved (its report says which knob to turn)",
+    TIME_LIMIT_EXCEEDED: "the time limit (--time-limit) expired; the finished cells stay in the cache",
     INTERRUPTED: "interrupted by Ctrl-C (SIGINT); the finished cells stay in the cache",
     TERMINATED: "terminated by SIGTERM; the finished cells stay in the cache",
 }
@@ -74,6 +79,8 @@ GATE_EXIT_CODES = {
        "--false-alarm: the interval lies above alpha)",
     2: "bad usage, or an implementation that crashes, returns a wrong shape or non-finite values",
     3: "no claim fails but one is unresolved",
+    TIME_LIMIT_EXCEEDED: "the time limit (--time-limit) expired; the finished cells stay in the cache",
+    CALL_TIME_LIMIT_EXCEEDED: "a call of the implementation did not return within --call-time-limit",
     INTERRUPTED: "interrupted by Ctrl-C (SIGINT); the finished cells stay in the cache",
     TERMINATED: "terminated by SIGTERM; the finished cells stay in the cache",
 }
@@ -83,7 +90,9 @@ CALIBRATE_EXIT_CODES = {0: "the recommendation (or why none is needed) is printe
 """The exit codes of ``mfcheck calibrate``."""
 
 _COMMON_EXIT_CODES = {0: "every claim passes", 1: "a claim fails", 2: "bad usage or a crashing implementation",
-                      3: "no claim fails but one is unresolved", INTERRUPTED: "interrupted by Ctrl-C (SIGINT)",
+                      3: "no claim fails but one is unresolved", TIME_LIMIT_EXCEEDED: "the time limit (--time-limit) expired",
+                      CALL_TIME_LIMIT_EXCEEDED: "a call of the implementation exceeded --call-time-limit",
+                      INTERRUPTED: "interrupted by Ctrl-C (SIGINT)",
                       TERMINATED: "terminated by SIGTERM"}
 
 
@@ -101,6 +110,11 @@ def _add_execution(p: argparse.ArgumentParser) -> None:
                    help=f"cache finished cells by content (code version, configuration, seed) in DIR; a re-run computes only "
                         f"missing cells (default: {DEFAULT_CACHE_DIR})")
     p.add_argument("--no-cache", action="store_true", help="compute every cell, read and write no cache")
+
+
+def _add_time_limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help=f"stop the run after SECONDS as Ctrl-C would, exit {TIME_LIMIT_EXCEEDED} (default: no limit)")
 
 
 def _execution(args):
@@ -126,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--write-baseline", metavar="FILE", help="also write the fitted exponents and constants to FILE (for `gate --baseline`)")
     add_quiet(v)
     _add_execution(v)
+    _add_time_limit(v)
     g = sub.add_parser("gate", help="check an SGD implementation against every applicable claim", **exit_codes(GATE_EXIT_CODES))
     g.add_argument("--impl", metavar="MODULE:CALLABLE", help="the step implementation (protocol: see the README)")
     g.add_argument("--init", metavar="MODULE:CALLABLE", help="an initial-particle sampler to gate (checked by mcdiarmid)")
@@ -136,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--baseline", metavar="FILE", help="fail also when exponents or constants move beyond their CIs")
     g.add_argument("--write-baseline", metavar="FILE", help="write this run's exponents and constants to FILE")
     g.add_argument("--out", default=None, help="also write reports to this folder")
+    g.add_argument("--call-time-limit", type=float, default=DEFAULT_CALL_TIME_LIMIT, metavar="SECONDS",
+                   help=f"seconds each call of --impl / --init may take, else exit {CALL_TIME_LIMIT_EXCEEDED} (default: "
+                        f"{DEFAULT_CALL_TIME_LIMIT:g}, far above a correct step's longest call at the full tier; 0: no limit)")
     g.add_argument("--false-alarm", type=int, default=None, metavar="N",
                    help="measure the gate's false-alarm rate: run it on the correct implementation (--impl, default the "
                         "built-in step) with root seeds 0..N-1 and write the rate with its Clopper-Pearson interval")
@@ -147,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="folder of the false-alarm report (default: reports/gate_false_alarm_<tier>)")
     add_quiet(g)
     _add_execution(g)
+    _add_time_limit(g)
     sub.add_parser("reproduce", help="the paper's experiments and the d-dependence: `mfcheck reproduce {mmn18,dimension} --help`",
                    add_help=False)
     c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power", **exit_codes(CALIBRATE_EXIT_CODES))
@@ -181,6 +200,15 @@ def _paths(args) -> list[tuple[str, str | None, str]]:
         writes_false_alarm = args.false_alarm is not None or args.false_alarm_out is not None
         rows += [("--baseline", args.baseline, INPUT), ("--false-alarm-out", _false_alarm_folder(args) if writes_false_alarm else None, FOLDER)]
     return rows
+
+
+def _check_time_limits(args) -> None:
+    """``--time-limit`` positive (or absent), ``--call-time-limit`` positive or 0 (none), as seconds
+    (:func:`mfcheck.app.limits.check_seconds`), else :class:`InvalidArgument`."""
+    if args.time_limit is not None:
+        args.time_limit = check_seconds(args.time_limit, "--time-limit")
+    if args.command == "gate":
+        args.call_time_limit = check_seconds(args.call_time_limit, "--call-time-limit", none=True)
 
 
 def _check_paths(args) -> None:
@@ -254,20 +282,23 @@ def _calibrate(args) -> int:
     return 0
 
 
-def _interrupted(execution, interrupt: KeyboardInterrupt) -> int:
-    """Ctrl-C or SIGTERM during the work: say what this run cached (the cache counts its writes);
-    exit 130 or 143 (:mod:`mfcheck.app.interrupts`)."""
+def _kept(execution) -> str:
+    """What this run left in the cache, for the line of a stopped run (the cache counts its writes)."""
     cache = execution.cache
     if cache is None:
-        kept = "no cache was used (--no-cache): a re-run starts over"
-    elif cache.written:
+        return "no cache was used (--no-cache): a re-run starts over"
+    if cache.written:
         cells = "1 finished cell is" if cache.written == 1 else f"{cache.written} finished cells are"
-        kept = f"{cells} cached in {cache.folder}/: run the same command again to compute only the rest"
-    elif cache.read:
-        kept = f"nothing new was cached; the {cache.read} cells read from {cache.folder}/ stay there"
-    else:
-        kept = "nothing was cached yet"
-    print(f"mfcheck: {stopped_by(interrupt)}; {kept}.", file=sys.stderr)
+        return f"{cells} cached in {cache.folder}/: run the same command again to compute only the rest"
+    if cache.read:
+        return f"nothing new was cached; the {cache.read} cells read from {cache.folder}/ stay there"
+    return "nothing was cached yet"
+
+
+def _interrupted(execution, interrupt: KeyboardInterrupt) -> int:
+    """Ctrl-C, SIGTERM or the time limit during the work: say what this run cached; exit 130, 143
+    or 124 (:mod:`mfcheck.app.interrupts`, :mod:`mfcheck.app.limits`)."""
+    print(f"mfcheck: {stopped_by(interrupt)}; {_kept(execution)}.", file=sys.stderr)
     return exit_code(interrupt)
 
 
@@ -307,7 +338,7 @@ def _false_alarm(args, execution) -> int:
     """``mfcheck gate --false-alarm N``: exit 0 unless the interval of the rate lies above α."""
     from mfcheck.app.false_alarm import BUILTIN, measure_false_alarm, write_report
     from mfcheck.claims.fit import DEFAULT_ALPHA
-    from mfcheck.app.gate import ImplementationError, load_implementation, probe
+    from mfcheck.app.gate import ImplementationError, implementation_failed, load_implementation, probe
     from mfcheck.claims.tiers import get_tier
 
     try:
@@ -319,12 +350,11 @@ def _false_alarm(args, execution) -> int:
         if args.seed_start < 0:
             raise InvalidArgument(f"`--seed-start` must be >= 0, got {args.seed_start}.")
         if callable(impl):
-            probe(impl)
+            probe(impl, call_time_limit=args.call_time_limit)
     except InvalidArgument as exc:
         return _usage_error(exc)
     except ImplementationError as exc:
-        print(f"mfcheck: implementation error: {exc}", file=sys.stderr)
-        return 2
+        return implementation_failed(exc)
     seeds = list(range(args.seed_start, args.seed_start + args.false_alarm))
     folder = _false_alarm_folder(args)
     command = f"mfcheck gate --false-alarm {args.false_alarm} --tier {tier.name}" + (f" --impl {args.impl}" if args.impl else "") + (
@@ -337,10 +367,13 @@ def _false_alarm(args, execution) -> int:
             result = measure_false_alarm(tier, seeds, impl=impl, alpha=alpha, claims=args.claims, execution=running,
                                          seed_workers=workers, progress=not args.quiet,
                                          echo=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
-                                         on_run=lambda partial: write_report(partial, folder, command, planned=args.false_alarm))
+                                         on_run=lambda partial: write_report(partial, folder, command, planned=args.false_alarm),
+                                         call_time_limit=args.call_time_limit)
     except KeyboardInterrupt as interrupt:
         print(f"mfcheck: {stopped_by(interrupt)}; the runs finished so far are in {folder}/.", file=sys.stderr)
         return exit_code(interrupt)
+    except ImplementationError as exc:  # a seed's run met a call the probe did not (too slow, a crash)
+        return implementation_failed(exc)
     path = write_report(result, folder, command)
     lo, hi = result.ci
     print(f"false alarms: {result.alarms}/{len(result.judged)} judged runs (rate {result.rate:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]) "
@@ -362,7 +395,7 @@ def _gate(args, execution) -> int:
         with started(execution) as running:
             return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init,
                                 baseline=args.baseline, write_baseline_to=args.write_baseline, run_self_test=args.self_test,
-                                out=args.out, quiet=args.quiet, execution=running)
+                                out=args.out, quiet=args.quiet, execution=running, call_time_limit=args.call_time_limit)
     except KeyboardInterrupt as interrupt:
         return _interrupted(execution, interrupt)
 
@@ -416,17 +449,18 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "calibrate":
         return _calibrate(args)
-    try:  # paths and where the cells run, before any work
+    try:  # paths, time limits and where the cells run, before any work
         _check_paths(args)
+        _check_time_limits(args)
         execution = _execution(args)
     except InvalidArgument as exc:
         return _usage_error(exc)
-    with sigterm_interrupts():
-        try:
+    try:
+        with sigterm_interrupts(), time_limit(args.time_limit, last_words=lambda: _kept(execution)):
             code = _gate(args, execution) if args.command == "gate" else _verify(args, execution)
-        except KeyboardInterrupt as interrupt:  # outside the work (printing the table, writing the baseline)
-            print(f"mfcheck: {stopped_by(interrupt)}.", file=sys.stderr)
-            code = exit_code(interrupt)
+    except KeyboardInterrupt as interrupt:  # outside the work (printing the table, writing the baseline)
+        print(f"mfcheck: {stopped_by(interrupt)}.", file=sys.stderr)
+        code = exit_code(interrupt)
     _damage(execution)
     return code
 

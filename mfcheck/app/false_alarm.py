@@ -35,6 +35,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from mfcheck._validation import check_positive_int
+from mfcheck.app.limits import DEFAULT_CALL_TIME_LIMIT
 from mfcheck.errors import InvalidArgument
 from mfcheck.stats.results import DEFAULT_ALPHA
 from mfcheck.claims.tiers import Tier
@@ -122,7 +123,8 @@ BUILTIN = "builtin"
 """``impl`` of :func:`measure_false_alarm` for mfcheck's own rule (compiled where the kernels apply)."""
 
 
-def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims: tuple[str, ...], execution) -> FalseAlarmRun:
+def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims: tuple[str, ...], execution,
+              call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT) -> FalseAlarmRun:
     """The gate on ``step`` with root seed ``seed`` (module level so that it can run in a worker process).
 
     ``step`` = :data:`BUILTIN`: the gate's decision procedure (the same claims, tiers, tests and Holm
@@ -137,7 +139,7 @@ def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims:
     if step == BUILTIN:
         v = verify(tier, experiment=experiment, alpha=alpha, claims=list(claims), execution=execution, progress=False)
     else:
-        v = gate(step, tier, alpha, claims=list(claims), experiment=experiment, execution=execution)
+        v = gate(step, tier, alpha, claims=list(claims), experiment=experiment, execution=execution, call_time_limit=call_time_limit)
     return FalseAlarmRun(
         seed=seed, exit_code=v.exit_code,
         failed_claims=tuple(r.claim for r in v.results if r.verdict == "fail"),
@@ -160,6 +162,7 @@ def measure_false_alarm(
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
     on_run: Callable[[FalseAlarm], None] | None = None,
+    call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT,
 ) -> FalseAlarm:
     """Run :func:`mfcheck.app.gate.gate` on a correct implementation once per root seed.
 
@@ -179,6 +182,7 @@ def measure_false_alarm(
       The runs do not depend on it: each seed has its own seed tree.
     - ``echo``: receives one line per finished run; ``on_run``: receives the result so far after
       each finished run (the CLI rewrites its report, so an interrupted measurement keeps what it has).
+    - ``call_time_limit``: the gate's limit on each call of ``impl`` (:func:`mfcheck.app.gate.gate`).
     """
     from mfcheck.app.gate import STEP_CLAIMS, reference_step
 
@@ -192,12 +196,12 @@ def measure_false_alarm(
     claims = tuple(STEP_CLAIMS if claims is None else claims)
     name = "mfcheck.dynamics.sgd.mean_field_step (built-in rule, compiled)" if step == BUILTIN else getattr(step, "__name__", repr(step))
     if seed_workers == 1:
-        results = (_one_seed(tier, s, step, float(alpha), claims, execution) for s in seeds)
+        results = (_one_seed(tier, s, step, float(alpha), claims, execution, call_time_limit) for s in seeds)
     else:
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=seed_workers, return_as="generator_unordered")(  # a stopped run keeps every finished seed
-            delayed(_one_seed)(tier, s, step, float(alpha), claims, None) for s in seeds)
+            delayed(_one_seed)(tier, s, step, float(alpha), claims, None, call_time_limit) for s in seeds)
     runs = []
     for run in tqdm(results, total=len(seeds), desc=f"false alarms ({tier.name})", unit="seed", disable=not progress):
         runs.append(run)

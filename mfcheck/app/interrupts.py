@@ -7,7 +7,8 @@ kept in the cache. SIGTERM is what ``kill``, a CI job's timeout, a container's s
 scheduler send; by default it ends the process at once, with none of that, and the joblib
 workers, which do not receive it, compute on as orphans. So while ``mfcheck verify`` and
 ``mfcheck gate`` run, SIGTERM raises :class:`Terminated`, a KeyboardInterrupt, and takes the
-same path. A second SIGTERM ends the process at once, as by default.
+same path. A second SIGTERM ends the process at once, as by default. The overall time limit
+(:mod:`mfcheck.app.limits`) stops a run along the same path too.
 
 The exit codes follow the shell's for a process ended by a signal, 128 plus its number: 130
 after SIGINT, 143 after SIGTERM, so a script sees the same status whether the process died of
@@ -33,15 +34,20 @@ TERMINATED = 128 + signal.SIGTERM
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised as an interrupt (inside :func:`sigterm_interrupts`)."""
 
+    exit_code = TERMINATED
+    stopped_by = "terminated (SIGTERM)"
+
 
 def exit_code(interrupt: KeyboardInterrupt) -> int:
-    """:data:`TERMINATED` for :class:`Terminated`, else :data:`INTERRUPTED`."""
-    return TERMINATED if isinstance(interrupt, Terminated) else INTERRUPTED
+    """The interrupt's ``exit_code``: :data:`TERMINATED` for :class:`Terminated`, the time limit's
+    for :class:`mfcheck.app.limits.TimeLimitExceeded`; :data:`INTERRUPTED` for Ctrl-C."""
+    return getattr(interrupt, "exit_code", INTERRUPTED)
 
 
 def stopped_by(interrupt: KeyboardInterrupt) -> str:
-    """How the run was stopped, for the one line a command prints: "terminated (SIGTERM)" or "interrupted"."""
-    return "terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "interrupted"
+    """How the run was stopped, for the one line a command prints: the interrupt's ``stopped_by``
+    ("terminated (SIGTERM)", the time limit's), else "interrupted"."""
+    return getattr(interrupt, "stopped_by", "interrupted")
 
 
 def _raise_terminated(signum, frame):

@@ -25,16 +25,18 @@ hand with ``pytest -p mfcheck.app.plugin``). Two ways to use it:
 Marker / fixture keywords: ``impl``, ``tier`` (default: the option ``--mfcheck-gate-tier``,
 else the ini value ``mfcheck_gate_tier``, else ``smoke``), ``alpha`` (default
 ``--mfcheck-gate-alpha`` or 0.05), ``claims`` (default :data:`mfcheck.app.gate.STEP_CLAIMS`),
-``init`` (an initial sampler, callable or spec) and ``baseline`` (a JSON file of
-:func:`mfcheck.app.gate.write_baseline`). With the marker, a test that also requests the fixture
-``mfcheck_verification`` receives the marker's verification.
+``init`` (an initial sampler, callable or spec), ``baseline`` (a JSON file of
+:func:`mfcheck.app.gate.write_baseline`) and ``call_time_limit`` (seconds each call of the
+implementation may take; default :data:`mfcheck.app.limits.DEFAULT_CALL_TIME_LIMIT`, 0 for no
+limit). With the marker, a test that also requests the fixture ``mfcheck_verification`` receives
+the marker's verification.
 
 One reference is solved per (tier, seed) and shared across the session's gate calls.
 
 A bad marker or fixture call (an ``impl`` that does not load, an unknown tier or claim, a
-missing baseline) and an implementation that crashes or returns a wrong shape or non-finite
-values fail the test with mfcheck's one-paragraph message and no traceback (:func:`reported`):
-the traceback would show the plugin's code, not the user's mistake.
+missing baseline) and an implementation that crashes, returns a wrong shape or non-finite
+values, or exceeds the per-call limit fail the test with mfcheck's one-paragraph message and no
+traceback (:func:`reported`): the traceback would show the plugin's code, not the user's mistake.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import contextlib
 
 import pytest
 
+from mfcheck.app.limits import DEFAULT_CALL_TIME_LIMIT
 from mfcheck.app.options import TIER_NAMES
 
 MARKER = "mfcheck_gate"
@@ -76,8 +79,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(impl, tier=None, alpha=None, claims=None, init=None, baseline=None): run the mfcheck gate on the "
-        "SGD step `impl` ('module:callable') and fail unless every claim holds.")
+        f"{MARKER}(impl, tier=None, alpha=None, claims=None, init=None, baseline=None, call_time_limit={DEFAULT_CALL_TIME_LIMIT:g}): "
+        "run the mfcheck gate on the SGD step `impl` ('module:callable') and fail unless every claim holds.")
 
 
 def _default_tier(config) -> str:
@@ -118,11 +121,12 @@ def reported():
         pytest.fail(str(exc), pytrace=False)
     except InvalidArgument as exc:
         pytest.fail(f"mfcheck gate: error: {exc}", pytrace=False)
-    except ImplementationError as exc:
-        pytest.fail(f"mfcheck gate: implementation error: {exc}", pytrace=False)
+    except ImplementationError as exc:  # its label: "implementation error", "call time limit exceeded"
+        pytest.fail(f"mfcheck gate: {exc.label}: {exc}", pytrace=False)
 
 
-def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, baseline=None, check=True):
+def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, baseline=None, call_time_limit=DEFAULT_CALL_TIME_LIMIT,
+             check=True):
     """Run :func:`mfcheck.app.gate.gate` with the session's defaults and shared references; raise
     :class:`GateFailed` (when ``check``) unless the exit code is 0."""
     from mfcheck.claims import get_claim
@@ -149,7 +153,7 @@ def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, bas
             _REFERENCES[key] = build_reference(experiment)
         reference = _REFERENCES[key]
     v = gate(impl, tier, alpha, claims=list(names), baseline=baseline, init=init, experiment=experiment, reference=reference,
-             progress=False, command="pytest mfcheck_gate")
+             progress=False, command="pytest mfcheck_gate", call_time_limit=call_time_limit)
     if check and v.exit_code != 0:
         raise GateFailed(failure_message(v))
     return v
@@ -157,7 +161,7 @@ def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, bas
 
 @pytest.fixture
 def mfcheck_gate(request):
-    """``mfcheck_gate(impl, *, tier=None, alpha=None, claims=None, init=None, baseline=None)``:
+    """``mfcheck_gate(impl, *, tier=None, alpha=None, claims=None, init=None, baseline=None, call_time_limit=...)``:
     run the gate, fail the test (listing failing claims and p-values) unless every claim holds,
     return the :class:`mfcheck.app.gate.GateVerification`."""
 
@@ -176,7 +180,7 @@ def _marker_kwargs(item):
     impl = kwargs.pop("impl", marker.args[0] if marker.args else None)
     if impl is None and kwargs.get("init") is None:
         raise pytest.UsageError(f"@pytest.mark.{MARKER} on {item.nodeid} needs impl='module:callable' (or init=...).")
-    unknown = set(kwargs) - {"tier", "alpha", "claims", "init", "baseline"}
+    unknown = set(kwargs) - {"tier", "alpha", "claims", "init", "baseline", "call_time_limit"}
     if unknown:
         raise pytest.UsageError(f"@pytest.mark.{MARKER} on {item.nodeid}: unknown keyword(s) {sorted(unknown)}.")
     return {"impl": impl, **kwargs}

@@ -12,9 +12,10 @@ seed is a field of the experiment) and ``cell`` is (path, N, ε). :func:`fingerp
 these objects by content: numbers by their exact ``repr``, arrays by their bytes,
 dataclasses and plain objects by their fields, functions by module, qualified name, source
 text, the source file of their module, defaults and closure, so that a rule defined outside
-mfcheck is keyed by its own code. An object whose content cannot be established (a random
-generator, an open file, a function without source) raises :class:`Unidentifiable`, and the
-caller computes the cell without the cache rather than risk a stale result.
+mfcheck is keyed by its own code; a value wrapped in :class:`Unkeyed` is left out. An object
+whose content cannot be established (a random generator, an open file, a function without
+source) raises :class:`Unidentifiable`, and the caller computes the cell without the cache
+rather than risk a stale result.
 
 A result is a flat dict of numeric arrays or numbers, stored as ``<folder>/<key[:2]>/<key>.npz``
 and written atomically (a temporary file in the same folder, then ``os.replace``), so an
@@ -55,12 +56,21 @@ import numpy as np
 
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["DEFAULT_CACHE_DIR", "Cache", "Unidentifiable", "code_version", "fingerprint"]
+__all__ = ["DEFAULT_CACHE_DIR", "Cache", "Unidentifiable", "Unkeyed", "code_version", "fingerprint"]
 
 DEFAULT_CACHE_DIR = ".mfcheck-cache"
 """The folder ``mfcheck verify`` and ``mfcheck gate`` cache cells in (relative to the working directory)."""
 
 _MAX_DEPTH = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Unkeyed:
+    """A value a cell function carries that cannot change its result (the time limit on each call
+    of a user's step, :mod:`mfcheck.app.limits`): :func:`fingerprint` leaves it out, so that a run
+    with another limit reads the cells an earlier one cached."""
+
+    value: object
 
 
 class Unidentifiable(Exception):
@@ -168,7 +178,9 @@ class _Hasher:
         self.token("class", f"{module}:{cls.__qualname__}:{_module_digest(module)}")
 
     def _compound(self, obj, depth: int) -> None:
-        if isinstance(obj, tuple | list):
+        if isinstance(obj, Unkeyed):
+            self.token("unkeyed")
+        elif isinstance(obj, tuple | list):
             self.token(type(obj).__name__)
             self._items(list(obj), depth)
         elif isinstance(obj, dict):

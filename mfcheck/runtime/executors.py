@@ -22,6 +22,7 @@ import contextlib
 import contextvars
 import dataclasses
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +34,8 @@ from tqdm.auto import tqdm
 from mfcheck.runtime.cache import Cache, Unidentifiable, code_version
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["EXECUTORS", "Execution", "current_execution", "default_workers", "map_cells", "started", "stop_workers", "using"]
+__all__ = ["EXECUTORS", "Execution", "current_execution", "default_workers", "map_cells", "kill_workers", "started", "stop_workers",
+           "using"]
 
 EXECUTORS = ("serial", "joblib", "dask")
 
@@ -151,6 +153,19 @@ def stop_workers() -> None:
     executor = getattr(reusable, "_executor", None)
     if executor is not None:
         executor.shutdown(wait=True, kill_workers=True)
+
+
+def kill_workers() -> None:
+    """SIGKILL the joblib (loky) worker processes of this process at once, waiting on nothing.
+
+    The last resort of a process about to end while its main thread is stuck
+    (:func:`mfcheck.app.limits.time_limit`): :func:`stop_workers` hands the killing to loky's
+    manager thread and waits for it, which may not come to pass; a busy worker whose parent is
+    gone would compute on until its cell is done."""
+    reusable = sys.modules.get("joblib.externals.loky.reusable_executor")
+    for pid in list(getattr(getattr(reusable, "_executor", None), "_processes", None) or ()):
+        with contextlib.suppress(OSError):  # gone already
+            os.kill(pid, signal.SIGKILL)
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>

@@ -46,13 +46,17 @@ An initial sampler ``init(rho0, rng, N) -> (N, D)`` can be gated too (``init=``;
 ``mcdiarmid`` claim, which tests only θ^0). In pytest, see :mod:`mfcheck.app.plugin`.
 
 Every call of the implementation is checked (:func:`checked`): an exception, a wrong shape or
-a non-finite value raises :class:`ImplementationError`, and the command exits 2. The first call
-comes before any work (:func:`probe`: two replicates of three particles, noiseless and noisy),
-so a step that fails on every input is reported at once, not after the reference is solved.
+a non-finite value raises :class:`ImplementationError`, and the command exits 2; a call that
+does not return within the per-call limit (``--call-time-limit``, ``call_time_limit=``, default
+60 s; :mod:`mfcheck.app.limits`) is stopped and raises :class:`CallTimeLimitExceeded`, and the
+command exits 125. The first call comes before any work (:func:`probe`: two replicates of three
+particles, noiseless and noisy), so a step that fails on every input, or hangs, is reported at
+once, not after the reference is solved.
 
 Exit codes: 0 every claim holds, 1 a claim is violated (or the baseline moved), 2 usage error
 or a crashing / wrong-shape implementation, 3 no claim violated but one unresolved (its message
-names the knob to turn), as ``mfcheck verify``.
+names the knob to turn), as ``mfcheck verify``; 124 the overall time limit (``--time-limit``)
+expired, 125 a call exceeded the per-call limit, 130 interrupted, 143 terminated (SIGTERM).
 
 **Modules.** :mod:`~mfcheck.app.gate.protocol` (loading, checking and adapting implementations),
 :mod:`~mfcheck.app.gate.gate` (the gate, its table, exit codes, the command),
@@ -72,15 +76,17 @@ from mfcheck.app.gate.examples import (
     vanishing_noise_step,
 )
 from mfcheck.app.gate.gate import (
-    INIT_CLAIMS, STEP_CLAIMS, GateVerification, default_claims, format_table, gate, gate_command,
+    INIT_CLAIMS, STEP_CLAIMS, GateVerification, default_claims, format_table, gate, gate_command, implementation_failed,
 )
 from mfcheck.app.gate.protocol import (
-    Implementation, ImplementationError, as_protocol, as_rule, checked, checked_init, load_implementation, probe,
+    CallTimeLimitExceeded, Implementation, ImplementationError, as_protocol, as_rule, checked, checked_init, load_implementation,
+    probe,
 )
 from mfcheck.app.gate.self_test import MUTANTS, SUBTLE, SelfTest, self_test
 
-__all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "probe", "as_rule", "as_protocol",
-           "STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "default_claims", "gate", "format_table", "gate_command", "reference_step",
+__all__ = ["Implementation", "ImplementationError", "CallTimeLimitExceeded", "load_implementation", "checked", "checked_init", "probe",
+           "as_rule", "as_protocol", "STEP_CLAIMS", "INIT_CLAIMS", "GateVerification", "default_claims", "gate", "format_table",
+           "gate_command", "implementation_failed", "reference_step",
            "replicate_loop_step", "einsum_step", "float32_step", "leave_one_out_step", "vanishing_noise_step", "EXACT_STEPS",
            "VARIANTS", "CORRECT_STEPS", "MUTANTS", "SUBTLE", "SelfTest", "self_test", "BASELINE_FORMAT", "baseline_document",
            "write_baseline", "compare_baseline"]

@@ -20,6 +20,7 @@ from mfcheck.app.gate.baseline import compare_baseline, write_baseline
 from mfcheck.report.format import fmt_estimate
 from mfcheck.app.gate.examples import reference_step
 from mfcheck.app.gate.protocol import Implementation, ImplementationError, as_rule, checked_init, load_implementation, name_of, probe
+from mfcheck.app.limits import DEFAULT_CALL_TIME_LIMIT, check_seconds
 from mfcheck.app.verify import Verification, verify
 from mfcheck.claims import CLAIMS
 from mfcheck.claims.tiers import Tier
@@ -27,7 +28,8 @@ from mfcheck.dynamics.sgd import InitSampler, iid_init
 from mfcheck.errors import InvalidArgument
 from mfcheck.stats.results import DEFAULT_ALPHA, deciding, family_size
 
-__all__ = ["STEP_CLAIMS", "INIT_CLAIMS", "default_claims", "GateVerification", "check_alpha", "gate", "format_table", "gate_command"]
+__all__ = ["STEP_CLAIMS", "INIT_CLAIMS", "default_claims", "GateVerification", "check_alpha", "gate", "format_table", "gate_command",
+           "implementation_failed"]
 
 STEP_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts & {"step", "noise"} and not claim.strict)
 """The claims that run the step under test (mcdiarmid and free_energy do not), read from the declarations;
@@ -87,6 +89,7 @@ def gate(
     progress: bool = False,
     command: str = "mfcheck gate",
     execution=None,
+    call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT,
 ) -> GateVerification:
     """Verify the protocol step ``impl`` (a callable or a ``"module:callable"`` spec; None: the
     built-in :func:`reference_step`) and/or the initial sampler ``init`` at ``tier``.
@@ -99,12 +102,16 @@ def gate(
     - ``execution``: where the sweep cells run and their cache (:class:`mfcheck.runtime.executors.Execution`;
       None: serial, no cache). The implementation must then be picklable by cloudpickle (a
       module-level function is).
+    - ``call_time_limit``: seconds each call of ``impl`` and ``init`` may take (None or 0: no
+      limit; :mod:`mfcheck.app.limits`).
 
     Raises :class:`ImplementationError` when the implementation crashes or returns a wrong
     shape / non-finite values (on a tiny input first, :func:`probe`, before the reference is
-    solved); :class:`~mfcheck.errors.InvalidArgument` on bad arguments.
+    solved), its subclass :class:`~mfcheck.app.gate.protocol.CallTimeLimitExceeded` when a call
+    exceeds ``call_time_limit``; :class:`~mfcheck.errors.InvalidArgument` on bad arguments.
     """
     alpha = check_alpha(alpha)
+    call_time_limit = check_seconds(call_time_limit, "call_time_limit", none=True)
     if not isinstance(tier, Tier):
         raise InvalidArgument(f"`tier` must be an mfcheck.claims.tiers.Tier (use get_tier(name)), got {tier!r}.")
     if isinstance(impl, str):
@@ -121,9 +128,10 @@ def gate(
         raise InvalidArgument(f"`baseline` {str(baseline)!r} is not a file (write one with write_baseline / --write-baseline).")
     step = reference_step if impl is None else impl
     if impl is not None:
-        probe(impl, experiment)
+        probe(impl, experiment, call_time_limit)
     start = time.perf_counter()
-    v = verify(tier, experiment=experiment, alpha=alpha, rule=as_rule(step), init=iid_init if init is None else checked_init(init),
+    v = verify(tier, experiment=experiment, alpha=alpha, rule=as_rule(step, call_time_limit),
+               init=iid_init if init is None else checked_init(init, call_time_limit),
                reference=reference, out=None if out is None else Path(out), progress=progress, claims=list(claims), command=command,
                execution=execution)
     diffs = tuple(compare_baseline(v, baseline)) if baseline is not None else ()
@@ -201,12 +209,13 @@ def format_table(verification: Verification) -> str:
 def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = None, claims: Sequence[str] | None = None,
                  init: str | None = None, baseline: str | None = None, write_baseline_to: str | None = None,
                  run_self_test: bool = False, out: str | None = None, quiet: bool = False, stdout=None, stderr=None,
-                 execution=None) -> int:
+                 execution=None, call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT) -> int:
     """``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: print
     the table, return the exit code (0 hold, 1 violated / moved, 2 usage or implementation
-    error, 3 unresolved; a step that fails on a tiny input is reported before any work,
-    :func:`probe`). ``impl`` None with ``run_self_test``: only the self-test. The working
-    directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load.
+    error, 3 unresolved, :data:`~mfcheck.app.limits.CALL_TIME_LIMIT_EXCEEDED` a call of ``impl``
+    or ``init`` exceeded ``call_time_limit``; a step that fails on a tiny input is reported
+    before any work, :func:`probe`). ``impl`` None with ``run_self_test``: only the self-test.
+    The working directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load.
     ``execution``: where the cells run and their cache (the command line passes joblib processes
     and ``.mfcheck-cache/`` by default; None: serial, no cache)."""
     import os
@@ -226,7 +235,7 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
         step = load_implementation(impl) if impl is not None else None
         sampler = load_implementation(init) if init is not None else None
         if step is not None:  # before the self-test too, which would otherwise run first
-            probe(step)
+            probe(step, call_time_limit=call_time_limit)
         code = 0
         if run_self_test:
             st = self_test(tier_obj, alpha, progress=not quiet, echo=None if quiet else (lambda s: print(s, file=stderr)),
@@ -235,7 +244,7 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
             code = st.exit_code
         if step is not None or sampler is not None:
             v = gate(step, tier_obj, alpha, claims=claims, baseline=baseline, init=sampler, out=out, progress=not quiet,
-                     command=f"mfcheck gate --impl {impl} --tier {tier}", execution=execution)
+                     command=f"mfcheck gate --impl {impl} --tier {tier}", execution=execution, call_time_limit=call_time_limit)
             print(v.table(), file=stdout)
             if write_baseline_to is not None:
                 write_baseline(v, write_baseline_to)
@@ -246,5 +255,11 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
         print(f"mfcheck: error: {exc}", file=stderr)
         return 2
     except ImplementationError as exc:
-        print(f"mfcheck: implementation error: {exc}", file=stderr)
-        return 2
+        return implementation_failed(exc, stderr)
+
+
+def implementation_failed(exc: ImplementationError, stderr=None) -> int:
+    """Report ``exc`` in one line, ``mfcheck: <its label>: <message>`` (no traceback: the message
+    names the implementation and the call), and return its exit code."""
+    print(f"mfcheck: {exc.label}: {exc}", file=stderr or sys.stderr)
+    return exc.exit_code

@@ -4,7 +4,9 @@ A protocol step is ``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None
 (:mod:`mfcheck.app.gate`); an initial sampler is ``init(rho0, rng, N) -> (N, D)``. :func:`as_rule`
 turns a step into the harness's :class:`~mfcheck.dynamics.rules.Rule`, with each call checked
 (:func:`checked`): an exception, a wrong shape or a non-finite value raises
-:class:`ImplementationError`; :func:`probe` makes the first such calls, on a tiny input, before any work.
+:class:`ImplementationError`, and a call that does not return within the per-call limit
+(:mod:`mfcheck.app.limits`) raises :class:`CallTimeLimitExceeded`; :func:`probe` makes the first
+such calls, on a tiny input, before any work.
 :func:`as_protocol` goes the other way, for the self-test, which feeds the gate the broken rules
 of :mod:`mfcheck.dynamics.broken` as a user would.
 """
@@ -18,13 +20,15 @@ from functools import partial
 
 import numpy as np
 
+from mfcheck.app.limits import CALL_TIME_LIMIT_EXCEEDED, DEFAULT_CALL_TIME_LIMIT, check_seconds, limited
 from mfcheck.dynamics.rules import Rule
 from mfcheck.dynamics.sgd import InitSampler
 from mfcheck.errors import InvalidArgument
+from mfcheck.runtime.cache import Unkeyed
 from mfcheck.seeds import Streams
 
-__all__ = ["Implementation", "ImplementationError", "load_implementation", "checked", "checked_init", "probe", "as_rule",
-           "as_protocol", "PROBE_SHAPE", "PROBE_S"]
+__all__ = ["Implementation", "ImplementationError", "CallTimeLimitExceeded", "load_implementation", "checked", "checked_init",
+           "probe", "as_rule", "as_protocol", "PROBE_SHAPE", "PROBE_S"]
 
 Implementation = Callable[..., np.ndarray]
 """``step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None) -> new_theta`` (:mod:`mfcheck.app.gate`)."""
@@ -33,7 +37,19 @@ Implementation = Callable[..., np.ndarray]
 class ImplementationError(RuntimeError):
     """The implementation under test crashed, or returned a wrong shape or non-finite values.
 
-    Not a claim violation: the claims cannot be judged, and ``mfcheck gate`` exits 2."""
+    Not a claim violation: the claims cannot be judged, and ``mfcheck gate`` prints
+    ``mfcheck: <label>: <message>`` and exits :attr:`exit_code`."""
+
+    label = "implementation error"
+    exit_code = 2
+
+
+class CallTimeLimitExceeded(ImplementationError):
+    """A call of the implementation under test did not return within the per-call limit
+    (:func:`checked`, :mod:`mfcheck.app.limits`)."""
+
+    label = "call time limit exceeded"
+    exit_code = CALL_TIME_LIMIT_EXCEEDED
 
 
 def load_implementation(spec: str) -> Callable:
@@ -83,23 +99,42 @@ def _validated(out, expected_shape, name: str, what: str) -> np.ndarray:
     return arr
 
 
-def checked(impl: Implementation) -> Implementation:
+def _limit(call_time_limit) -> Unkeyed:
+    """The per-call limit in seconds (None: none) as the checked callables carry it: outside the
+    cache key (:class:`~mfcheck.runtime.cache.Unkeyed`), since it cannot change a result, so that a
+    run with a raised limit reads the cells that an earlier run cached."""
+    return Unkeyed(check_seconds(call_time_limit, "call_time_limit", none=True))
+
+
+def _over(name: str, limit: float, call: str) -> CallTimeLimitExceeded:
+    return CallTimeLimitExceeded(f"{name} did not return within {limit:g} s (called with {call}); if it is only slow, raise "
+                                 f"the limit with --call-time-limit SECONDS (call_time_limit= in Python; 0: no limit).")
+
+
+def checked(impl: Implementation, call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT) -> Implementation:
     """``impl`` with each call checked: inputs are copied (the implementation may write into
     them), the result must be finite of shape (R, N, D); any exception raised inside ``impl``,
-    or a violation, becomes :class:`ImplementationError` (with the original as ``__cause__``)."""
+    or a violation, becomes :class:`ImplementationError` (with the original as ``__cause__``);
+    a call that has not returned after ``call_time_limit`` seconds (None or 0: no limit) is
+    stopped and raises :class:`CallTimeLimitExceeded` (:func:`mfcheck.app.limits.limited`)."""
     name = name_of(impl)
+    limit = _limit(call_time_limit)
 
     def step(theta, x, y, s, neuron, noise=None, lam=0.0, beta=None):
         args = (np.array(theta, dtype=np.float64), np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
         g = None if noise is None else np.array(noise, dtype=np.float64)
+
+        def call() -> str:  # for a message
+            return (f"theta {np.shape(theta)}, x {np.shape(x)}, s={s:.3g}, noise {'None' if noise is None else np.shape(noise)}, "
+                    f"lam={lam}, beta={beta}")
+
         try:
-            out = impl(*args, s, neuron, noise=g, lam=lam, beta=beta)
+            with limited(limit.value, lambda: _over(name, limit.value, call())):
+                out = impl(*args, s, neuron, noise=g, lam=lam, beta=beta)
         except ImplementationError:
             raise
         except Exception as exc:
-            raise ImplementationError(f"{name} raised {type(exc).__name__}: {exc} "
-                                      f"(called with theta {np.shape(theta)}, x {np.shape(x)}, s={s:.3g}, "
-                                      f"noise {'None' if noise is None else np.shape(noise)}, lam={lam}, beta={beta}).") from exc
+            raise ImplementationError(f"{name} raised {type(exc).__name__}: {exc} (called with {call()}).") from exc
         return _validated(out, np.shape(theta), name, f"for theta of shape {np.shape(theta)}")
 
     step.__name__ = step.__qualname__ = name
@@ -108,13 +143,17 @@ def checked(impl: Implementation) -> Implementation:
     return step
 
 
-def checked_init(init: InitSampler) -> InitSampler:
+def checked_init(init: InitSampler, call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT) -> InitSampler:
     """An initial sampler ``init(rho0, rng, N) -> (N, D)`` checked like :func:`checked`."""
     name = name_of(init)
+    limit = _limit(call_time_limit)
 
     def sampler(rho0, rng, N):
         try:
-            out = init(rho0, rng, N)
+            with limited(limit.value, lambda: _over(name, limit.value, f"N={N}")):
+                out = init(rho0, rng, N)
+        except ImplementationError:
+            raise
         except Exception as exc:
             raise ImplementationError(f"{name} raised {type(exc).__name__}: {exc} (called with N={N}).") from exc
         return _validated(out, (N, rho0.D), name, f"for N={N} particles in D={rho0.D}")
@@ -146,10 +185,11 @@ def _disposable(impl):
         return impl
 
 
-def probe(impl: Implementation, experiment=None) -> None:
-    """Call ``impl`` twice on a tiny input, each call :func:`checked`: noiseless, and noisy
-    (Gaussians, λ = 0.5, β = 4); raise :class:`ImplementationError` on a crash, a wrong shape or a
-    non-finite value.
+def probe(impl: Implementation, experiment=None, call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT) -> None:
+    """Call ``impl`` twice on a tiny input, each call :func:`checked` (with ``call_time_limit``):
+    noiseless, and noisy (Gaussians, λ = 0.5, β = 4); raise :class:`ImplementationError` on a
+    crash, a wrong shape or a non-finite value, :class:`CallTimeLimitExceeded` on a call that
+    does not return in time.
 
     The input: θ of shape :data:`PROBE_SHAPE` + (D,), x (2, d), y (2,), s = :data:`PROBE_S`, the
     neuron, d and D of ``experiment`` (default: :func:`mfcheck.model.experiment.default_experiment`),
@@ -168,7 +208,7 @@ def probe(impl: Implementation, experiment=None) -> None:
     d = experiment.problem.d
     theta = 0.5 * rng.standard_normal((*PROBE_SHAPE, experiment.neuron.dim(d)))
     x, y = rng.standard_normal((PROBE_SHAPE[0], d)), rng.standard_normal(PROBE_SHAPE[0])
-    step = checked(_disposable(impl))
+    step = checked(_disposable(impl), call_time_limit)
     step(theta, x, y, PROBE_S, experiment.neuron)
     step(theta, x, y, PROBE_S, experiment.neuron, noise=rng.standard_normal(theta.shape), lam=0.5, beta=4.0)
 
@@ -181,12 +221,12 @@ def _noisy(step, theta, x, y, s, neuron, g, noise):
     return step(theta, x, y, s, neuron, noise=g, lam=noise.lam, beta=noise.beta)
 
 
-def as_rule(impl: Implementation) -> Rule:
-    """The harness's rule from a protocol step, every call :func:`checked`: the noiseless step is
+def as_rule(impl: Implementation, call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT) -> Rule:
+    """The harness's rule from a protocol step, every call :func:`checked` (with ``call_time_limit``): the noiseless step is
     ``impl(..., noise=None, lam=0.0, beta=None)``; the noisy step passes the harness's Gaussians g
     as ``noise`` with the rule's λ and β (the protocol's noise constant is c = 4). No kernel: the
     step runs in the numpy loop."""
-    step = checked(impl)
+    step = checked(impl, call_time_limit)
     return Rule(name_of(impl), partial(_noiseless, step), noisy_step=partial(_noisy, step))
 
 
