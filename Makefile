@@ -23,15 +23,19 @@ verify: venv
 	@$(BIN)/mfcheck verify --tier $(TIER) --out reports --executor serial; code=$$?; \
 	if [ $$code -eq 3 ]; then echo "no claim fails; some are unresolved (reports/README.md says why)"; exit 0; fi; exit $$code
 
+# the test modules run on every core (pytest-xdist), each module whole on one worker so that its
+# fixtures are computed once
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile
+
 test: venv
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # the ci tier: derandomised examples, ci sweep sizes, the gate's self-test (about 10 min on 2 cores)
 test-ci: venv
-	CI=true $(BIN)/python -m pytest --mfcheck-tier=ci
+	CI=true $(PYTEST) --mfcheck-tier=ci
 
 test-full: venv
-	$(BIN)/python -m pytest --mfcheck-tier=full
+	$(PYTEST) --mfcheck-tier=full
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

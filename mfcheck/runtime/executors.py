@@ -11,9 +11,10 @@ which keeps library calls and tests simple; the command line (``mfcheck verify``
 ``mfcheck gate``) runs cells in ``os.cpu_count()`` joblib (loky) processes with the cache in
 ``.mfcheck-cache/``, or on dask with ``--executor dask`` / ``--address``.
 
-Every worker runs its cell with BLAS pinned to one thread (threadpoolctl) and, when the
-compiled kernels are present, ``numba.set_num_threads(1)``: one cell per core, no
-oversubscription (docs/methods.md, "Performance").
+Every cell runs with BLAS pinned to one thread (threadpoolctl) and ``numba.set_num_threads(1)``,
+in a worker process and in this process alike (:func:`_one_thread`): one cell per core, no
+oversubscription, and no thread of a cell waiting on another that the scheduler has set aside
+on a loaded machine (docs/methods.md, "Performance").
 """
 
 from __future__ import annotations
@@ -196,20 +197,39 @@ def _tune_malloc() -> None:
         pass
 
 
-def _pinned_call(fn: Callable, index: int, cell) -> tuple[int, object, str]:
-    """Run ``fn(cell)`` in a worker with one BLAS thread and one kernel thread (and the heap
-    tuned, :func:`_tune_malloc`); return (index, result, the worker's mfcheck code version)."""
-    _tune_malloc()
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One BLAS thread and one compiled-kernel thread inside the block (the previous counts after it).
+
+    Every cell runs so, whichever executor runs it: parallelism comes from running cells side by
+    side in processes, never from threads inside a cell. A cell's parallel regions are small (a
+    step of N particles), so a second thread costs more in synchronisation than it saves even on
+    an idle machine, and on a loaded one each region waits for whichever thread the scheduler has
+    set aside (benchmarks/load.py measures the command-level effect)."""
     import numba
 
-    numba.set_num_threads(1)  # the compiled kernels' threads: one cell per core
-    with threadpool_limits(limits=1, user_api="blas"):
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _pinned_call(fn: Callable, index: int, cell) -> tuple[int, object, str]:
+    """Run ``fn(cell)`` in a worker on one thread (:func:`_one_thread`, and the heap tuned,
+    :func:`_tune_malloc`); return (index, result, the worker's mfcheck code version)."""
+    _tune_malloc()
+    with _one_thread():
         return index, fn(cell), code_version()
 
 
 def _run_serial(fn, todo, cells) -> Iterator[tuple[int, object, str]]:
     for i in todo:
-        yield i, fn(cells[i]), code_version()
+        with _one_thread():
+            result = fn(cells[i])
+        yield i, result, code_version()
 
 
 def _run_joblib(fn, todo, cells, workers) -> Iterator[tuple[int, object, str]]:
