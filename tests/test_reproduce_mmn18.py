@@ -263,7 +263,8 @@ def test_gap_study_writes_its_section(tmp_path):
         eps = [c["eps"] for c in g["cells"] if (c["d"], c["N"], c["step"]) == key]
         assert eps == sorted(eps, reverse=True)  # each series in decreasing ε
     assert all(c["sup_gap"] > 0 and 0 <= c["time_of_sup"] <= study.T for c in g["cells"])
-    assert set(g["fits"]["per_d"]) == {"40", "80"} and g["fits"]["per_d"]["80"]["n"] == 6 and "pooled" in g["fits"]
+    fits = g["fits"]["sup_gap"]
+    assert set(fits["per_d"]) == {"40", "80"} and fits["per_d"]["80"]["n"] == 6 and "pooled" in fits and "shift" in g["fits"]
     assert g["extrapolation"]["d"] == 80 and g["extrapolation"]["target"] > 0
     rows = (out / "gap.csv").read_text().splitlines()
     assert rows[0].startswith("d,N,eps,step,replicate,sup_gap") and len(rows) == 1 + len(g["runs"])

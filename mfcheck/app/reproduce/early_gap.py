@@ -118,6 +118,8 @@ GAP_STUDY = GapStudy(
         + _cells((80, 160), (800,), (1e-4, 1e-5, 5e-6, 2e-6, 1e-6))
         + _cells((320,), (200,), (1e-5, 1e-6), replicates=2)
         + _cells((320,), (3200,), (1e-5,), replicates=1)
+        + _cells((80,), (200,), (1e-6,), replicates=2)
+        + _cells((80,), (3200,), (1e-6,), replicates=1)
         + _cells((320,), (800,), (1e-4, 1e-5, 1e-6), step="first_order", replicates=2)
     ),
 )
@@ -429,21 +431,30 @@ def _cell_means(runs) -> list[dict]:
     return out
 
 
+FIT_STATISTICS = ("sup_gap", "shift")
+
+
 def _fits(study: GapStudy, cells, runs) -> dict:
-    """Log-log fits on the ``fit_points`` smallest ε of each (d, N = main_N) series of plain SGD: per d, the slope
-    in ε; pooled over d, the slopes in ε and d; and the gap against ε d."""
+    """{statistic: fits} for the sup gap and the shift (:func:`_fits_of`)."""
+    return {stat: _fits_of(study, cells, runs, stat) for stat in FIT_STATISTICS}
+
+
+def _fits_of(study: GapStudy, cells, runs, stat: str) -> dict:
+    """Log-log fits of ``stat`` on the ``fit_points`` smallest ε of each (d, N = main_N) series of plain SGD (runs with
+    a positive value): per d, the slope in ε; pooled over d, the slopes in ε and d; and against ε d."""
     fits = {"per_d": {}}
     pooled = []
+    runs = [r for r in runs if r[stat] is not None and math.isfinite(r[stat]) and r[stat] > 0]
     for d in sorted({c["d"] for c in cells if c["step"] == "sgd" and c["N"] == study.main_N}):
         eps_all = sorted({c["eps"] for c in cells if c["step"] == "sgd" and c["N"] == study.main_N and c["d"] == d})
         keep = set(eps_all[: study.fit_points])
         rows = [r for r in runs if r["step"] == "sgd" and r["N"] == study.main_N and r["d"] == d and r["eps"] in keep]
         pooled += rows
         if len({r["eps"] for r in rows}) >= 2 and len(rows) >= 3:
-            fits["per_d"][str(d)] = {"eps": sorted(keep), **fit_scaling([r["eps"] for r in rows], [r["sup_gap"] for r in rows])}
+            fits["per_d"][str(d)] = {"eps": sorted(keep), **fit_scaling([r["eps"] for r in rows], [r[stat] for r in rows])}
     if len({r["d"] for r in pooled}) >= 2:
-        fits["pooled"] = fit_scaling([[r["eps"], r["d"]] for r in pooled], [r["sup_gap"] for r in pooled], names=("log ε", "log d"))
-        fits["eps_d"] = fit_scaling([r["eps"] * r["d"] for r in pooled], [r["sup_gap"] for r in pooled], names=("log εd",))
+        fits["pooled"] = fit_scaling([[r["eps"], r["d"]] for r in pooled], [r[stat] for r in pooled], names=("log ε", "log d"))
+        fits["eps_d"] = fit_scaling([r["eps"] * r["d"] for r in pooled], [r[stat] for r in pooled], names=("log εd",))
     return fits
 
 
@@ -466,7 +477,7 @@ def summarise(result: dict) -> dict:
     of the main-d fit to the PDE's own risk error."""
     study = result["study"]
     out = {k: result[k] for k in ("study", "seed", "cells", "runs", "fits", "pde", "early_time")}
-    main = out["fits"]["per_d"].get(str(study["main_d"]))
+    main = out["fits"]["sup_gap"]["per_d"].get(str(study["main_d"]))
     if main is not None:
         err = result["pde"][str(study["main_d"])]["error_risk"]
         out["extrapolation"] = {"d": study["main_d"], **extrapolate(main, err)}
@@ -506,7 +517,7 @@ def plot_gap(result: dict, path) -> None:
     right: the risk against t at the main d beside the PDE, one curve per ε."""
     from mfcheck.report.figures import plt, save_figure
 
-    study, cells, fits = result["study"], result["cells"], result["fits"]
+    study, cells, fits = result["study"], result["cells"], result["fits"]["sup_gap"]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.5, 4.4))
     colors = {80: "tab:green", 160: "tab:orange", 320: "tab:blue"}
     for d in sorted({c["d"] for c in cells}):
@@ -622,39 +633,47 @@ def readme_section(gap: dict) -> list[str]:
             f"{_pm(c['lambda_early_measured'], c['lambda_early_measured_se'])} |")
     lines += ["", f"PDE error of the risk (refinement, sup over t ≤ {st['T']:g}): "
               + ", ".join(f"d = {d}: {v['error_risk']:.2g}" for d, v in gap["pde"].items()) + ".", ""]
-    lines += ["**Fits** (OLS of log sup gap on log ε, one point per run, HC3 standard errors, 95 % intervals; the "
-              f"{st['fit_points']} smallest ε of each d at N = {mN}, plain SGD):", ""]
-    lines += ["| fit | points | slope in ε | slope in d | residual sd (log) |", "|---|---|---|---|---|"]
-    for d, f in fits.get("per_d", {}).items():
-        lines.append(f"| d = {d}, ε ∈ {{{', '.join(f'{e:g}' for e in f['eps'])}}} | {f['n']} | {_ci(f['log ε'])} | | {f['residual_sd']:.2g} |")
-    if "pooled" in fits:
-        p = fits["pooled"]
-        lines.append(f"| pooled over d | {p['n']} | {_ci(p['log ε'])} | {_ci(p['log d'])} | {p['residual_sd']:.2g} |")
-    if "eps_d" in fits:
-        p = fits["eps_d"]
-        lines.append(f"| against ε d | {p['n']} | {_ci(p['log εd'])} (in ε d) | | {p['residual_sd']:.2g} |")
+    lines += ["**Fits** (OLS of the log statistic on log ε, one point per run, HC3 standard errors, 95 % intervals; the "
+              f"{st['fit_points']} smallest ε of each d at N = {mN}, plain SGD, runs with a positive value):", ""]
+    lines += ["| statistic | fit | points | slope in ε | slope in d | residual sd (log) |", "|---|---|---|---|---|---|"]
+    for stat, fs in fits.items():
+        name = "sup gap" if stat == "sup_gap" else stat
+        for d, f in fs.get("per_d", {}).items():
+            lines.append(f"| {name} | d = {d}, ε ∈ {{{', '.join(f'{e:g}' for e in f['eps'])}}} | {f['n']} | {_ci(f['log ε'])} | | "
+                         f"{f['residual_sd']:.2g} |")
+        if "pooled" in fs:
+            p = fs["pooled"]
+            lines.append(f"| {name} | pooled over d | {p['n']} | {_ci(p['log ε'])} | {_ci(p['log d'])} | {p['residual_sd']:.2g} |")
+        if "eps_d" in fs:
+            p = fs["eps_d"]
+            lines.append(f"| {name} | against ε d | {p['n']} | {_ci(p['log εd'])} (in ε d) | | {p['residual_sd']:.2g} |")
     lines.append("")
     lines += _conclusions(gap, by, err)
     return lines
 
 
 def _conclusions(gap: dict, by: dict, err: float) -> list[str]:
-    st, fits = gap["study"], gap["fits"]
+    st, fits, shift_fits = gap["study"], gap["fits"]["sup_gap"], gap["fits"]["shift"]
     md, mN = st["main_d"], st["main_N"]
     out = ["**What the data say.**", ""]
     main = fits.get("per_d", {}).get(str(md))
     eps_main = sorted(e for (d, N, e, s) in by if d == md and N == mN and s == "sgd")
+    closes = main is not None and main["log ε"]["ci"][0] > 0
     if eps_main:
         hi, lo = by[(md, mN, eps_main[-1], "sgd")], by[(md, mN, eps_main[0], "sgd")]
-        out.append(f"- At d = {md}, N = {mN} the sup gap falls from {_f(hi['sup_gap'])} at ε = {hi['eps']:g} to {_f(lo['sup_gap'])} at "
-                   f"ε = {lo['eps']:g}, and the shift from {_f(hi['shift'], 2)} to {_f(lo['shift'], 2)}: the gap closes as ε → 0. "
-                   "At large ε it saturates (the shift exceeds the width of the drop, and the sup is nearly the whole drop); the "
-                   "fit uses the smallest ε only.")
+        out.append(f"- At d = {md}, N = {mN} the sup gap goes from {_f(hi['sup_gap'])} at ε = {hi['eps']:g} to {_f(lo['sup_gap'])} at "
+                   f"ε = {lo['eps']:g}, and the shift from {_f(hi['shift'], 2)} to {_f(lo['shift'], 2)}: "
+                   + ("the gap closes as ε → 0 (the slope below is positive). " if closes else
+                      "these ε do not show the gap closing (the slope below is not significantly positive). ")
+                   + "At large ε the shift exceeds the width of the drop and the sup approaches the whole drop, so the fits use "
+                   "the smallest ε only.")
     if main is not None:
         b = main["log ε"]
         word = ("consistent with 1 (gap ∝ ε)" if b["ci"][0] <= 1.0 <= b["ci"][1] else
                 "below 1" if b["ci"][1] < 1.0 else "above 1")
-        out.append(f"- Slope in ε at d = {md}: {_ci(b)}, {word}.")
+        sh = shift_fits.get("per_d", {}).get(str(md))
+        out.append(f"- Slope in ε of the sup gap at d = {md}: {_ci(b)}, {word}"
+                   + (f"; of the shift: {_ci(sh['log ε'])}." if sh is not None else "."))
     if "pooled" in fits:
         p = fits["pooled"]
         out.append(f"- Pooled over d: slope in ε {_ci(p['log ε'])}, in d {_ci(p['log d'])}; against the single variable ε d the "
