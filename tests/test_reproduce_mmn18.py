@@ -153,7 +153,7 @@ def test_reproduce_mmn18_writes_a_deterministic_folder(tmp_path, monkeypatch, ti
     outs = []
     for k in range(2):
         out = tmp_path / f"run{k}"
-        s = mmn18.reproduce_mmn18(out, setups=tiny_setups, progress=False, noisy=False)
+        s = mmn18.reproduce_mmn18(out, setups=tiny_setups, progress=False, noisy=False, gap=False)
         outs.append(out)
     names = sorted(p.name for p in outs[0].iterdir())
     assert names == sorted(["README.md", "summary.json", "a_histograms.png", "a_histograms.csv", "a_risk.png", "b_risk.png", "landscape.csv",
@@ -174,7 +174,7 @@ def test_reproduce_mmn18_writes_a_deterministic_folder(tmp_path, monkeypatch, ti
 
 def test_reproduce_mmn18_needs_all_setups(tmp_path):
     with pytest.raises(InvalidArgument, match="setups"):
-        mmn18.reproduce_mmn18(tmp_path, setups={"a": mmn18.SETUPS["a"]}, progress=False, noisy=False)
+        mmn18.reproduce_mmn18(tmp_path, setups={"a": mmn18.SETUPS["a"]}, progress=False, noisy=False, gap=False)
 
 
 def test_setups_are_the_papers():
