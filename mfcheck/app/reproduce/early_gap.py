@@ -748,15 +748,22 @@ def _conclusions(gap: dict, by: dict, err: float) -> list[str]:
         parts = [f"ε = {e:g}: {_f(by[(md, mN, e, 'first_order')]['sup_gap'])} (shift {_f(by[(md, mN, e, 'first_order')]['shift'], 2)}) "
                  f"against {_f(by[(md, mN, e, 'sgd')]['sup_gap'])} (shift {_f(by[(md, mN, e, 'sgd')]['shift'], 2)})"
                  for e in fo if (md, mN, e, "sgd") in by]
+        flips = [e for e in fo if (md, mN, e, "sgd") in by and by[(md, mN, e, "sgd")]["shift"] is not None
+                 and by[(md, mN, e, "first_order")]["shift"] is not None
+                 and by[(md, mN, e, "first_order")]["shift"] < 0 < by[(md, mN, e, "sgd")]["shift"]]
         out.append("- With the second-order term removed (same samples, same start) the gap at d = "
-                   f"{md} is {'; '.join(parts)} with the plain step.")
-    Ns = sorted({N for (d, N, e, s) in by if d == md and s == "sgd"})
-    if len(Ns) > 1:
-        parts = []
-        for e in sorted({e for (d, N, e, s) in by if d == md and s == "sgd" and N != mN}, reverse=True):
-            parts.append(f"ε = {e:g}: " + ", ".join(f"N = {N}: {_pm(by[(md, N, e, 'sgd')]['sup_gap'], by[(md, N, e, 'sgd')]['sup_gap_se'])}"
-                                                   for N in Ns if (md, N, e, "sgd") in by))
-        out.append(f"- Across N at d = {md}: " + "; ".join(parts) + ".")
+                   f"{md} is {'; '.join(parts)} with the plain step."
+                   + (f" At ε = {', '.join(f'{e:g}' for e in flips)} the early escape becomes a late one: what is left is a "
+                      "separate finite-ε effect of the first-order step of the opposite sign (its increments of r² come in rare, "
+                      "large jumps on a plateau), which at the largest ε is itself large." if flips else ""))
+    parts = []
+    for d, e in sorted({(d, e) for (d, N, e, s) in by if s == "sgd" and N != mN}, key=lambda k: (-k[0], -k[1])):
+        Ns = sorted(N for (d2, N, e2, s) in by if s == "sgd" and d2 == d and e2 == e)
+        parts.append(f"d = {d}, ε = {e:g}, λ0 = {_f(by[(d, Ns[0], e, 'sgd')]['lambda0'])}: "
+                     + ", ".join(f"N = {N}: {_pm(by[(d, N, e, 'sgd')]['sup_gap'], by[(d, N, e, 'sgd')]['sup_gap_se'])} "
+                                 f"(shift {_pm(by[(d, N, e, 'sgd')]['shift'], by[(d, N, e, 'sgd')]['shift_se'], 2)})" for N in Ns))
+    if parts:
+        out.append("- Across N (sup gap, shift): " + "; ".join(parts) + ".")
     small = [c for c in gap["cells"] if c["step"] == "sgd" and c["lambda0"] is not None and c["lambda0"] <= 0.5
              and c["lambda_early_measured"] is not None]
     if small:
