@@ -69,7 +69,8 @@ def _reproduce(args) -> int:
                 print(f"{name}: settled risk SGD {v['risk_sgd_settled']:.4g}, PDE {v['risk_pde_settled']:.4g}; "
                       f"sup|R_N − R(ρ̄_t)| = {v['sup_abs_risk_difference']:.3g}")
         for c in s.get("gap", {}).get("cells", []):
-            print(f"gap d={c['d']} N={c['N']} eps={c['eps']:g} {c['step']}: sup|R_N − R(ρ̄_t)| = {c['sup_gap']:.3g}, shift {c['shift']}")
+            shift = "–" if c["shift"] is None else f"{c['shift']:.3g}"
+            print(f"gap d={c['d']} N={c['N']} eps={c['eps']:g} {c['step']}: sup|R_N − R(ρ̄_t)| = {c['sup_gap']:.3g}, shift {shift}")
     else:
         from mfcheck.app.reproduce.dimension import DEFAULT_SEED, reproduce_dimension
 
