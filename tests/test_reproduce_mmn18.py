@@ -153,7 +153,7 @@ def test_reproduce_mmn18_writes_a_deterministic_folder(tmp_path, monkeypatch, ti
     outs = []
     for k in range(2):
         out = tmp_path / f"run{k}"
-        s = mmn18.reproduce_mmn18(out, setups=tiny_setups, progress=False, noisy=False)
+        s = mmn18.reproduce_mmn18(out, setups=tiny_setups, progress=False, noisy=False, gap=False)
         outs.append(out)
     names = sorted(p.name for p in outs[0].iterdir())
     assert names == sorted(["README.md", "summary.json", "a_histograms.png", "a_histograms.csv", "a_risk.png", "b_risk.png", "landscape.csv",
@@ -174,7 +174,7 @@ def test_reproduce_mmn18_writes_a_deterministic_folder(tmp_path, monkeypatch, ti
 
 def test_reproduce_mmn18_needs_all_setups(tmp_path):
     with pytest.raises(InvalidArgument, match="setups"):
-        mmn18.reproduce_mmn18(tmp_path, setups={"a": mmn18.SETUPS["a"]}, progress=False, noisy=False)
+        mmn18.reproduce_mmn18(tmp_path, setups={"a": mmn18.SETUPS["a"]}, progress=False, noisy=False, gap=False)
 
 
 def test_setups_are_the_papers():
@@ -215,3 +215,72 @@ def test_noisy_comparison_structure(tmp_path):
     assert cmp.risk_law_N > cmp.law.risk
     plot_noisy(cmp, tmp_path / "noisy.png")
     assert (tmp_path / "noisy.png").stat().st_size > 0
+
+
+# -- the early-time gap study (mfcheck.app.reproduce.early_gap) ----------------------------------------
+
+
+def test_gap_block_is_the_mean_field_step_and_splits_the_change_of_r2():
+    from mfcheck.app.reproduce.early_gap import gap_block
+    from mfcheck.dynamics.kernels import sgd_block
+
+    rng = np.random.default_rng(1)
+    Th = rng.standard_normal((30, 20)) * 0.9 / math.sqrt(20)
+    X, Y = rng.standard_normal((400, 20)) * 1.5, rng.choice([-1.0, 1.0], 400)
+    plain = Th.copy()
+    r2, acc = gap_block(plain, X, Y, 1e-2)
+    ref = Th[None].copy()
+    sgd_block(InnerNeuron(PAPER_SIGMA), ref, X[:, None], Y[:, None], np.full(400, 1e-2))
+    np.testing.assert_allclose(plain, ref[0], rtol=0, atol=1e-12)
+    change = np.mean(np.sum(plain**2, axis=1) - np.sum(Th**2, axis=1))
+    assert acc[1] > 0 and acc[0] + acc[1] == pytest.approx(change, rel=1e-9)  # the two parts make the whole change of r²
+    first = Th.copy()  # small steps: the first-order target |w|² + 2a<w, x> stays positive
+    r2f, accf = gap_block(first, X, Y, 1e-3, first_order=True)
+    np.testing.assert_allclose(np.sum(first**2, axis=1), r2f, rtol=1e-10)  # r² kept up to date
+    assert np.mean(r2f - np.sum(Th**2, axis=1)) == pytest.approx(accf[0], rel=1e-9)  # only the first-order part moved r²
+    with pytest.raises(InvalidArgument, match="Theta"):
+        gap_block(np.zeros((3, 20), dtype=np.float32), X, Y, 1e-2)
+
+
+def test_gap_study_writes_its_section(tmp_path):
+    """The gap-only path on tiny cells with the real radial solver (fast settings): shapes, ε order, fits,
+    the README section, and the other files of the report left alone."""
+    import json
+
+    from mfcheck.app.reproduce import early_gap as eg
+
+    cells = (eg._cells((40, 80), (10,), (0.01, 0.005, 0.0025), replicates=2) + eg._cells((80,), (20,), (0.005,), replicates=1)
+             + eg._cells((80,), (10,), (0.005,), step="first_order", replicates=2))
+    study = eg.GapStudy(T=0.04, record_dt=0.01, cells=cells, main_d=80, main_N=10, quality="fast")
+    out = tmp_path / "mmn18"
+    out.mkdir()
+    (out / "risk_a.csv").write_text("untouched\n")
+    (out / "summary.json").write_text(json.dumps({"seed": 7, "command": "mfcheck reproduce mmn18 --out x", "setups": {}}, indent=2) + "\n")
+    s = mmn18.reproduce_mmn18(out, seed=7, only="gap", gap=study, progress=False)
+    g = s["gap"]
+    assert len(g["runs"]) == 3 * 2 * 2 + 1 + 2 and len(g["cells"]) == 3 * 2 + 1 + 1
+    for key in {(c["d"], c["N"], c["step"]) for c in g["cells"]}:
+        eps = [c["eps"] for c in g["cells"] if (c["d"], c["N"], c["step"]) == key]
+        assert eps == sorted(eps, reverse=True)  # each series in decreasing ε
+    assert all(c["sup_gap"] > 0 and 0 <= c["time_of_sup"] <= study.T for c in g["cells"])
+    fits = g["fits"]["sup_gap"]
+    assert set(fits["per_d"]) == {"40", "80"} and fits["per_d"]["80"]["n"] == 6 and "pooled" in fits and "shift" in g["fits"]
+    assert g["extrapolation"]["d"] == 80 and g["extrapolation"]["target"] > 0
+    rows = (out / "gap.csv").read_text().splitlines()
+    assert rows[0].startswith("d,N,eps,step,replicate,sup_gap") and len(rows) == 1 + len(g["runs"])
+    assert len((out / "gap_curves.csv").read_text().splitlines()) == 1 + len(cells) * len(study.times)
+    assert (out / "gap.png").stat().st_size > 0 and (out / "risk_a.csv").read_text() == "untouched\n"
+    text = (out / "README.md").read_text()
+    assert "## Early-time gap: measured convergence" in text and "mfcheck reproduce mmn18 --only gap" in text
+    assert text == mmn18._readme(json.loads((out / "summary.json").read_text()))  # the README is a function of summary.json
+    with pytest.raises(InvalidArgument, match="seed"):
+        mmn18.reproduce_mmn18(out, seed=8, only="gap", gap=study, progress=False)
+    with pytest.raises(InvalidArgument, match="missing"):
+        mmn18.reproduce_mmn18(tmp_path / "empty", only="gap", gap=study, progress=False)
+
+
+def test_cli_only_gap():
+    args = build_parser().parse_args(["mmn18", "--only", "gap"])
+    assert args.only == "gap" and args.out == "reports/mmn18"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["mmn18", "--only", "noisy"])

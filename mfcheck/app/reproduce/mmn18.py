@@ -305,6 +305,10 @@ def _readme(summary: dict) -> str:
         "independent, so it is the size of the finite-N offset, not a prediction of SGD's risk.",
         "",
     ]
+    if summary.get("gap"):
+        from mfcheck.app.reproduce.early_gap import readme_section
+
+        lines += readme_section(summary["gap"])
     if summary.get("landscape"):
         lines += [
             "## Long-run risk beside the optimum landscape",
@@ -366,11 +370,28 @@ def _readme(summary: dict) -> str:
         "- `risk_<setup>.csv`: t, SGD risk, PDE risk (the risk plots).",
         "- `landscape.csv`: the landscape table; `noisy_cdf.csv`: the pooled radii with the empirical CDF and both laws' CDFs;",
         "  `summary.json`: every number of this page.",
+    ]
+    if summary.get("gap"):
+        lines += [
+            "- `gap.csv`: one row per run of the early-time gap study (sup gap, its time, the shift, the predicted and measured",
+            "  ratios λ, the accumulated first- and second-order parts of the mean r² change at the time of the sup);",
+            "  `gap_curves.csv`: cell, t, SGD risk (mean over replicates), PDE risk (the curves behind `gap.png`).",
+        ]
+    lines += [
         "",
         "## Regenerate",
         "",
         f"    {summary['command']}",
         "",
+    ]
+    if summary.get("gap"):
+        lines += [
+            "The early-time gap section alone (the other files stay as they are):",
+            "",
+            f"    {summary['gap']['command']}",
+            "",
+        ]
+    lines += [
         "(deterministic: fixed seeds, no timings; the PNG files carry no software metadata).",
         "",
     ]
@@ -379,7 +400,8 @@ def _readme(summary: dict) -> str:
 
 def reproduce_mmn18(
     out="reports/mmn18", *, seed: int = DEFAULT_SEED, setups: dict | None = None, quality: str = "report", landscape: bool = True,
-    noisy=True, command: str = "mfcheck reproduce mmn18 --out reports/mmn18", progress: bool = True,
+    noisy=True, gap=True, only: str | None = None, command: str = "mfcheck reproduce mmn18 --out reports/mmn18",
+    gap_command: str = "mfcheck reproduce mmn18 --only gap --out reports/mmn18", progress: bool = True,
 ) -> dict:
     """Run setups (a) and (b), compare with the radial PDE, and write the report folder ``out``.
 
@@ -395,12 +417,21 @@ def reproduce_mmn18(
     - ``noisy``: also compare noisy SGD's long-run law of |w| with the radial stationary law
       (``True`` for :data:`~mfcheck.app.reproduce.noisy_law.NOISY_SETUP`, a
       :class:`~mfcheck.app.reproduce.noisy_law.NoisySetup`, or ``False``).
-    - ``command``: the command line printed in the README as the way to regenerate.
+    - ``gap``: also measure the early-time gap of setup (b), κ = 0.1, across ε, d and N
+      (``True`` for :data:`~mfcheck.app.reproduce.early_gap.GAP_STUDY`, a
+      :class:`~mfcheck.app.reproduce.early_gap.GapStudy`, or ``False``).
+    - ``only``: ``"gap"`` runs the gap study alone: the other numbers are read from ``out/summary.json`` (which must
+      exist), and only ``summary.json``, ``README.md`` and the gap files are rewritten.
+    - ``command``, ``gap_command``: the command lines printed in the README as the ways to regenerate.
 
     Returns the summary written to ``summary.json``.
     """
     from tqdm.auto import tqdm
 
+    if only is not None:
+        if only != "gap":
+            raise InvalidArgument(f"`only` must be None or 'gap', got {only!r}.")
+        return _reproduce_gap_only(Path(out), seed, gap, gap_command, progress)
     setups = dict(SETUPS if setups is None else setups)
     missing = set(MAIN) - set(setups)
     if missing:
@@ -443,6 +474,30 @@ def reproduce_mmn18(
                          r["sgd_settled"], r["pde_settled"]) for r in land])
         if noisy:
             summary["noisy"] = _noisy_section(noisy, seed, folder)
+        if gap:
+            summary["gap"] = _gap_section(gap, seed, folder, gap_command, progress)
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default, sort_keys=False) + "\n")
+        (folder / "README.md").write_text(_readme(summary))
+    return summary
+
+
+def _gap_section(gap, seed: int, folder: Path, command: str, progress: bool) -> dict:
+    from mfcheck.app.reproduce.early_gap import GAP_STUDY, GapStudy, run_gap_study, write_gap_section
+
+    study = gap if isinstance(gap, GapStudy) else GAP_STUDY
+    return {"command": command, **write_gap_section(run_gap_study(study, seed, progress=progress), folder)}
+
+
+def _reproduce_gap_only(out: Path, seed: int, gap, command: str, progress: bool) -> dict:
+    """The gap study alone, added to the report in ``out`` (its ``summary.json`` holds every other number)."""
+    path = out / "summary.json"
+    if not path.is_file():
+        raise InvalidArgument(f"`only`='gap' adds to an existing report; {str(path)!r} is missing (run the whole report first).")
+    summary = json.loads(path.read_text())
+    if summary.get("seed") != seed:
+        raise InvalidArgument(f"The report in {str(out)!r} was made with seed {summary.get('seed')}, not {seed}.")
+    with staged(out) as folder:
+        summary["gap"] = _gap_section(gap or True, seed, folder, command, progress)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default, sort_keys=False) + "\n")
         (folder / "README.md").write_text(_readme(summary))
     return summary
