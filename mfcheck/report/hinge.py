@@ -36,22 +36,23 @@ def _edges(x: np.ndarray) -> np.ndarray:
 def _plot_heatmap(d: dict, path: Path) -> None:
     cells = d["cells"]
     x, y, Z = _grid(cells)
-    fig, ax = plt.subplots(figsize=(7.2, 5.6))
+    fig, ax = plt.subplots(figsize=(7.2, 6.4))
     mesh = ax.pcolormesh(_edges(x), _edges(y), Z, cmap="viridis", shading="flat")
     fig.colorbar(mesh, ax=ax, label="mean log S − log L over the replicates of a cell")
     for c in cells:
         mark = "" if c["resolved"] else " ×"
-        ax.text(math.log2(c["N"]), math.log2(c["eps"]), f"{c['median']:.3g}{mark}\n{c['region'] or '·'}", ha="center",
-                va="center", fontsize=6.5, color="white")
+        region = {"N": "N-region", "eps": "ε-region"}.get(c["region"], "")
+        ax.text(math.log2(c["N"]), math.log2(c["eps"]), f"{c['median']:.3g}{mark}\n{region}", ha="center", va="center", fontsize=6.5,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.6, "linewidth": 0})
     xx, yy = np.meshgrid(np.linspace(x[0] - 0.5, x[-1] + 0.5, 200), np.linspace(y[0] - 0.5, y[-1] + 0.5, 200))
     N, eps = 2.0**xx, 2.0**yy
     levels = np.linspace(np.nanmin(Z), np.nanmax(Z), 8)
     models = d.get("models", {})
     for name, style, shape in (("hinge", "-", 0.5 * np.log(np.maximum(1 / N, eps))), ("sum", "--", 0.5 * np.log(1 / N + eps))):
         if name in models:
-            ax.contour(xx, yy, models[name]["params"][0] + shape, levels=levels, colors="white" if name == "hinge" else "tab:orange",
+            ax.contour(xx, yy, models[name]["params"][0] + shape, levels=levels, colors="black" if name == "hinge" else "tab:orange",
                        linestyles=style, linewidths=0.9)
-    ax.plot([], [], "-", color="white", label="fitted predicted hinge k·√max(1/N, ε) (contours)")
+    ax.plot([], [], "-", color="black", label="fitted predicted hinge k·√max(1/N, ε) (contours)")
     ax.plot([], [], "--", color="tab:orange", label="fitted sum k·√(1/N + ε) (contours)")
     kink = d["grid"]["kink"]
     xs = np.array([x[0] - 0.5, x[-1] + 0.5])
@@ -62,8 +63,8 @@ def _plot_heatmap(d: dict, path: Path) -> None:
     ax.set_ylim(y[0] - 0.5, y[-1] + 0.5)
     ax.set_xlabel("log2 N")
     ax.set_ylabel("log2 ε")
-    ax.set_title(f"{d['statistic']} over the grid: cell median (× unresolved) and region")
-    ax.legend(fontsize=7, loc="lower left", framealpha=0.8)
+    ax.set_title(f"{d['statistic']} over the grid: cell median (× unresolved), region, fitted contours", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -81,7 +82,7 @@ def _plot_regions(d: dict, path: Path) -> None:
             m = np.array([c["mean_log"] - c["log_own"] for c in row])
             se = np.sqrt([c["var_mean"] for c in row])
             ax.errorbar(xv, np.exp(m), yerr=[np.exp(m) - np.exp(m - 1.96 * se), np.exp(m + 1.96 * se) - np.exp(m)], fmt="o:",
-                        color=color, ms=3, lw=0.7, label=f"{'N' if across == 'N' else 'ε'} = {g:.4g}")
+                        color=color, ms=3, lw=0.7, label=f"N = {g}" if across == "N" else f"ε = 2^{round(math.log2(g))}")
             inr = np.array([c["region"] == key and c["resolved"] for c in row])
             ax.scatter(xv[inr], np.exp(m[inr]), s=60, facecolors="none", edgecolors="tab:red")
             fit = d.get("regions", {}).get(key, {}).get("own")
