@@ -14,7 +14,7 @@ N × ε grid").
 another set of cells. Its two terms are of the same size at Nε ≈ 1, the kink of max(1/N, ε)
 itself, so both sides of the kink lie on a grid of a few octaves around Nε = 1. (The coupling
 statistic has its kink far below Nε = 1: its ε term carries a much larger constant, and the
-region where its 1/N term dominates needs Nε ≪ 1/16, out of reach of a grid this size.)
+region where its 1/N term dominates is out of reach of a grid of this cost.)
 
 **Cells and regions.** Cell (N, ε) runs ``replicates`` independent replicates from its own seed
 subtree (:func:`mfcheck.claims.sweep.cell_streams`). A cell is in the **N-region** when
