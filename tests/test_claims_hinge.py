@@ -111,6 +111,10 @@ def test_few_replicates_are_unresolved_with_a_recommendation(rng):
 def test_unresolved_cells_leave_the_claim_unjudged(rng):
     r = _judged(hinge, rng, reference_error=1.0)
     assert r.verdict == "unresolved" and r.tests == () and "refine the reference" in r.unresolved
+    cells = cell_table(_table(hinge, rng), D=D, J=J, kink=16, reference_error=0.0)
+    cells["resolved"] = (cells["N"] == 16) | (cells["region"] != "N")  # the N-region's resolved cells all at one N
+    r = judge(cells)
+    assert r.tests == () and "N-region" in r.unresolved and "ε-region" not in r.unresolved
 
 
 def test_region_fit_arguments(rng):

@@ -204,12 +204,21 @@ def _wls(X: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.nd
     return beta, bread, float(np.sum(w * (y - X @ beta) ** 2))
 
 
+def _design(cells: pd.DataFrame) -> np.ndarray:
+    N, eps = cells["N"].to_numpy(dtype=float), cells["eps"].to_numpy(dtype=float)
+    return np.stack([np.ones_like(N), np.log(1.0 / N), np.log(eps)], axis=1)
+
+
+def _determined(cells: pd.DataFrame) -> bool:
+    """Whether a region's cells determine its three parameters."""
+    return len(cells) >= MIN_REGION_CELLS and np.linalg.matrix_rank(_design(cells)) == 3
+
+
 def fit_region(cells: pd.DataFrame, offset: str) -> RegionFit:
     """The region fit (module docstring) of the rows ``cells`` with the log factor column ``offset``."""
     if len(cells) < MIN_REGION_CELLS:
         raise InvalidArgument(f"A region fit needs at least {MIN_REGION_CELLS} cells, got {len(cells)}.")
-    N, eps = cells["N"].to_numpy(dtype=float), cells["eps"].to_numpy(dtype=float)
-    X = np.stack([np.ones_like(N), np.log(1.0 / N), np.log(eps)], axis=1)
+    X = _design(cells)
     if np.linalg.matrix_rank(X) < 3:
         raise InvalidArgument("A region fit needs cells that vary N and ε independently.")
     y = cells["mean_log"].to_numpy(dtype=float) - cells[offset].to_numpy(dtype=float)
@@ -273,9 +282,9 @@ def judge(cells: pd.DataFrame, *, alpha: float = 0.05, delta: float = DELTA, del
     """The claim's tests, evidence and whole-grid comparison on a :func:`cell_table` (undecided:
     the verdict is left to :func:`mfcheck.stats.results.decide`)."""
     resolved = cells[cells["resolved"]]
-    counts = {r: int((resolved["region"] == r).sum()) for r in REGIONS}
-    notes = [f"only {counts[r]} of {int((cells['region'] == r).sum())} cells of the {REGIONS[r]} are resolved (at least "
-             f"{MIN_REGION_CELLS} needed): refine the reference or move the grid." for r in REGIONS if counts[r] < MIN_REGION_CELLS]
+    notes = [f"the resolved cells of the {REGIONS[r]} ({int((resolved['region'] == r).sum())} of {int((cells['region'] == r).sum())}) "
+             f"do not determine its fit (at least {MIN_REGION_CELLS}, varying N and ε independently): refine the reference or move "
+             "the grid." for r in REGIONS if not _determined(resolved[resolved["region"] == r])]
     details = {"cells": cells.to_dict(orient="records"), "delta": delta, "delta_flat": delta_flat, "delta_fail": DELTA_FAIL}
     if notes:
         return ClaimResult(claim=claim, verdict="unresolved", alpha=alpha, tests=(), unresolved=" ".join(notes), details=details)
