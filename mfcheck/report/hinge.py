@@ -124,8 +124,6 @@ def render_hinge(claim: Check, result: ClaimResult, summary: dict, folder: Path)
               "for the exponents, the theorem's √(D + log(N/ε)) for the tests.", "",
               "| quantity | estimate | 95 % CI | predicted / threshold |", "|---|---|---|---|"]
         for k, v in result.estimates.items():
-            if math.isnan(v["ci"][0]):
-                continue
             ref = v.get("predicted", v.get("threshold", ""))
             L.append(f"| {md_cell(k)} | {v['estimate']:.3f} | {fmt_ci(v['ci'], '.3f')} | {ref if ref == '' else f'{ref:g}'} |")
         L += ["", "| region | cells | χ² (own factor) | dispersion φ |", "|---|---|---|---|"]
@@ -139,8 +137,7 @@ def render_hinge(claim: Check, result: ClaimResult, summary: dict, folder: Path)
               "terms add lies within √2 of it, so the lack-of-fit test of the hinge is reported, not counted.", "",
               "| model | parameters | χ² | df | lack-of-fit p | AIC − best |", "|---|---|---|---|---|---|"]
         for m in d["models"].values():
-            p = "—" if m["lack_of_fit_p"] is None or (isinstance(m["lack_of_fit_p"], float) and math.isnan(m["lack_of_fit_p"])) \
-                else f"{m['lack_of_fit_p']:.3g}"
+            p = "—" if m["lack_of_fit_p"] is None else f"{m['lack_of_fit_p']:.3g}"
             L.append(f"| {m['model']} | {m['parameters']} | {m['chi2']:.4g} | {m['df']} | {p} | {m['delta_aic']:.4g} |")
         L += ["", "![heat map](heatmap.png)", ""]
     L += [*tests_table(result), ""]
