@@ -141,7 +141,7 @@ SIZES = {
     "ci": Grid(N=(16, 64, 256, 1024), eps=_powers(4, 6, 8, 10), kink=4, replicates=64),
     "full": Grid(N=(16, 64, 256, 1024, 4096), eps=_powers(4, 6, 8, 10, 12), kink=16, replicates=64),
 }
-"""N and ε a factor 4 apart over the same number of octaves, so Nε runs over powers of 4 and the diagonal Nε = 1 is the
+"""Consecutive levels of N, and of ε, a factor 4 apart over the same number of octaves, so Nε runs over powers of 4 and the diagonal Nε = 1 is the
 kink. The regions are the two triangles of cells off that diagonal (3 cells each at smoke, 6 at ci, where the cells next
 to the diagonal, Nε = 4^{±1}, belong to them) and, at full, the triangles at least two steps from it (Nε ≤ 1/16 or ≥ 16,
 6 cells each): the cost of a cell grows like N/ε, and the corner N_max/ε_min of a grid deep on both sides is what the ci
