@@ -65,11 +65,12 @@ def test_reports_are_reproducible(smoke_reports, tmp_path):
 
 
 def test_every_sweep_cell_is_cached(smoke_reports):
+    from mfcheck.claims.hinge import SIZES as HINGE
     from mfcheck.claims.theorem2 import TIERS as TIERS2
     from mfcheck.claims.tiers import get_tier
 
     _, _, cache = smoke_reports
-    cells = len(get_tier("smoke").cells()) + len(TIERS2["smoke"].cells())
+    cells = len(get_tier("smoke").cells()) + len(TIERS2["smoke"].cells()) + len(HINGE["smoke"].cells())
     assert len(list(cache.rglob("*.npz"))) == cells
     assert not list(cache.rglob(".tmp-*"))  # no partial file left
 

@@ -219,7 +219,7 @@ BROKEN: dict[str, Broken] = {b.name: b for b in (
            partial(Rule, "wrong_sign_decay", mean_field_step, noisy_step=wrong_sign_decay, kernel="mean_field")),
     Broken("correlated_init", "correlated θ^0, N/16 draws from ρ_0 each repeated 16 times: not i.i.d. (A4)", "init", ("mcdiarmid",),
            partial(ClusteredInit, 16)),
-    Broken("sqrt_step", "the step s replaced by sqrt(s): the step is not scaled by ε", "step", ("azuma",),
+    Broken("sqrt_step", "the step s replaced by sqrt(s): the step is not scaled by ε", "step", ("azuma", "hinge"),
            partial(Rule, "sqrt_step", sqrt_step)),
     Broken("extra_noise", "noise 0.5 sqrt(s) g left on in a noiseless run: the martingale scale no longer shrinks with ε", "step",
            ("azuma",), lambda: Rule("extra_noise", ExtraNoise(seed=1, tau=0.5))),
