@@ -129,7 +129,7 @@ def test_region_fit_arguments(rng):
 
 def test_the_declaration():
     claim = get_claim("hinge")
-    assert claim is CLAIMS["hinge"] and claim.parts == {"step", "init"} and claim.reads_reference and not claim.strict
+    assert claim is CLAIMS["hinge"] and claim.parts == {"step", "init"} and claim.reads_reference and claim.outside_gate
     assert claim.test_count == 4 and claim.own_setting is None
     for name, grid in SIZES.items():
         assert len(grid.N) == len(grid.eps) and grid.replicates >= 12

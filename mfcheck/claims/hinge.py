@@ -373,4 +373,7 @@ CLAIM = Check(
     test_count=TEST_COUNT,
     alternative="the step s replaced by sqrt(s): an error that grows as ε → 0",
     inject=lambda c: replace(c, rule=BROKEN["sqrt_step"].rule), compute=run,
+    outside_gate="at the ci tier its flatness evidence (the other exponent within ±δ_flat in each region) is not shown on "
+                 "some seeds for correct implementations, which are then unresolved; until that rate is measured low the claim "
+                 "reports the bound's shape in `mfcheck verify` and runs in the gate only when named",
 )

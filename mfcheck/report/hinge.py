@@ -110,6 +110,8 @@ def render_hinge(claim: Check, result: ClaimResult, summary: dict, folder: Path)
           "The rate claims' two paths keep Nε fixed, so along both 1/N ∝ ε and their two exponents measure the same sum. Here "
           "every (N, ε) of a factorial grid is run, and each side of the kink of max(1/N, ε) is fitted with separate exponents "
           "in 1/N and in ε (docs/methods.md, \"The hinge: a factorial N × ε grid\").", ""]
+    if claim.outside_gate:
+        L += [f"Not in the gate's default family (`mfcheck gate` runs it when named with `--claims`): {claim.outside_gate}.", ""]
     if "grid" in d:
         g = d["grid"]
         L += ["## Design", "",

@@ -31,9 +31,9 @@ from mfcheck.stats.results import DEFAULT_ALPHA, deciding, family_size
 __all__ = ["STEP_CLAIMS", "INIT_CLAIMS", "default_claims", "GateVerification", "check_alpha", "gate", "format_table", "gate_command",
            "implementation_failed"]
 
-STEP_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts & {"step", "noise"} and not claim.strict)
+STEP_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts & {"step", "noise"} and not claim.outside_gate)
 """The claims that run the step under test (mcdiarmid and free_energy do not), read from the declarations;
-a ``strict`` claim (a property of the paper's exact SGD, not of the limit) runs only when named."""
+a claim declared ``outside_gate`` (:class:`mfcheck.claims.base.Claim`: why) runs only when named."""
 
 INIT_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts == {"init"})
 """The claims that test the initial sampler alone."""
