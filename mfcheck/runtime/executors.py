@@ -239,7 +239,11 @@ def _run_joblib(fn, todo, cells, workers) -> Iterator[tuple[int, object, str]]:
     if n_jobs <= 1:
         yield from _run_serial(fn, todo, cells)
         return
-    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
+    # max_nbytes=None: arrays travel pickled with each cell, never through joblib's memory-mapped
+    # files in /dev/shm, which a run stopped while one is in flight (Ctrl-C, SIGTERM, a time
+    # limit) would leave for loky's resource tracker to remove with a warning of its own after
+    # the command's one line; a cell's arrays (the reference) take milliseconds to pickle
+    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered", max_nbytes=None)
     results = parallel(delayed(_pinned_call)(fn, i, cells[i]) for i in todo)
     try:
         for item in results:  # noqa: UP028 - ``yield from`` would pass our close() on outside the filter below
