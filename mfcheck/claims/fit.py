@@ -66,7 +66,8 @@ if TYPE_CHECKING:
     from mfcheck.claims.rate import RateClaim
 
 __all__ = ["Exponent", "Plateau", "TailCheck", "Design", "judge", "resolved_table", "resample_within_cells", "Test", "ClaimResult", "fit_claim", "decide", "Z_GRID", "RESOLUTION_RATIO",
-           "MIN_CELLS", "TAIL_CELLS", "TEST_NAMES", "DELTA", "DELTA_FAIL", "PLATEAU_FRACTION", "EVIDENCE_LEVEL", "DEFAULT_ALPHA"]
+           "MIN_CELLS", "TAIL_CELLS", "TEST_NAMES", "DELTA", "DELTA_FAIL", "PLATEAU_FRACTION", "EVIDENCE_LEVEL", "DEFAULT_ALPHA",
+           "replicates_to_clear"]
 
 Z_GRID = (0.5, 1.0, 1.5, 2.0)
 RESOLUTION_RATIO = 0.1
@@ -258,25 +259,25 @@ def _exponent(fit: LineFit, path: str, predicted: float, p_value: float, sub: pd
     )
 
 
+def replicates_to_clear(replicates: int, halfwidth: float, margin: float) -> int:
+    """The replicates per cell at which a one-sided bound ``halfwidth`` away from its estimate would
+    clear a threshold ``margin`` away, if the estimate stayed put and the standard error shrank like
+    1/√R: max(R₀, ⌈R₀ (halfwidth / margin)²⌉); 0 when the estimate is itself on the wrong side
+    (``margin`` ≤ 0: more replicates would not help)."""
+    if margin <= 0:
+        return 0
+    return max(replicates, math.ceil(replicates * (halfwidth / margin) ** 2))
+
+
 def _replicates_for_evidence(exponents: dict, plateaus: dict, replicates: int, delta: float, fraction: float) -> int:
-    """The replicates per cell at which each lacking bound would clear its threshold, if the
-    estimates stayed where they are and the standard errors shrank like 1/√R:
-    R = R₀ (t · se / margin)², margin = estimate − threshold (exponent) or threshold − b̂ (plateau).
-    0 when an estimate is itself on the wrong side of its threshold (more replicates would not help)."""
-    needed = replicates
-    for e in exponents.values():
-        margin = e.estimate - (e.predicted - delta)
-        if e.lower < e.predicted - delta:
-            if margin <= 0:
-                return 0
-            needed = max(needed, math.ceil(replicates * ((e.estimate - e.lower) / margin) ** 2))
-    for p in plateaus.values():
-        margin = fraction * p.at_limit - p.b
-        if p.upper > fraction * p.at_limit:
-            if margin <= 0:
-                return 0
-            needed = max(needed, math.ceil(replicates * ((p.upper - p.b) / margin) ** 2))
-    return needed
+    """The replicates per cell that would let every lacking bound clear its threshold
+    (:func:`replicates_to_clear`; margin = estimate − threshold for an exponent, threshold − b̂ for a
+    plateau); 0 when one estimate is itself on the wrong side of its threshold."""
+    needed = [replicates_to_clear(replicates, e.estimate - e.lower, e.estimate - (e.predicted - delta))
+              for e in exponents.values() if e.lower < e.predicted - delta]
+    needed += [replicates_to_clear(replicates, p.upper - p.b, fraction * p.at_limit - p.b)
+               for p in plateaus.values() if p.upper > fraction * p.at_limit]
+    return 0 if 0 in needed else max(needed, default=replicates)
 
 
 def _tail_estimate(z: float) -> str:

@@ -86,7 +86,7 @@ import pandas as pd
 from scipy import stats
 
 from mfcheck.claims.base import Check, CheckContext
-from mfcheck.claims.fit import DELTA, DELTA_FAIL, EVIDENCE_LEVEL, RESOLUTION_RATIO
+from mfcheck.claims.fit import DELTA, DELTA_FAIL, EVIDENCE_LEVEL, RESOLUTION_RATIO, replicates_to_clear
 from mfcheck.claims.rate import recorded_times
 from mfcheck.claims.sweep import sweep_cell
 from mfcheck.claims.theorem1 import CLAIMS as THEOREM1
@@ -309,7 +309,7 @@ def judge(cells: pd.DataFrame, *, alpha: float = 0.05, delta: float = DELTA, del
         evidence.append(Evidence(f"{label}: exponent in {steep_name} ≥ {0.5 - delta:g} (lower bound {lower:.3f})",
                                  holds=bool(lower >= 0.5 - delta), estimate=e, bound=lower, threshold=0.5 - delta))
         if lower < 0.5 - delta:
-            needed.append(_replicates(R, se, e - (0.5 - delta)))
+            needed.append(replicates_to_clear(R, _Z * se, e - (0.5 - delta)))
         f, fse = fit.combination(flat)
         far = abs(f) + _Z * fse  # the end of the 90 % interval farthest from 0
         estimates[f"{label} exponent in {flat_name}"] = {"estimate": f, "ci": _interval(f, fse), "predicted": 0.0}
@@ -317,7 +317,7 @@ def judge(cells: pd.DataFrame, *, alpha: float = 0.05, delta: float = DELTA, del
                                  f"([{f - _Z * fse:.3f}, {f + _Z * fse:.3f}])", holds=bool(far <= delta_flat), estimate=f,
                                  bound=far, threshold=delta_flat))
         if far > delta_flat:
-            needed.append(_replicates(R, fse, delta_flat - abs(f)))
+            needed.append(replicates_to_clear(R, _Z * fse, delta_flat - abs(f)))
     replicates = R if not needed else (0 if min(needed) == 0 else max(needed))
     models = compare_models(resolved)
     hinge = models["hinge"]
@@ -329,14 +329,6 @@ def judge(cells: pd.DataFrame, *, alpha: float = 0.05, delta: float = DELTA, del
     return ClaimResult(claim=claim, verdict="unresolved", alpha=alpha, tests=tuple(tests), evidence=tuple(evidence),
                        replicates=replicates, estimates=estimates, details=details,
                        reference_error=float(cells["reference_error"].iloc[0]) if "reference_error" in cells else math.nan)
-
-
-def _replicates(R: int, se: float, margin: float) -> int:
-    """The replicates per cell at which a bound z·se clears ``margin`` if the estimate stayed put
-    (se ∝ 1/√R): R (z·se/margin)²; 0 when the estimate is itself on the wrong side (margin ≤ 0)."""
-    if margin <= 0:
-        return 0
-    return max(R, math.ceil(R * (_Z * se / margin) ** 2))
 
 
 def _fit_dict(fit: RegionFit) -> dict:
