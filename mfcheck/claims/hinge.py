@@ -70,6 +70,13 @@ theorem bounds S by the hinge up to a constant, it does not say that S equals it
 whose two terms add (√(a/N + bε), within √2 of the hinge) is rejected by it once the replicates
 are many. The comparison says which shape the data prefer.
 
+**The log factor** (:mod:`mfcheck.claims.log_factor`; reported, not tested): in the N-region the
+ε-dependence the bound allows at fixed N is only its log factor's, so m_c = k + α log(1/N_c) +
+γ log √(D + log(N_c/ε_c)) on the region's cells estimates the factor's strength γ (1: the theorem's
+factor at full strength; 0: none), likewise in the ε-region with β log ε in place of α log(1/N), and
+jointly with one γ. The details carry γ̂ with its interval, whether the grid identifies it, and the
+replicates or range that would.
+
 **Verdict** (:func:`mfcheck.stats.results.decide`): a rejected test fails the claim; a region
 with fewer than 3 resolved cells, or evidence that does not hold, leaves it unresolved (with the
 replicates per cell that would let the evidence hold, where more would); else it passes.
@@ -87,6 +94,7 @@ from scipy import stats
 
 from mfcheck.claims.base import Check, CheckContext
 from mfcheck.claims.fit import DELTA, DELTA_FAIL, EVIDENCE_LEVEL, RESOLUTION_RATIO, replicates_to_clear
+from mfcheck.claims.log_factor import log_factor
 from mfcheck.claims.rate import recorded_times
 from mfcheck.claims.sweep import sweep_cell
 from mfcheck.claims.theorem1 import CLAIMS as THEOREM1
@@ -353,7 +361,10 @@ def run(context: CheckContext) -> ClaimResult:
     table["reference_error"] = ref_err
     result = judge(table)
     grid_d = {"N": list(grid.N), "eps": list(grid.eps), "kink": grid.kink, "replicates": grid.replicates}
-    return replace(result, details={**result.details, "grid": grid_d, "statistic": STATISTIC,
+    full = SIZES["full"]
+    gamma = log_factor(table, D=experiment.D, T=experiment.T, kink=grid.kink,
+                       full={"N": list(full.N), "eps": list(full.eps), "kink": full.kink, "replicates": full.replicates})
+    return replace(result, details={**result.details, "grid": grid_d, "statistic": STATISTIC, "log_factor": gamma,
                                     "seeds": {"entropy": experiment.seed, "cell_key": 'Streams(seed).child("cell", N, repr(eps))',
                                               "replicate_streams": '("init", r) and ("data", r) under the cell key'}})
 

@@ -1,6 +1,7 @@
 """The report of the hinge claim (:mod:`mfcheck.claims.hinge`): ``report.md``, ``heatmap.png`` (the
-statistic over the N × ε grid with the fitted surfaces) and ``regions.png`` (the two sides of the kink
-with their region fits). Every number comes from the result's ``details`` and the summary."""
+statistic over the N × ε grid with the fitted surfaces), ``regions.png`` (the two sides of the kink
+with their region fits) and ``logfactor.png`` (the strength γ of the log factor in each region,
+:mod:`mfcheck.claims.log_factor`). Every number comes from the result's ``details`` and the summary."""
 
 from __future__ import annotations
 
@@ -102,8 +103,110 @@ def _plot_regions(d: dict, path: Path) -> None:
     save_figure(fig, path)
 
 
+def _plot_log_factor(d: dict, path: Path) -> None:
+    """Per region, the partial residual m_c − (its fitted terms but γ ℓ) against ℓ = log √(D + log(N/ε)), with the fitted
+    line γ̂ ℓ and the lines of slope 1 and 0 through the weighted centroid of the points."""
+    lf = d["log_factor"]
+    fits = [(r, lf["fits"][r]) for r in ("N", "eps") if "error" not in lf["fits"].get(r, {"error": ""})]
+    fig, axes = plt.subplots(1, max(len(fits), 1), figsize=(5.6 * max(len(fits), 1), 4.3), squeeze=False)
+    for ax, (r, fit) in zip(axes[0], fits):
+        cells = [c for c in d["cells"] if c["region"] == r and c["resolved"]]
+        k, a, gamma = fit["params"]
+        N = np.array([c["N"] for c in cells], dtype=float)
+        eps = np.array([c["eps"] for c in cells], dtype=float)
+        ell = np.array([c["log_theorem"] for c in cells])
+        other = np.log(1 / N) if r == "N" else np.log(eps)
+        y = np.array([c["mean_log"] for c in cells]) - k - a * other
+        se = np.sqrt([c["var_mean"] for c in cells])
+        for g in sorted({c["N" if r == "N" else "eps"] for c in cells}):
+            m = (N if r == "N" else eps) == g
+            ax.errorbar(ell[m], y[m], yerr=1.96 * se[m], fmt="o", ms=4, capsize=2,
+                        label=f"N = {g:g}" if r == "N" else f"ε = 2^{round(math.log2(g))}")
+        w = 1 / se**2
+        x0 = float(np.sum(w * ell) / np.sum(w))
+        xs = np.linspace(ell.min() - 0.02, ell.max() + 0.02, 50)
+        ax.plot(xs, gamma * xs, "-", color="black", lw=1.6, label=f"fitted γ̂ = {gamma:.2f} [{fit['ci'][0]:.2f}, {fit['ci'][1]:.2f}]")
+        for slope, style, color in ((1.0, "--", "tab:red"), (0.0, ":", "tab:gray")):
+            ax.plot(xs, gamma * x0 + slope * (xs - x0), style, color=color, lw=1.2, label=f"γ = {slope:g} (through the centroid)")
+        ax.set_xlabel("ℓ = log √(D + log(N/ε))")
+        ax.set_ylabel("mean log S − k̂ − " + ("α̂ log(1/N)" if r == "N" else "β̂ log ε") + " (95% CI)")
+        ax.set_title(f"{_REGION_NAMES[r]}: {fit['verdict']} (se {fit['se']:.2f})", fontsize=9)
+        ax.legend(fontsize=6.5)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _log_factor_lines(lf: dict, g: dict) -> list[str]:
+    """The section "The log factor": the fits of γ, the criterion, and what would identify it."""
+    crit = lf["se_identified"]
+    L = ["## The log factor", "",
+         f"Estimated, not tested (docs/methods.md, \"The hinge\", *The log factor*). ℓ = log √(D + log(N/ε)) with D = {lf['D']:g}, "
+         "the theorem's factor. In the N-region the bound's only ε-dependence at fixed N is its log factor, so "
+         "m = k + α log(1/N) + γ ℓ there (and m = k + β log ε + γ ℓ in the ε-region, where at fixed ε log(N/ε) grows with N) "
+         "estimates its strength γ: γ = 1 the theorem's factor at full strength (the bound allows any γ ≤ 1), γ = 0 none. "
+         "Weighted least squares on the cell means, covariance × φ as in the region fits. γ is *identified* when its standard "
+         f"error is at most 1/(2 · {lf['z']:.2f}) = {crit:.3f}: a 95 % interval at most 1 wide, so that at γ = 1 it excludes 0 with "
+         "probability ≥ 97.5 %. R* is the replicates per cell at which the sampling standard error (φ = 1, ∝ 1/√R) would reach "
+         "that.", "",
+         "| fit | cells | γ̂ | 95 % CI | se | se (φ = 1) | φ | verdict | R* | cost × |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for fit in lf["fits"].values():
+        if "error" in fit:
+            L.append(f"| {md_cell(fit['model'])} | — | — | — | — | — | — | {md_cell(fit['error'])} | — | — |")
+            continue
+        L.append(f"| {md_cell(fit['model'])} | {fit['cells']} | {fit['gamma']:.3f} | {fmt_ci(fit['ci'], '.3f')} | {fit['se']:.3f} | "
+                 f"{fit['se_sampling']:.3f} | {fit['dispersion']:.3g} | {fit['verdict']} | {fit['replicates_to_identify']} | "
+                 f"{fit['cost_to_identify']:.3g} |")
+    L.append("")
+    for r, fit in lf["fits"].items():
+        if "error" not in fit and fit["gamma"] < 0 and fit["ci_excludes_0"]:
+            L += [f"In the {'joint fit' if r == 'joint' else _REGION_NAMES[r]} γ̂ < 0 and its interval excludes 0: S falls while ℓ "
+                  "rises, which no log factor does: the other term of the scale still moves S in the region's cells (the region "
+                  "fit's exponent in the other variable, above, is not 0), and the model, which has no term for it, reads it as γ.", ""]
+    ext = lf.get("extension", {})
+    if ext:
+        L += ["Range instead of replicates (a projection: every cell at its region's pooled per-replicate variance of log S "
+              f"over {g['replicates']} replicates, φ = 1): the levels the grid would need, at its ratio between levels, for the "
+              "sampling se of γ̂ to reach the criterion; cost: the particle updates R · Σ N T/ε of the region's cells over those "
+              "of the whole measured grid.", "",
+              "| region | extended | levels added | se | reach | cost × |", "|---|---|---|---|---|---|"]
+        for r, e in ext.items():
+            added = "none suffice" if e["levels"] is None else str(e["levels"])
+            if r == "N":
+                reach = f"ε = 2^{e['log2_eps_min']:.0f} ({e['steps']:.3g} steps per run)"
+            else:
+                reach = f"N = 2^{e['log2_N_max']:.0f}"
+            L.append(f"| {_REGION_NAMES[r]} | {'ε below' if r == 'N' else 'N above'} | {added} (of at most {e['max_levels']}) | "
+                     f"{e['se']:.3f} | {reach} | {e['cost_ratio']:.3g} |")
+        L.append("")
+    full = lf.get("full")
+    if full:
+        fg = full["grid"]
+        same = (sorted(fg["N"]) == sorted(g["N"]) and sorted(fg["eps"]) == sorted(g["eps"]) and fg["kink"] == g["kink"]
+                and fg["replicates"] == g["replicates"])
+        L += [f"The full grid (N {min(fg['N'])}–{max(fg['N'])}, ε 2^{round(math.log2(max(fg['eps'])))}–2^{round(math.log2(min(fg['eps'])))}, "
+              f"regions beyond Nε = {fg['kink']:g}^(±1), {fg['replicates']} replicates), projected from this run's pooled variances"
+              + (" (this run's grid: the projection only re-states the measured se with pooled variances): " if same else " (not run): ")
+              + "; ".join(f"{FITS_SHORT[f]} se {p['se_sampling']:.3f}, {p['verdict']}, R* = {p['replicates_to_identify']}"
+                          for f, p in full["fits"].items() if "error" not in p)
+              + ". The same projection on this grid gives se "
+              + ", ".join(f"{full['ci_projection'][f]:.3f} ({FITS_SHORT[f]})" for f in full["ci_projection"])
+              + " against the measured se (φ = 1) above: the check of the projection.", ""]
+    nfit, e = lf["fits"].get("N", {}), ext.get("N")
+    if "error" not in nfit and e is not None:
+        reach = ("no extension within the search" if e["levels"] is None else
+                 f"ε down to 2^{e['log2_eps_min']:.0f} ({e['steps']:.3g} steps per run, {e['cost_ratio']:.3g} × the grid's particle updates)")
+        L += [f"In short: in the N-region the 95 % CI of γ is {fmt_ci(nfit['ci'], '.2f')} (se {nfit['se']:.2f} against {crit:.3f}): "
+              f"{nfit['verdict']}. Excluding γ = 0 at γ = 1 would need R ≈ {nfit['replicates_to_identify']} replicates per cell "
+              f"({nfit['cost_to_identify']:.3g} × this grid's cost) or {reach}.", ""]
+    L += ["![log factor](logfactor.png)", ""]
+    return L
+
+
+FITS_SHORT = {"N": "N-region", "eps": "ε-region", "joint": "joint"}
+
+
 def render_hinge(claim: Check, result: ClaimResult, summary: dict, folder: Path) -> None:
-    """Write ``report.md``, and ``heatmap.png`` and ``regions.png`` when the grid was run."""
+    """Write ``report.md``, and ``heatmap.png``, ``regions.png`` and ``logfactor.png`` when the grid was run."""
     d = result.details
     L = header(claim.title, result)
     L += ["## Claim", "", f"`{claim.statement}`", "",
@@ -142,6 +245,8 @@ def render_hinge(claim: Check, result: ClaimResult, summary: dict, folder: Path)
             p = "—" if m["lack_of_fit_p"] is None else f"{m['lack_of_fit_p']:.3g}"
             L.append(f"| {m['model']} | {m['parameters']} | {m['chi2']:.4g} | {m['df']} | {p} | {m['delta_aic']:.4g} |")
         L += ["", "![heat map](heatmap.png)", ""]
+    if d.get("log_factor") and "grid" in d:
+        L += _log_factor_lines(d["log_factor"], d["grid"])
     L += [*tests_table(result), ""]
     if d.get("cells"):
         L += ["## Cells", "", "| N | ε | Nε | region | replicates | median S | mean log S | se | resolved |", "|---|---|---|---|---|---|---|---|---|"]
@@ -160,3 +265,5 @@ def render_hinge(claim: Check, result: ClaimResult, summary: dict, folder: Path)
     if d.get("cells") and "grid" in d:
         _plot_heatmap(d, folder / "heatmap.png")
         _plot_regions(d, folder / "regions.png")
+        if d.get("log_factor"):
+            _plot_log_factor(d, folder / "logfactor.png")
