@@ -1,7 +1,9 @@
 """``python -m benchmarks``: SGD throughput (compiled vs numpy), reference flow vs its floor, memory;
 optionally the N = 10^6 run (``--scale``), the `ci` tier wall times (``--tiers``), the wall times of
 ``mfcheck verify --tier ci`` and ``make test`` idle and beside two busy processes (``--load``) and the
-longest call of a correct gate step (``--calls``).
+longest call of a correct gate step (``--calls``), and the cost of gating PyTorch and JAX code
+(``--frameworks``: the adapters' time per call against the numpy protocol step, and the ci gate on
+the PyTorch example project).
 
 Prints the tables and writes ``reports/performance.md`` (and ``reports/performance.json``, from
 which sections not re-measured in this run are carried over with their original date).
@@ -19,6 +21,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from benchmarks.frameworks import call_costs, example_gate_time
 from benchmarks.load import load_times
 from benchmarks.measure import flow_cost, longest_call, sgd_memory, sgd_rate
 from benchmarks.scale import SCALE_SETTING, scale_run, tier_times
@@ -33,6 +36,7 @@ TARGET_FLOOR = 2.0
 TIER_LIMIT_S = 300.0
 LOAD_LIMIT = 2.5
 TEST_LIMIT_S = 300.0
+EXAMPLE_GATE_LIMIT_S = 600.0
 
 
 def _machine() -> dict:
@@ -184,6 +188,29 @@ def render(data: dict) -> str:
                 f"per-call limit of {DEFAULT_CALL_TIME_LIMIT:g} s (`mfcheck gate --call-time-limit`)."]
     else:
         out.append("Not measured yet: run `.venv/bin/python -m benchmarks --no-grid --calls`.")
+    out += ["", "## Gating PyTorch and JAX code", ""]
+    fw = data.get("frameworks")
+    if fw:
+        names = [k for k in fw["calls"][0] if k not in ("R", "N", "d")]
+        out += [f"Measured {fw['date']}, load average at start {_load(fw)}. Seconds per call of the step (one SGD step of R "
+                "replicates), BLAS on one thread as in a worker, best of 3 runs of 50 calls after a warm-up (compilation "
+                "excluded): the numpy protocol step (`mfcheck.app.gate.reference_step`), the PyTorch adapter on the example "
+                "project's factory (`examples/torch_project`; the user's step is called once per replicate) and the JAX "
+                "adapter (all replicates in one `jax.jit(jax.vmap(step))` call; `benchmarks/frameworks.py`).", "",
+                "| R | N | d | " + " | ".join(f"{n} (ms)" for n in names) + " | " + " | ".join(f"{n} / numpy" for n in names[1:]) + " |",
+                "|" + "---:|" * (3 + 2 * len(names) - 1)]
+        for r in fw["calls"]:
+            out.append(f"| {r['R']} | {r['N']} | {r['d']} | " + " | ".join(f"{1e3 * r[n]:.3f}" for n in names) + " | "
+                       + " | ".join(f"{r[n] / r[names[0]]:.1f}" for n in names[1:]) + " |")
+        g = fw.get("gate")
+        if g:
+            ok = "yes" if g["wall_s"] <= EXAMPLE_GATE_LIMIT_S and g["returncode"] in (0, 3) else "no"
+            out += ["", f"`{g['command']}` (in `examples/torch_project`, every cell computed): {g['wall_s']:.0f} s, exit code "
+                    f"{g['returncode']}; within {EXAMPLE_GATE_LIMIT_S / 60:.0f} min on {fw.get('cores', '?')} cores: {ok}. Load average "
+                    f"at its start: {_load(g)}."]
+            out += [f"    {v}" for v in g.get("verdicts", [])]
+    else:
+        out.append("Not measured yet: run `.venv/bin/python -m benchmarks --no-grid --frameworks`.")
     return "\n".join(out) + "\n"
 
 
@@ -198,6 +225,10 @@ def main(argv=None) -> int:
     p.add_argument("--load", action="store_true",
                    help="also time `mfcheck verify --tier ci` and `make test` idle and beside two busy processes (about 20 min)")
     p.add_argument("--calls", action="store_true", help="also time the longest call of a correct gate step at the full tier (seconds)")
+    p.add_argument("--frameworks", action="store_true",
+                   help="also time the PyTorch and JAX adapters per call and `mfcheck gate --torch ... --tier ci` on the example "
+                        "project (about 10 min)")
+    p.add_argument("--frameworks-calls-only", action="store_true", help="with --frameworks, skip the example's gate run")
     p.add_argument("--no-grid", action="store_true", help="skip the throughput grid (keep the previous one in the report)")
     p.add_argument("--out", default="reports", help="folder of performance.md / performance.json (default reports)")
     args = p.parse_args(argv)
@@ -226,6 +257,15 @@ def main(argv=None) -> int:
         c = longest_call()
         data["calls"] = c | {"date": machine["date"], "load_average_at_start": machine["load_average_at_start"]}
         print(f"longest call of a correct step at (R, N, D) = ({c['R']}, {c['N']}, {c['D']}): {c['longest']:.3f} s", flush=True)
+    if args.frameworks:
+        fw = {"calls": call_costs(), "date": machine["date"], "load_average_at_start": machine["load_average_at_start"],
+              "cores": machine["cores"]}
+        for r in fw["calls"]:
+            print(f"frameworks: {r}", flush=True)
+        if not args.frameworks_calls_only:
+            fw["gate"] = example_gate_time() | {"load_average_at_start": list(os.getloadavg())}
+            print(f"frameworks: {fw['gate']['command']}: {fw['gate']['wall_s']:.0f} s (exit {fw['gate']['returncode']})", flush=True)
+        data["frameworks"] = fw
     if "grid" not in data:
         p.error("no throughput grid measured yet: run without --no-grid first")
     with staged(out) as folder:  # the table and its page replace the previous pair together, or not at all

@@ -143,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_time_limit(v)
     g = sub.add_parser("gate", help="check an SGD implementation against every applicable claim", **exit_codes(GATE_EXIT_CODES))
     g.add_argument("--impl", metavar="MODULE:CALLABLE", help="the step implementation (protocol: see the README)")
+    g.add_argument("--torch", metavar="MODULE:FACTORY",
+                   help="gate a PyTorch network and training step: FACTORY(N, d, s[, lam, beta]) -> (module, step) (README, "
+                        "'Gate your PyTorch or JAX code'); needs --particles")
+    g.add_argument("--jax", metavar="MODULE:FACTORY",
+                   help="gate a JAX network and pure step: FACTORY(N, d, s[, lam, beta]) -> (params, apply, optimizer, step) "
+                        "with an optax optimizer; needs --particles")
+    g.add_argument("--particles", metavar="NAME",
+                   help="with --torch / --jax: the parameter holding the first-layer weights w (e.g. hidden.weight), or "
+                        "a=NAME,w=NAME,b=NAME for θ = (a, w, b)")
     g.add_argument("--init", metavar="MODULE:CALLABLE", help="an initial-particle sampler to gate (checked by mcdiarmid)")
     g.add_argument("--tier", choices=TIER_NAMES, default="ci", help="sweep size (default: ci)")
     g.add_argument("--alpha", type=float, default=None, help="family-wise false-alarm rate (default: 0.05)")
@@ -391,11 +400,18 @@ def _gate(args, execution) -> int:
         return _false_alarm_merge(args)
     if args.false_alarm is not None:
         return _false_alarm(args, execution)
+    given = [f for f in ("impl", "torch", "jax") if getattr(args, f) is not None]
+    if len(given) > 1:
+        print(f"mfcheck: error: give one of --impl, --torch, --jax, not {' and '.join('--' + f for f in given)}.", file=sys.stderr)
+        return 2
+    framework = next((f for f in given if f != "impl"), None)
+    impl = getattr(args, given[0]) if given else None
     try:
         with started(execution) as running:
-            return gate_command(args.impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init,
+            return gate_command(impl, args.tier, alpha=args.alpha, claims=args.claims, init=args.init,
                                 baseline=args.baseline, write_baseline_to=args.write_baseline, run_self_test=args.self_test,
-                                out=args.out, quiet=args.quiet, execution=running, call_time_limit=args.call_time_limit)
+                                out=args.out, quiet=args.quiet, execution=running, call_time_limit=args.call_time_limit,
+                                framework=framework, particles=args.particles)
     except KeyboardInterrupt as interrupt:
         return _interrupted(execution, interrupt)
 

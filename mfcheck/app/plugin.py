@@ -22,7 +22,18 @@ hand with ``pytest -p mfcheck.app.plugin``). Two ways to use it:
         v = mfcheck_gate(step, claims=["theorem1_test_functions", "theorem1_risk", "coupling_lemma"])
         assert v.exit_code == 0
 
-Marker / fixture keywords: ``impl``, ``tier`` (default: the option ``--mfcheck-gate-tier``,
+A PyTorch or JAX network is gated as written (:mod:`mfcheck.frameworks`): name its factory and the
+parameter holding the particles instead of ``impl``,
+
+.. code-block:: python
+
+    @pytest.mark.mfcheck_gate(torch="mypkg.net:make", particles="hidden.weight", tier="smoke")
+    def test_my_network_is_mean_field():
+        pass
+
+(``jax="mypkg.net:make"`` likewise), or pass ``TorchStep(make, "hidden.weight")`` to the fixture.
+
+Marker / fixture keywords: ``impl``, ``torch``, ``jax`` and ``particles``, ``tier`` (default: the option ``--mfcheck-gate-tier``,
 else the ini value ``mfcheck_gate_tier``, else ``smoke``), ``alpha`` (default
 ``--mfcheck-gate-alpha`` or 0.05), ``claims`` (default :data:`mfcheck.app.gate.STEP_CLAIMS`),
 ``init`` (an initial sampler, callable or spec), ``baseline`` (a JSON file of
@@ -79,8 +90,9 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(impl, tier=None, alpha=None, claims=None, init=None, baseline=None, call_time_limit={DEFAULT_CALL_TIME_LIMIT:g}): "
-        "run the mfcheck gate on the SGD step `impl` ('module:callable') and fail unless every claim holds.")
+        f"{MARKER}(impl, tier=None, alpha=None, claims=None, init=None, baseline=None, call_time_limit={DEFAULT_CALL_TIME_LIMIT:g}, "
+        "torch=None, jax=None, particles=None): run the mfcheck gate on the SGD step `impl` ('module:callable'), or on a "
+        "PyTorch / JAX factory with its particle parameter, and fail unless every claim holds.")
 
 
 def _default_tier(config) -> str:
@@ -125,11 +137,13 @@ def reported():
         pytest.fail(f"mfcheck gate: {exc.label}: {exc}", pytrace=False)
 
 
-def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, baseline=None, call_time_limit=DEFAULT_CALL_TIME_LIMIT,
-             check=True):
+def run_gate(config, impl=None, *, tier=None, alpha=None, claims=None, init=None, baseline=None, call_time_limit=DEFAULT_CALL_TIME_LIMIT,
+             torch=None, jax=None, particles=None, check=True):
     """Run :func:`mfcheck.app.gate.gate` with the session's defaults and shared references; raise
-    :class:`GateFailed` (when ``check``) unless the exit code is 0."""
+    :class:`GateFailed` (when ``check``) unless the exit code is 0. ``torch`` / ``jax``: a factory
+    (callable or spec) of that framework, whose ``particles`` hold θ (:func:`mfcheck.frameworks.adapter_of`)."""
     from mfcheck.claims import get_claim
+    from mfcheck.errors import InvalidArgument
     from mfcheck.model.experiment import default_experiment
     from mfcheck.app.gate import default_claims, gate, load_implementation
     from mfcheck.reference.refinement import build_reference
@@ -142,6 +156,16 @@ def run_gate(config, impl, *, tier=None, alpha=None, claims=None, init=None, bas
     alpha = DEFAULT_ALPHA if alpha is None else alpha
     if isinstance(impl, str):
         impl = load_implementation(impl)
+    frameworks = {name: f for name, f in (("torch", torch), ("jax", jax)) if f is not None}
+    if len(frameworks) + (impl is not None) > 1:
+        raise InvalidArgument(f"give one of impl, torch, jax; got {', '.join(['impl'] * (impl is not None) + list(frameworks))}.")
+    if frameworks:
+        from mfcheck.frameworks import adapter_of
+
+        (name, factory), = frameworks.items()
+        impl = adapter_of(name, load_implementation(factory) if isinstance(factory, str) else factory, particles)
+    elif particles is not None:
+        raise InvalidArgument("`particles` names the parameters of a torch= or jax= factory; give one of them.")
     if isinstance(init, str):
         init = load_implementation(init)
     names = claims if claims is not None else default_claims(impl, init)
@@ -178,9 +202,9 @@ def _marker_kwargs(item):
         return None
     kwargs = dict(marker.kwargs)
     impl = kwargs.pop("impl", marker.args[0] if marker.args else None)
-    if impl is None and kwargs.get("init") is None:
-        raise pytest.UsageError(f"@pytest.mark.{MARKER} on {item.nodeid} needs impl='module:callable' (or init=...).")
-    unknown = set(kwargs) - {"tier", "alpha", "claims", "init", "baseline", "call_time_limit"}
+    if impl is None and all(kwargs.get(k) is None for k in ("init", "torch", "jax")):
+        raise pytest.UsageError(f"@pytest.mark.{MARKER} on {item.nodeid} needs impl='module:callable' (or torch=, jax=, init=).")
+    unknown = set(kwargs) - {"tier", "alpha", "claims", "init", "baseline", "call_time_limit", "torch", "jax", "particles"}
     if unknown:
         raise pytest.UsageError(f"@pytest.mark.{MARKER} on {item.nodeid}: unknown keyword(s) {sorted(unknown)}.")
     return {"impl": impl, **kwargs}

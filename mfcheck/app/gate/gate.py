@@ -39,12 +39,35 @@ INIT_CLAIMS = tuple(name for name, claim in CLAIMS.items() if claim.parts == {"i
 """The claims that test the initial sampler alone."""
 
 
+def not_applicable(impl) -> dict[str, str]:
+    """The claims ``impl`` declares it cannot be judged on, each with the reason: its attribute
+    ``not_applicable`` (a framework adapter's noiseless-only factory, or a noisy step that draws its
+    own Gaussians: :func:`mfcheck.frameworks.particles.not_applicable`); empty for a protocol step."""
+    return dict(getattr(impl, "not_applicable", None) or {}) if impl is not None else {}
+
+
 def default_claims(impl, init) -> tuple[str, ...]:
-    """The claims a gate runs by default: :data:`STEP_CLAIMS` for a step, plus :data:`INIT_CLAIMS` with an
-    initial sampler; only :data:`INIT_CLAIMS` for a sampler alone (``impl`` None)."""
+    """The claims a gate runs by default: :data:`STEP_CLAIMS` for a step (less those it declares
+    :func:`not_applicable`), plus :data:`INIT_CLAIMS` with an initial sampler; only
+    :data:`INIT_CLAIMS` for a sampler alone (``impl`` None)."""
     if impl is None and init is not None:
         return INIT_CLAIMS
-    return STEP_CLAIMS + (INIT_CLAIMS if init is not None else ())
+    skip = not_applicable(impl)
+    return tuple(c for c in STEP_CLAIMS if c not in skip) + (INIT_CLAIMS if init is not None else ())
+
+
+def _settings(experiment, claims) -> list:
+    """(σ*, d) of every setting the claims run a step in: the experiment's, and the noisy claims' own
+    D = 1 setting (:func:`mfcheck.claims.temperature.setting`) when one of them runs."""
+    from mfcheck.claims.temperature import setting
+    from mfcheck.model.experiment import default_experiment
+
+    experiment = experiment or default_experiment()
+    out = [(experiment.neuron, experiment.problem.d)]
+    if any("noise" in CLAIMS[c].parts for c in claims if c in CLAIMS):
+        problem, neuron, _ = setting(experiment.seed)
+        out.append((neuron, problem.d))
+    return out
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,7 @@ class GateVerification(Verification):
     comparison (``baseline_differences``: empty when none was asked or nothing moved)."""
 
     implementation: str = ""
+    not_applicable: tuple = ()
     init_name: str = ""
     baseline: str | None = None
     baseline_differences: tuple = ()
@@ -120,15 +144,21 @@ def gate(
         raise InvalidArgument(f"`impl` must be a callable step or a 'module:callable' string, got {impl!r}.")
     if init is not None and not callable(init):
         raise InvalidArgument(f"`init` must be a callable init(rho0, rng, N), got {init!r}.")
+    skip = not_applicable(impl)
     if claims is None:
         claims = default_claims(impl, init)
     if isinstance(claims, str) or not all(isinstance(c, str) for c in claims) or not len(claims):
         raise InvalidArgument(f"`claims` must be a non-empty list of claim names, got {claims!r}.")
+    for c in claims:
+        if c in skip:
+            raise InvalidArgument(f"claim {c!r} does not apply to {name_of(impl)}: {skip[c]}.")
     if baseline is not None and not Path(baseline).is_file():
         raise InvalidArgument(f"`baseline` {str(baseline)!r} is not a file (write one with write_baseline / --write-baseline).")
     step = reference_step if impl is None else impl
     if impl is not None:
         probe(impl, experiment, call_time_limit)
+        for neuron, d in _settings(experiment, claims) if hasattr(impl, "prepare") else ():
+            impl.prepare(neuron, d)  # a framework adapter: the particle layout and the σ* check, before any work
     start = time.perf_counter()
     v = verify(tier, experiment=experiment, alpha=alpha, rule=as_rule(step, call_time_limit),
                init=iid_init if init is None else checked_init(init, call_time_limit),
@@ -136,7 +166,7 @@ def gate(
                execution=execution)
     diffs = tuple(compare_baseline(v, baseline)) if baseline is not None else ()
     return GateVerification(results=v.results, claims=v.claims, sweep=v.sweep, alpha=v.alpha, checks=v.checks, context=v.context,
-                            implementation=name_of(step), init_name=name_of(init) if init is not None else "iid_init",
+                            implementation=name_of(step), not_applicable=tuple(skip.items()), init_name=name_of(init) if init is not None else "iid_init",
                             baseline=None if baseline is None else str(baseline), baseline_differences=diffs,
                             seconds=time.perf_counter() - start)
 
@@ -198,6 +228,8 @@ def format_table(verification: Verification) -> str:
     lines.append(f"family-wise α = {verification.alpha} after Holm over {family_size(results)} implementation tests (a claim fails "
                  "when one of its tests has adjusted p ≤ α; 'Holm lvl' is the level its smallest p faced; a pass needs the "
                  "evidence below, else the claim is unresolved)")
+    for claim, why in getattr(verification, "not_applicable", ()):
+        lines.append(f"  {claim}: not applicable: {why}")
     for r in results:
         lines.append(f"  {r.claim}: {r.verdict}: " + (f"decided by {r.decided_by}" if r.verdict == "pass" else r.message)
                      + f" [first statistic: {deciding(r).why}]")
@@ -209,7 +241,8 @@ def format_table(verification: Verification) -> str:
 def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = None, claims: Sequence[str] | None = None,
                  init: str | None = None, baseline: str | None = None, write_baseline_to: str | None = None,
                  run_self_test: bool = False, out: str | None = None, quiet: bool = False, stdout=None, stderr=None,
-                 execution=None, call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT) -> int:
+                 execution=None, call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT, framework: str | None = None,
+                 particles: str | None = None) -> int:
     """``mfcheck gate --impl module:callable [--tier ci] [--self-test] [--baseline FILE]``: print
     the table, return the exit code (0 hold, 1 violated / moved, 2 usage or implementation
     error, 3 unresolved, :data:`~mfcheck.app.limits.CALL_TIME_LIMIT_EXCEEDED` a call of ``impl``
@@ -217,8 +250,12 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
     before any work, :func:`probe`). ``impl`` None with ``run_self_test``: only the self-test.
     The working directory is put on ``sys.path`` (as ``python -m`` would) so a project's own modules load.
     ``execution``: where the cells run and their cache (the command line passes joblib processes
-    and ``.mfcheck-cache/`` by default; None: serial, no cache)."""
+    and ``.mfcheck-cache/`` by default; None: serial, no cache). ``framework`` ("torch" or "jax"):
+    ``impl`` names a factory of that framework, whose ``particles`` (``--particles``) hold θ
+    (:func:`mfcheck.frameworks.adapter_of`; ``mfcheck gate --torch module:factory --particles NAME``)."""
     import os
+
+    from mfcheck.frameworks import adapter_of
 
     from mfcheck.app.gate.self_test import self_test
     from mfcheck.claims.tiers import get_tier
@@ -233,6 +270,10 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
         if impl is None and init is None and not run_self_test:
             raise InvalidArgument("give `--impl module:callable` (and/or `--init module:callable`), or `--self-test`.")
         step = load_implementation(impl) if impl is not None else None
+        if framework is not None:
+            step = adapter_of(framework, step, particles)
+        elif particles is not None:
+            raise InvalidArgument("`--particles` names the parameters of a --torch or --jax factory; give one of them.")
         sampler = load_implementation(init) if init is not None else None
         if step is not None:  # before the self-test too, which would otherwise run first
             probe(step, call_time_limit=call_time_limit)
@@ -244,7 +285,8 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
             code = st.exit_code
         if step is not None or sampler is not None:
             v = gate(step, tier_obj, alpha, claims=claims, baseline=baseline, init=sampler, out=out, progress=not quiet,
-                     command=f"mfcheck gate --impl {impl} --tier {tier}", execution=execution, call_time_limit=call_time_limit)
+                     command=f"mfcheck gate --{framework or 'impl'} {impl}" + (f" --particles {particles}" if framework else "")
+                     + f" --tier {tier}", execution=execution, call_time_limit=call_time_limit)
             print(v.table(), file=stdout)
             if write_baseline_to is not None:
                 write_baseline(v, write_baseline_to)

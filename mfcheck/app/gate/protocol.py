@@ -187,7 +187,7 @@ def _disposable(impl):
 
 def probe(impl: Implementation, experiment=None, call_time_limit: float | None = DEFAULT_CALL_TIME_LIMIT) -> None:
     """Call ``impl`` twice on a tiny input, each call :func:`checked` (with ``call_time_limit``):
-    noiseless, and noisy (Gaussians, λ = 0.5, β = 4); raise :class:`ImplementationError` on a
+    noiseless, and noisy (Gaussians, λ = 0.5, β = 4) unless it is :func:`noiseless_only`; raise :class:`ImplementationError` on a
     crash, a wrong shape or a non-finite value, :class:`CallTimeLimitExceeded` on a call that
     does not return in time.
 
@@ -210,7 +210,17 @@ def probe(impl: Implementation, experiment=None, call_time_limit: float | None =
     x, y = rng.standard_normal((PROBE_SHAPE[0], d)), rng.standard_normal(PROBE_SHAPE[0])
     step = checked(_disposable(impl), call_time_limit)
     step(theta, x, y, PROBE_S, experiment.neuron)
-    step(theta, x, y, PROBE_S, experiment.neuron, noise=rng.standard_normal(theta.shape), lam=0.5, beta=4.0)
+    if not noiseless_only(impl):
+        step(theta, x, y, PROBE_S, experiment.neuron, noise=rng.standard_normal(theta.shape), lam=0.5, beta=4.0)
+
+
+def noiseless_only(impl) -> bool:
+    """Whether ``impl`` declares every claim about noisy SGD not applicable (its attribute
+    ``not_applicable``: a framework factory that takes no β); a protocol step is called noisy too."""
+    from mfcheck.claims import CLAIMS
+
+    skip = getattr(impl, "not_applicable", None) or {}
+    return bool(skip) and all(name in skip for name, claim in CLAIMS.items() if "noise" in claim.parts)
 
 
 def _noiseless(step, theta, x, y, s, neuron):

@@ -1,4 +1,4 @@
-"""Command line of the reproductions: ``python -m mfcheck.app.reproduce {mmn18,dimension} [--out DIR] ...``.
+"""Command line of the reproductions: ``python -m mfcheck.app.reproduce {mmn18,dimension,frameworks} [--out DIR] ...``.
 
 :func:`main` takes ``argv`` (without the program name) and returns the exit status, so that
 ``mfcheck reproduce ...`` can delegate to it.
@@ -21,7 +21,7 @@ EXIT_CODES = {0: "the report is written", 2: "bad usage"}
 
 
 def build_parser(prog: str = "mfcheck reproduce") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Reproduce the MMN18 experiments and measure the d-dependence of Theorem 1.",
+    parser = argparse.ArgumentParser(prog=prog, description="Reproduce the MMN18 experiments, measure the d-dependence of Theorem 1, and gate PyTorch variants.",
                                      **exit_codes(EXIT_CODES))
     sub = parser.add_subparsers(dest="what", required=True)
     m = sub.add_parser("mmn18", help="SGD beside the radial PDE for the setups of MMN18 §3; writes plots, CSV tables and README.md",
@@ -38,6 +38,13 @@ def build_parser(prog: str = "mfcheck reproduce") -> argparse.ArgumentParser:
     d.add_argument("--tier", default="full", choices=("fast", "full"), help="sweep size (default: full, a few minutes on 2 cores)")
     d.add_argument("--seed", type=int, default=None, help="root seed (default: the fixed seed of the committed report)")
     add_quiet(d)
+    f = sub.add_parser("frameworks", help="the gate on PyTorch networks as users write them (correct variants and mutants); "
+                                          "writes README.md and summary.json", **exit_codes(EXIT_CODES))
+    f.add_argument("--out", default="reports/frameworks", help="output folder (default: reports/frameworks)")
+    f.add_argument("--tier", default="smoke", choices=("smoke", "ci"),
+                   help="gate tier (default: smoke, about two minutes per variant on one core)")
+    f.add_argument("--seed", type=int, default=None, help="the experiment's seed (default: that of the default experiment)")
+    add_quiet(f)
     return parser
 
 
@@ -71,6 +78,18 @@ def _reproduce(args) -> int:
         for c in s.get("gap", {}).get("cells", []):
             shift = "–" if c["shift"] is None else f"{c['shift']:.3g}"
             print(f"gap d={c['d']} N={c['N']} eps={c['eps']:g} {c['step']}: sup|R_N − R(ρ̄_t)| = {c['sup_gap']:.3g}, shift {shift}")
+    elif args.what == "frameworks":
+        from mfcheck.app.reproduce.frameworks import reproduce_frameworks
+
+        command = f"mfcheck reproduce frameworks --tier {args.tier} --out {args.out}" + ("" if args.seed is None else f" --seed {args.seed}")
+        try:
+            s = reproduce_frameworks(args.out, tier=args.tier, seed=args.seed, command=command, progress=not args.quiet,
+                                     echo=None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
+        except InvalidArgument as exc:
+            print(f"mfcheck: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"mutants caught: {', '.join(s['mutants_caught']) or 'none'}; missed: {', '.join(s['mutants_missed']) or 'none'}; "
+              f"correct variants rejected: {', '.join(s['correct_rejected']) or 'none'}")
     else:
         from mfcheck.app.reproduce.dimension import DEFAULT_SEED, reproduce_dimension
 
