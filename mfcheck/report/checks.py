@@ -5,7 +5,8 @@ A renderer is ``render(claim, result, summary, folder)``: it reads the claim's d
 decided result (the numbers and arrays the claim put there) and the summary (what the run was:
 tier, experiment, reference), and writes ``report.md`` and its figures into ``folder``.
 :data:`RENDERERS` maps a claim's name to its own renderer (:mod:`mfcheck.report.terms`,
-:mod:`mfcheck.report.dynamics`, :mod:`mfcheck.report.hinge`); a claim without one gets :func:`render_generic`.
+:mod:`mfcheck.report.dynamics`, :mod:`mfcheck.report.hinge`,
+:mod:`mfcheck.report.dimension_sweep`); a claim without one gets :func:`render_generic`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mfcheck.claims.base import Check, CheckContext
+from mfcheck.report.dimension_sweep import render_dimension_sweep
 from mfcheck.report.dynamics import render_energy, render_fixed_points, render_free_energy, render_temperature
 from mfcheck.report.hinge import render_hinge
 from mfcheck.report.format import fmt_ci, header, md_cell, tests_table, versions, write_json
@@ -23,7 +25,7 @@ __all__ = ["RENDERERS", "render_generic", "summary", "write"]
 
 RENDERERS = {"mcdiarmid": render_mcdiarmid, "azuma": render_azuma, "gronwall": render_gronwall, "energy_decay": render_energy,
              "fixed_points": render_fixed_points, "free_energy": render_free_energy, "temperature": render_temperature,
-             "hinge": render_hinge}
+             "hinge": render_hinge, "dimension_sweep": render_dimension_sweep}
 
 
 def render_generic(claim: Check, result: ClaimResult, summary: dict, folder: Path) -> None:

@@ -1,5 +1,12 @@
 r"""How the error of Theorem 1 depends on D = d, on the two-Gaussians problem with the radial PDE as reference.
 
+**What this report is, and what it is not.** It runs the two-Gaussians radial problem with the paper's
+piecewise-linear σ, which lies outside Theorem 1's activation (Theorem 1 asks for σ* with bounded Lipschitz derivatives;
+the piecewise-linear σ has kinks), with ε tied to D on its N-path; it compares the shapes of MMN18 and MMM19 and has no test
+that can fail. The D-test on Theorem 1's footing is the ``dimension_sweep`` claim
+(:mod:`mfcheck.claims.dimension_sweep`, ``reports/dimension_sweep/``): the default experiment's form
+in each D with erf neurons, N and ε held fixed across D, and a counted test with a verdict.
+
 Setting: σ = :data:`~mfcheck.model.activations.PAPER_SIGMA`, Δ = 0.8, w_i^0 ~ N(0, κ²/d I_d) with κ = 0.8,
 ξ ≡ 1, horizon T. For each replicate the statistics (the sup over the record grid t_j = jT/J):
 
@@ -369,6 +376,11 @@ def _readme(s: dict) -> str:
     t = s["tier"]
     lines = [
         "# Theorem 1 on the two-Gaussians problem: how the error depends on D = d",
+        "",
+        "**What this report is.** The two-Gaussians radial problem with the paper's piecewise-linear σ, outside Theorem 1's "
+        "activation, with ε tied to D on the N-path; it compares the shapes of MMN18 and MMM19 and has no test that can fail. The D-test on "
+        "Theorem 1's footing (erf neurons, N and ε fixed across D, a counted test and a verdict) is the `dimension_sweep` claim of "
+        "`mfcheck verify`: see `reports/dimension_sweep/report.md`.",
         "",
         f"Setting: the paper's piecewise-linear σ, Δ = {s['delta']}, w_i^0 ~ N(0, κ²/d I_d) with κ = {s['kappa']}, ξ ≡ 1, T = {t['T']}, "
         f"sup over k on {t['records'] + 1} equally spaced times. Reference: the radial PDE (`mfcheck.reference.radial.solver`), one solve per d.",
