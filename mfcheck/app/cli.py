@@ -9,8 +9,9 @@ implementation, 3 unresolved). ``mfcheck gate --false-alarm N [--tier] [--impl]`
 correct implementation with root seeds 0..N-1 and report its false-alarm rate with a
 Clopper–Pearson interval (exit 1 when the interval lies above α).
 
-``mfcheck reproduce {mmn18,dimension} [--out DIR]``: the MMN18 two-Gaussians experiments, SGD beside
-the radial PDE, and the d-dependence of Theorem 1 (:mod:`mfcheck.app.reproduce`).
+``mfcheck reproduce {mmn18,dimension,frameworks} [--out DIR]``: the MMN18 two-Gaussians experiments, SGD
+beside the radial PDE, the d-dependence of Theorem 1 on that problem, and the gate on PyTorch variants and
+mutants (:mod:`mfcheck.app.reproduce`).
 
 Where cells run (``verify`` and ``gate``): by default in ``os.cpu_count()`` parallel processes
 (joblib); ``--executor dask`` starts a local dask cluster, ``--address tcp://host:8786`` uses a
@@ -175,7 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     add_quiet(g)
     _add_execution(g)
     _add_time_limit(g)
-    sub.add_parser("reproduce", help="the paper's experiments and the d-dependence: `mfcheck reproduce {mmn18,dimension} --help`",
+    sub.add_parser("reproduce", help="the paper's experiments, the d-dependence, the gate on PyTorch variants: "
+                        "`mfcheck reproduce {mmn18,dimension,frameworks} --help`",
                    add_help=False)
     c = sub.add_parser("calibrate", help="recommend replicates per cell for a target power", **exit_codes(CALIBRATE_EXIT_CODES))
     c.add_argument("claim", help="any claim of `mfcheck verify` (rate claims: fitted pilot; others: pilot on their broken implementation)")
