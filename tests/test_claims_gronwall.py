@@ -1,8 +1,9 @@
-"""Unit tests of mfcheck.claims.gronwall: the bound, the statistic, the fits, the broken rule, run and report."""
+"""Unit tests of mfcheck.claims.gronwall: the bound, the statistic, the fits, the exponent test, the broken rules, run and report."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -16,8 +17,8 @@ from mfcheck.model.problems.base import TheoremConstants
 from mfcheck.reference import build_reference
 from mfcheck.report import write_report
 from mfcheck.stats.results import decide
-from mfcheck.dynamics.broken import ANTI_DECAY, AntiWeightDecay
-from mfcheck.dynamics.rules import MEAN_FIELD, Rule
+from mfcheck.dynamics.broken import ANTI_DECAY, BROKEN
+from mfcheck.dynamics.rules import MEAN_FIELD
 from mfcheck.claims.tiers import Tier, get_tier
 
 EXPERIMENT = default_experiment()
@@ -133,12 +134,52 @@ def test_fit_growth_validates(rng):
         G.fit_growth(t, S, -1.0)
 
 
-# -- the broken rule ------------------------------------------------------------------------------
-def test_mutant_rate_is_in_the_detectable_window():
-    ex = EXPERIMENT
-    K = G.drift_lipschitz(ex.problem.constants(ex.neuron), ex.schedule.bound)["K_drift"]
-    for size in G.SIZES.values():
-        assert K < 2 * ANTI_DECAY < G.FLOAT64_LOG_LIMIT / size.T_max - 10
+# -- the exponent test ---------------------------------------------------------------------------
+def _at_rate(rng, R, t, K, noise=0.05):
+    """S(T) = T · e^{a + K T + walk}: log(S/T) grows at rate K exactly (dependent prefixes)."""
+    return t[None, :] * _synthetic(rng, R, t, K, noise=noise)
+
+
+def test_exponent_test_has_its_level_at_the_null_boundary(rng):
+    """At K_env = λ_bound + δ the test rejects at about α (cluster-robust t on R − 1 df); 400 data sets."""
+    t = np.arange(1, 65) / 16
+    bound = 0.4
+    p = np.array([G.fit_growth(t, _at_rate(rng, 10, t, bound), 100.0, exponent_bound=bound)["exponent"]["p_value"]
+                  for _ in range(400)])
+    rate = float(np.mean(p < 0.05))
+    assert 0.02 <= rate <= 0.09  # binomial 99.9 % range around 0.05 is about [0.022, 0.087]
+    assert np.mean(p < 0.5) == pytest.approx(0.5, abs=0.1)
+
+
+def test_exponent_test_rejects_faster_growth_and_passes_slower(rng):
+    t = np.arange(1, 65) / 16
+    fast = G.fit_growth(t, _at_rate(rng, 10, t, 0.8), 100.0, exponent_bound=0.4)["exponent"]
+    assert fast["p_value"] < 1e-6 and fast["upper"] > 0.4
+    slow = G.fit_growth(t, _at_rate(rng, 10, t, 0.1), 100.0, exponent_bound=0.4)["exponent"]
+    assert slow["p_value"] > 0.999 and slow["upper"] < 0.4
+    assert slow["halfwidth"] == pytest.approx(slow["upper"] - slow["estimate"])
+    assert "exponent" not in G.fit_growth(t, _at_rate(rng, 10, t, 0.1), 100.0)
+
+
+def test_fit_against_a_cumulative_exponent(rng):
+    t = np.arange(1, 33) / 16
+    Lam = 0.8 * t - 0.1 * t**2
+    S = np.exp(rng.normal(-2.0, 0.3, size=(8, 1)) + 1.0 * Lam + rng.normal(0, 0.01, size=(8, len(t))))
+    f = G.fit_against(Lam, S)
+    assert f["ci"][0] < 1.0 < f["ci"][1] and f["df"] == 7
+    with pytest.raises(InvalidArgument):
+        G.fit_against(np.ones_like(t), S)
+
+
+def test_margin_and_sizes():
+    assert 0 < G.MARGIN < 0.2
+    assert not set(G.MARGIN_SEEDS) & {EXPERIMENT.seed, 0, 1, 2, 3, 4, 5, 6}  # not the seeds the tests and reports run on
+    for name, size in G.SIZES.items():
+        assert size.T_max == 4.0 and size.lyapunov_log2_M <= size.log2_M
+        assert set(G.T_SWEEP) <= {k * EXPERIMENT.record_dt for k in range(1, int(size.T_max / EXPERIMENT.record_dt) + 1)}
+    K = G.drift_lipschitz(EXPERIMENT.problem.constants(EXPERIMENT.neuron), EXPERIMENT.schedule.bound)["K_drift"]
+    assert K * G.SIZES["ci"].T_max > G.FLOAT64_LOG_LIMIT  # the K_drift test has no power at T_max = 4: reported only
+    assert 2 * ANTI_DECAY * G.SIZES["ci"].T_max > G.FLOAT64_LOG_LIMIT  # the registry's mutant overflows: rejected by overflow
 
 
 # -- run and report -------------------------------------------------------------------------------
@@ -157,27 +198,48 @@ def test_run_and_render_on_the_correct_sgd(dummy_reference, tmp_path):
     ctx = _context(dummy_reference)
     r = G.CLAIM.run(ctx)
     assert G.CLAIM.name == "gronwall"
-    assert len(r.tests) == 2 and not r.unresolved
+    assert len(r.tests) == 3 and not r.unresolved
+    assert [t.counted for t in r.tests] == [True, True, False] and G.CLAIM.test_count == 2
     assert r.reference_error == r.details["reference"]["error"]["coupling"] < 0.01
     assert 0 < r.estimates["K_hat"]["estimate"] < r.estimates["K_drift"]["estimate"]
-    assert [t.statistic for t in r.tests] == ["rate of log(S(T)/T)", "curvature c"]
+    assert [t.statistic for t in r.tests] == ["rate of log(S(T)/T)", "curvature c", "rate of log(S(T)/T)"]
     assert all(t.statistic in r.estimates for t in r.tests)
+    ly = r.details["lyapunov"]
+    assert 0 < ly["lambda_top"] <= ly["lambda_upper"] and 0 < ly["lambda_frozen"] <= ly["lambda_upper"]
+    assert ly["lambda_bound"] == max(ly["lambda_top"], ly["lambda_frozen"])
+    assert r.estimates["lambda_bound + margin"]["estimate"] == pytest.approx(ly["lambda_bound"] + G.MARGIN)
+    assert [row["T"] for row in r.details["sweep"]] == list(G.T_SWEEP) and all("K_env" in row for row in r.details["sweep"])
+    assert r.evidence and r.evidence[0].holds and r.tests[0].p_value > 0.5
     assert len(r.details["times"]) == int(G.SIZES["smoke"].T_max / EXPERIMENT.record_dt)
     (r,) = decide([r], 0.05)
     write_report(G.CLAIM, r, ctx, tmp_path)
+    assert r.verdict == "pass"
     text = (tmp_path / "gronwall" / "report.md").read_text()
-    assert "K_drift" in text and "Holm-adjusted" in text and "PASS" in text
-    assert (tmp_path / "gronwall" / "growth.png").stat().st_size > 0
+    assert "K_drift" in text and "Holm-adjusted" in text and "PASS" in text and "λ_top" in text and "λ_frozen" in text
+    assert (tmp_path / "gronwall" / "growth.png").stat().st_size > 0 and (tmp_path / "gronwall" / "exponent.png").stat().st_size > 0
+    summary = json.loads((tmp_path / "gronwall" / "summary.json").read_text())
+    assert {"lambda_top", "lambda_frozen", "K_hat", "rate of log(S(T)/T)"} <= set(summary["estimates"])
 
 
-def test_overflowing_rule_is_unresolved(dummy_reference, tmp_path):
-    ctx = _context(dummy_reference, rule=Rule("anti_weight_decay_300", AntiWeightDecay(300.0)))  # e^{600·2}: overflows float64
+def test_the_unstable_drift_is_rejected(dummy_reference):
+    """The claim's alternative (weight decay of the wrong sign, λ = 1: a drift +2θ) grows faster than the exponent allows."""
+    ctx = G.CLAIM.inject(_context(dummy_reference))
     r = G.CLAIM.run(ctx)
-    assert r.tests == () and "overflowed" in r.unresolved and "T_max" in r.unresolved
     (r,) = decide([r], 0.05)
-    assert r.verdict == "unresolved"
+    assert r.verdict == "fail" and r.tests[0].rejected and r.tests[0].p_value < 1e-8
+    assert not r.tests[2].rejected  # the K_drift test cannot see it
+    assert r.estimates["rate of log(S(T)/T)"]["ci"][0] > r.estimates["lambda_bound + margin"]["estimate"]
+
+
+def test_overflowing_rule_is_rejected(dummy_reference, tmp_path):
+    """The registry's anti_weight_decay (λ = 60, e^{120·4}) overflows float64: no SGD with bounded increments does."""
+    ctx = _context(dummy_reference, rule=BROKEN["anti_weight_decay"].rule)
+    r = G.CLAIM.run(ctx)
+    assert len(r.tests) == 1 and r.tests[0].p_value == 0.0 and "overflowed" in r.tests[0].note and "overflow" in r.details
+    (r,) = decide([r], 0.05)
+    assert r.verdict == "fail"
     write_report(G.CLAIM, r, ctx, tmp_path)
-    assert (tmp_path / "gronwall" / "growth.png").exists() and "UNRESOLVED" in (tmp_path / "gronwall" / "report.md").read_text()
+    assert (tmp_path / "gronwall" / "growth.png").exists() and "FAIL" in (tmp_path / "gronwall" / "report.md").read_text()
 
 
 def test_coarse_reference_is_unresolved(dummy_reference, monkeypatch):
