@@ -66,6 +66,8 @@ pairs (c, β') other than the one under test are measurements.
 
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import asdict, dataclass, replace
 
@@ -83,6 +85,7 @@ from mfcheck.dynamics.rules import DEFAULT_C, gibbs_inverse_temperature
 from mfcheck.model.problems.finite import FinitePopulation, teacher_population
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.seeds import Streams
+from mfcheck.runtime.executors import map_cells
 from mfcheck.dynamics.sgd import SGDResult, StandardRecord, run_sgd
 
 __all__ = [
@@ -307,6 +310,16 @@ def _hist(samples, lo, hi, bins=60) -> dict:
     return {"edges": edges.tolist(), "density": counts.tolist()}
 
 
+def _run_rule(problem, neuron, rho0, rules: dict, size: dict, T: float, streams: Streams, name: str) -> dict:
+    """One run of the rule ``rules[name]`` to T (a cell of :func:`mfcheck.runtime.executors.map_cells`: the
+    runs are independent, so they may go to different workers): its stationary samples and the trace
+    of the particles' mean and variance over the records."""
+    res = run_sgd(problem, neuron, rho0, rules[name], N=size["N"], eps=size["eps"], T=T, replicates=size["replicates"],
+                  streams=streams, record=StandardRecord(size["thin"]), progress=False)
+    return {"samples": stationary_samples(res, size["burn"]), "times": np.asarray(res.times),
+            "mean": res.theta[..., 0].mean(axis=(0, 2)), "variance": res.theta[..., 0].var(axis=(0, 2))}
+
+
 def run(context: CheckContext) -> ClaimResult:
     """Run the check on ``context``: the step of ``context.rule`` with the exact Langevin terms at
     c = 4 and c = 2, and the rule's own noisy step (``context.rule.noisy(λ, β)``) when it has one."""
@@ -325,10 +338,10 @@ def run(context: CheckContext) -> ClaimResult:
         rules[under_test] = context.rule.noisy(LAM, BETA)
     T = size["burn"] + size["sample"]
     runs, samples = {}, {}
-    for name, rule in rules.items():
-        res = run_sgd(problem, neuron, rho0, rule, N=size["N"], eps=size["eps"], T=T, replicates=size["replicates"],
-                      streams=streams, record=StandardRecord(size["thin"]), progress=context.progress)
-        x = stationary_samples(res, size["burn"])
+    fn = functools.partial(_run_rule, problem, neuron, rho0, rules, size, T, streams)
+    results = map_cells(fn, list(rules), desc=f"{tier} temperature runs", progress=context.progress)
+    for (name, rule), res in zip(rules.items(), results):
+        x = res["samples"]
         samples[name] = x
         J = x.shape[1]
         half = J // 2
@@ -343,8 +356,7 @@ def run(context: CheckContext) -> ClaimResult:
             "samples_per_replicate": int(x[0].size),
             "equilibration": {"statistic": eq.statistic, "p_value": eq.p_value, "resolution": eq.resolution},
             "beta_prime": estimate_beta(var_r, table),
-            "trace": {"times": res.times.tolist(), "mean": res.theta[..., 0].mean(axis=(0, 2)).tolist(),
-                      "variance": res.theta[..., 0].var(axis=(0, 2)).tolist()},
+            "trace": {"times": res["times"].tolist(), "mean": res["mean"].tolist(), "variance": res["variance"].tolist()},
         }
 
     pairs, tests, estimates = [], [], {}

@@ -152,7 +152,6 @@ class _Build:
         self.R, self.N, self.d = R, N, d
         self.nothing = np.zeros(R, dtype=self.dtype)  # the noiseless step's placeholder for noise or keys
         names, shapes, dtypes, treedef, what = self.names, self.shapes, self.dtypes, self.treedef, adapter.__name__
-        blocks = [(name, 1 if block != "w" else d, layouts[name]) for block, name in particles.names.items()]
 
         def one(p, o, x, y, extra):  # one replicate, as the user's step sees it
             if self.takes_noise:
@@ -179,11 +178,8 @@ class _Build:
                                       f"{jax.tree_util.tree_structure(o)}; it was given {jax.tree_util.tree_structure(o_in)}.")
             return p, o, p_leaves
 
-        def theta_of(p_leaves):  # θ (R, N, D) from the stacked particle leaves (ParticleMap.to_theta, batched)
-            by_name = dict(zip(names, p_leaves))
-            cols = [by_name[n].reshape(R, N, k) if lay != "columns" else jnp.swapaxes(by_name[n].reshape(R, k, N), 1, 2)
-                    for n, k, lay in blocks]
-            return jnp.concatenate(cols, axis=-1)
+        def theta_of(p_leaves):  # θ (R, N, D) from the stacked particle leaves
+            return particles.to_theta(dict(zip(names, p_leaves)), layouts, N, d, batch=1, xp=jnp)
 
         many = jax.vmap(one)
 

@@ -126,23 +126,28 @@ class ParticleMap:
                                       f"d = {d}; expected {want}.")
         return out
 
-    def to_theta(self, arrays: Mapping[str, np.ndarray], layouts: Mapping[str, str], N: int, d: int) -> np.ndarray:
-        """θ (N, D) from the parameters' values (name → array)."""
+    def to_theta(self, arrays: Mapping[str, np.ndarray], layouts: Mapping[str, str], N: int, d: int, batch: int = 0,
+                 xp=np) -> np.ndarray:
+        """θ (..., N, D) from the parameters' values (name → array), each with ``batch`` leading axes
+        (the replicates) before the parameter's own shape; ``xp``: the array module (numpy, or
+        ``jax.numpy`` inside a compiled function)."""
         cols = []
         for block, name in self.names.items():
-            a = np.asarray(arrays[name], dtype=np.float64)
-            k = _width(block, d)
-            cols.append(a.reshape(N, k) if layouts[name] != "columns" else a.reshape(k, N).T)
-        return np.concatenate(cols, axis=-1)
+            a = xp.asarray(arrays[name])
+            lead, k = a.shape[:batch], _width(block, d)
+            cols.append(a.reshape(lead + (N, k)) if layouts[name] != "columns" else xp.swapaxes(a.reshape(lead + (k, N)), -1, -2))
+        return xp.concatenate(cols, axis=-1)
 
-    def from_theta(self, theta: np.ndarray, shapes: Mapping[str, tuple], layouts: Mapping[str, str], d: int) -> dict[str, np.ndarray]:
-        """The parameters' values (name → array of its shape) holding θ (N, D)."""
+    def from_theta(self, theta: np.ndarray, shapes: Mapping[str, tuple], layouts: Mapping[str, str], d: int, batch: int = 0,
+                   xp=np) -> dict:
+        """The parameters' values (name → array of ``batch`` leading axes and its shape) holding θ (..., N, D)."""
         out, j = {}, 0
         for block, name in self.names.items():
             k = _width(block, d)
-            part = theta[:, j:j + k]
+            part = theta[..., j:j + k]
             j += k
-            out[name] = (part.T if layouts[name] == "columns" else part).reshape(shapes[name])
+            part = xp.swapaxes(part, -1, -2) if layouts[name] == "columns" else part
+            out[name] = part.reshape(tuple(theta.shape[:batch]) + tuple(shapes[name]))
         return out
 
 

@@ -169,32 +169,38 @@ class TorchStep(FrameworkStep):
         if self._noisy and not self._takes_noise:
             torch.manual_seed(seed_of(theta))
 
-    def _read(self, model, r: int) -> dict[str, np.ndarray]:
-        out = {}
-        for name, (shape, dtype, device) in self._spec.items():
-            try:
-                p = model.get_parameter(name)
-            except AttributeError as exc:
-                raise InvalidArgument(f"after a step of replicate {r}, the module has no parameter {name!r}.") from exc
-            if tuple(p.shape) != tuple(shape) or p.dtype != dtype or p.device != device:
-                raise InvalidArgument(f"the step changed parameter {name!r}: {tuple(shape)}, {dtype}, {device} before, "
-                                      f"{tuple(p.shape)}, {p.dtype}, {p.device} after (replicate {r}).")
-            out[name] = p.detach().to("cpu", _torch().float64).numpy()
-        return out
+    def _checked_parameter(self, model, name: str, r: int):
+        """The particle parameter ``name`` of replicate r's model after its step, unchanged in shape, dtype and device."""
+        shape, dtype, device = self._spec[name]
+        try:
+            p = model.get_parameter(name)
+        except AttributeError as exc:
+            raise InvalidArgument(f"after a step of replicate {r}, the module has no parameter {name!r}.") from exc
+        if p.shape != shape or p.dtype != dtype or p.device != device:
+            raise InvalidArgument(f"the step changed parameter {name!r}: {tuple(shape)}, {dtype}, {device} before, "
+                                  f"{tuple(p.shape)}, {p.dtype}, {p.device} after (replicate {r}).")
+        return p.detach()
 
     def _advance(self, x, y, g, d):
+        """One step of every replicate: the inputs converted once for all R (each replicate's step sees
+        a (1, d) and a (1,) slice, and its noise as a dict of slices), the particles read back once."""
         torch = _torch()
-        out = []
+        dtype, device, layouts = self._dtype, self._device, self._layouts[d]
         shapes = {n: tuple(s[0]) for n, s in self._spec.items()}
         with _one_thread(torch):
+            xt = torch.as_tensor(x, dtype=dtype, device=device)
+            yt = torch.as_tensor(y, dtype=dtype, device=device)
+            noise = None
+            if self._takes_noise:
+                noise = {n: torch.as_tensor(v, dtype=dtype, device=device)
+                         for n, v in self.particles.from_theta(g, shapes, layouts, d, batch=1).items()}
+            values = {n: [] for n in self._spec}
             for r, (model, step) in enumerate(self._nets):
-                xr = torch.as_tensor(x[r:r + 1], dtype=self._dtype, device=self._device)
-                yr = torch.as_tensor(y[r:r + 1], dtype=self._dtype, device=self._device)
-                if self._takes_noise:
-                    noise = {n: torch.as_tensor(v, dtype=self._dtype, device=self._device)
-                             for n, v in self.particles.from_theta(g[r], shapes, self._layouts[d], d).items()}
-                    step(xr, yr, noise=noise)
+                if noise is None:
+                    step(xt[r:r + 1], yt[r:r + 1])
                 else:
-                    step(xr, yr)
-                out.append(self.particles.to_theta(self._read(model, r), self._layouts[d], self._N, d))
-        return np.stack(out)
+                    step(xt[r:r + 1], yt[r:r + 1], noise={n: v[r] for n, v in noise.items()})
+                for n in values:
+                    values[n].append(self._checked_parameter(model, n, r))
+            arrays = {n: torch.stack(v).to("cpu", torch.float64).numpy() for n, v in values.items()}
+        return self.particles.to_theta(arrays, layouts, self._N, d, batch=1)

@@ -44,6 +44,10 @@ def build_parser(prog: str = "mfcheck reproduce") -> argparse.ArgumentParser:
     f.add_argument("--tier", default="smoke", choices=("smoke", "ci"),
                    help="gate tier (default: smoke, about two minutes per variant on one core)")
     f.add_argument("--seed", type=int, default=None, help="the experiment's seed (default: that of the default experiment)")
+    f.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                   help="only these rows (reference_step and the names of mfcheck.frameworks.torch_variants; default: all)")
+    f.add_argument("--workers", type=int, default=1, metavar="K",
+                   help="run each gate's cells on K joblib processes (default 1: serial, which the committed reports use)")
     add_quiet(f)
     return parser
 
@@ -80,10 +84,17 @@ def _reproduce(args) -> int:
             print(f"gap d={c['d']} N={c['N']} eps={c['eps']:g} {c['step']}: sup|R_N − R(ρ̄_t)| = {c['sup_gap']:.3g}, shift {shift}")
     elif args.what == "frameworks":
         from mfcheck.app.reproduce.frameworks import reproduce_frameworks
+        from mfcheck.runtime.executors import Execution
 
-        command = f"mfcheck reproduce frameworks --tier {args.tier} --out {args.out}" + ("" if args.seed is None else f" --seed {args.seed}")
+        command = (f"mfcheck reproduce frameworks --tier {args.tier} --out {args.out}" + ("" if args.seed is None else f" --seed {args.seed}")
+                   + ("" if args.variants is None else f" --variants {' '.join(args.variants)}")
+                   + ("" if args.workers == 1 else f" --workers {args.workers}"))
+        if args.workers < 1:
+            print(f"mfcheck: error: `--workers` must be a positive integer, got {args.workers}.", file=sys.stderr)
+            return 2
         try:
             s = reproduce_frameworks(args.out, tier=args.tier, seed=args.seed, command=command, progress=not args.quiet,
+                                     names=args.variants, execution=None if args.workers == 1 else Execution("joblib", workers=args.workers),
                                      echo=None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
         except InvalidArgument as exc:
             print(f"mfcheck: error: {exc}", file=sys.stderr)

@@ -247,8 +247,9 @@ def _readme(summary: dict) -> str:
             lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
         lines.append("")
     v = summary["versions"]
-    lines += [f"mfcheck {v['mfcheck']}, Python {v['python']}, torch {v['torch']}; the gate ran serially (one process). "
-              "`summary.json` holds every row with each claim's verdict, smallest Holm-adjusted p and what decided it.", ""]
+    lines += [f"mfcheck {v['mfcheck']}, Python {v['python']}, torch {v['torch']}; "
+              + (f"each gate's {summary['execution']}. " if summary.get("execution") else "the gate ran serially (one process). ")
+              + "`summary.json` holds every row with each claim's verdict, smallest Holm-adjusted p and what decided it.", ""]
     return "\n".join(lines)
 
 
@@ -278,5 +279,7 @@ def reproduce_frameworks(out="reports/frameworks", *, tier: str = "smoke", alpha
     rows = run_frameworks(tier, alpha=alpha, seed=seed, names=names, progress=progress, echo=echo, execution=execution)
     used_seed = inspect.signature(default_experiment).parameters["seed"].default if seed is None else seed
     summary = summarize(rows, tier=tier, alpha=alpha, seed=used_seed, command=command)
+    if execution is not None:
+        summary["execution"] = execution.describe()
     write_report(Path(out), summary)
     return summary
