@@ -65,12 +65,17 @@ def test_reports_are_reproducible(smoke_reports, tmp_path):
 
 
 def test_every_sweep_cell_is_cached(smoke_reports):
+    """Every cell that goes through map_cells: the Theorem 1 and 2 sweeps, the hinge grid, one per D of
+    the dimension sweep, and temperature's runs (c = 4 and c = 2 for the built-in rule)."""
+    from mfcheck.claims.dimension_sweep import SIZES as DIMENSION
     from mfcheck.claims.hinge import SIZES as HINGE
+    from mfcheck.claims.temperature import C_VALUES
     from mfcheck.claims.theorem2 import TIERS as TIERS2
     from mfcheck.claims.tiers import get_tier
 
     _, _, cache = smoke_reports
-    cells = len(get_tier("smoke").cells()) + len(TIERS2["smoke"].cells()) + len(HINGE["smoke"].cells())
+    cells = (len(get_tier("smoke").cells()) + len(TIERS2["smoke"].cells()) + len(HINGE["smoke"].cells())
+             + len(DIMENSION["smoke"].dims) + len(C_VALUES))
     assert len(list(cache.rglob("*.npz"))) == cells
     assert not list(cache.rglob(".tmp-*"))  # no partial file left
 
