@@ -127,7 +127,7 @@ def test_theta_as_a_b_w_from_three_parameters():
 
 @pytest.mark.parametrize("factory, particles, words", [
     (F.correct, "hidden.kernel", "has no parameter 'hidden.kernel'"),
-    (F.trainable_bias, W, "trainable parameters that are not particles: hidden.bias"),
+    (F.trainable_bias, W, "trains parameters that are not particles: hidden.bias"),
     (F.tanh_activation, W, "does not compute σ*"),
     (F.not_a_pair, W, "must return (torch.nn.Module, step)"),
     (F.reshaping, W, "the step changed parameter 'hidden.weight'"),

@@ -240,16 +240,8 @@ class JaxStep(FrameworkStep):
             if not (hasattr(v, "shape") and hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.floating)):
                 raise InvalidArgument(f"the params of {self.__name__} hold {n!r} = {v!r:.80}, not an array of floats; every leaf "
                                       f"of params must be a floating array (move constants out of params).")
-        names = set(self.particles.names.values())
-        for name in names:
-            if name not in leaves:
-                raise InvalidArgument(f"the params of {self.__name__} have no parameter {name!r} (named as particles); its "
-                                      f"parameters: {', '.join(leaves) or 'none'}.")
-        others = [n for n in leaves if n not in names]
-        if others:
-            raise InvalidArgument(f"the params of {self.__name__} have leaves that are not particles: {', '.join(others)}; optax "
-                                  f"would train them and the harness would not see them move. Name them as particles "
-                                  f"(θ = (a, w, b)) or move constants out of params (into apply's closure).")
+        self.particles.check_parameters(leaves, leaves, f"the params of {self.__name__}",
+                                        "move constants out of params (into apply's closure): optax trains every leaf")
         return built
 
     def _noisy_step_of(self, built):

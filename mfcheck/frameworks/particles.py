@@ -101,6 +101,21 @@ class ParticleMap:
         if not isinstance(neuron, InnerNeuron | AffineNeuron):
             raise InvalidArgument(f"the framework adapters know InnerNeuron and AffineNeuron, got {neuron!r}.")
 
+    def check_parameters(self, available, trained, owner: str, remedy: str) -> None:
+        """Refuse a model that lacks a named parameter, or that trains a parameter that is not a particle
+        (the user's step would move it and the harness would not see it: the network judged would not be
+        the network that moves). ``available``: every parameter's name; ``trained``: those the step trains;
+        ``owner``: how messages name the model; ``remedy``: how to keep a parameter out of training."""
+        available, names = list(available), set(self.names.values())
+        for name in self.names.values():
+            if name not in available:
+                raise InvalidArgument(f"{owner} has no parameter {name!r} (named as particles); its parameters: "
+                                      f"{', '.join(available) or 'none'}.")
+        others = [n for n in trained if n not in names]
+        if others:
+            raise InvalidArgument(f"{owner} trains parameters that are not particles: {', '.join(others)}; the harness would not "
+                                  f"see them move. Name them as particles (θ = (a, w, b)) or {remedy}.")
+
     def layouts(self, shapes: Mapping[str, tuple], N: int, d: int) -> dict[str, str]:
         """How each named parameter holds the particles, from its ``shapes`` (name → shape) in a
         network of N ≠ d units: "rows" (N, width), "columns" (width, N) or "vector" (N elements).

@@ -117,17 +117,9 @@ class TorchStep(FrameworkStep):
             raise InvalidArgument(f"the factory {self.__name__} must return (torch.nn.Module, step), got {type(built).__name__} "
                                   f"{built!r:.120}.")
         model = built[0]
-        names = set(self.particles.names.values())
         params = dict(model.named_parameters())
-        for name in names:
-            if name not in params:
-                raise InvalidArgument(f"the module {type(model).__name__} has no parameter {name!r} (named as particles); its "
-                                      f"parameters: {', '.join(params) or 'none'}.")
-        others = [n for n, p in params.items() if p.requires_grad and n not in names]
-        if others:
-            raise InvalidArgument(f"the module {type(model).__name__} has trainable parameters that are not particles: "
-                                  f"{', '.join(others)}; the harness would not see them move. Name them as particles "
-                                  f"(θ = (a, w, b)) or freeze them (requires_grad_(False)).")
+        self.particles.check_parameters(params, [n for n, p in params.items() if p.requires_grad], f"the module {type(model).__name__}",
+                                        "freeze them (requires_grad_(False))")
         return built
 
     def _noisy_step_of(self, built):
