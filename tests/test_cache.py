@@ -180,3 +180,19 @@ def test_bad_results_and_folders_are_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InvalidArgument, match="folder"):
         Cache(tmp_path / "file")
+
+
+def test_code_version_covers_every_module_of_the_package():
+    """The version is of the whole package, so that a change to a claim (not only to the runtime) gives a new one."""
+    import hashlib
+    from pathlib import Path
+
+    import mfcheck
+
+    root = Path(mfcheck.__file__).resolve().parent
+    h = hashlib.sha256()
+    paths = sorted(root.rglob("*.py"))
+    assert any(p.parent.name == "claims" for p in paths)
+    for path in paths:
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    assert code_version() == h.hexdigest()

@@ -80,7 +80,7 @@ class Unidentifiable(Exception):
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """sha256 over the relative path and bytes of every ``.py`` file of the installed mfcheck package."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent  # mfcheck/, not this module's folder
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).as_posix()
