@@ -18,6 +18,7 @@ A subclass supplies :meth:`_shapes`, :meth:`_one_unit`, :meth:`_start` and :meth
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -73,11 +74,11 @@ class FrameworkStep:
 
     # -- what the gate asks --------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def not_applicable(self) -> dict[str, str]:
         """The claims this factory cannot be judged on, with the reason
         (:func:`~mfcheck.frameworks.particles.not_applicable`); read from the factory's signature and,
-        for a noisy factory, from the step it builds (one small network in d = 1)."""
+        for a noisy factory, from the step it builds (one small network in d = 1), once per object."""
         sig = factory_signature(self.factory, None, self.framework)
         if sig.noisy:
             sig = factory_signature(self.factory, self._noisy_step_of(self._build(2, 1, 0.01, 0.5, 4.0)), self.framework)
@@ -110,7 +111,8 @@ class FrameworkStep:
             self._layouts[d] = self.particles.layouts(self._shapes(self._build(N0, d, s, None, None)), N0, d)
         if (repr(neuron), d) not in self._checked:
             rng = Streams(0).child("framework-check", d).generator("data")
-            check_one_unit(lambda th, X: self._one_unit(self._build(1, d, s, None, None), th, X, d), neuron, d, rng,
+            one_unit = self._build(1, d, s, None, None)
+            check_one_unit(lambda th, X: self._one_unit(one_unit, th, X, d), neuron, d, rng,
                            f"the {self.framework} network of {self.__name__}")
             self._checked.add((repr(neuron), d))
 
