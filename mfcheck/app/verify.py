@@ -102,11 +102,13 @@ def _verify(tier, experiment, alpha, rule, init, reference, out, command, progre
             results.append(claim.run(context))
     # power first, at the least favourable level α/m with every test counted; powerless tests leave the family
     level = alpha / max(family_size(results), 1)
-    detected = [claim.detection(source, r, level) if isinstance(claim, RateClaim) else None
-                for claim, r, source in zip(selected, results, sources)]
+    detected = [claim.detection(source, r, level) for claim, r, source in zip(selected, results, sources)]
     results = [r if d is None else without_powerless(r, d) for r, d in zip(results, detected)]
     results = decide(results, alpha)
-    results = [r if d is None else replace(r, details={**r.details, "detection": d}) for r, d in zip(results, detected)]
+    # a rate claim's detection (power curves, minimum detectable effects) is read by its report as "detection";
+    # another claim's per-test power as "power" (mfcheck.report.format.tests_table)
+    results = [r if d is None else replace(r, details={**r.details, "detection" if isinstance(c, RateClaim) else "power": d})
+               for c, r, d in zip(selected, results, detected)]
     if out is not None:
         write_reports(list(zip(selected, results, sources)), Path(out), alpha, command)
     on_sweep = [c for c in selected if isinstance(c, RateClaim) and c.sweep is theorem1.SWEEP]

@@ -56,7 +56,9 @@ p-value over z times their number, Bonferroni); Holm over the tests of a verific
 family-wise false-alarm rate ≤ α. Azuma's proxy uses the worst-case bound B, so it is loose
 (σ_A / σ̂ is in ``reports/azuma/report.md``): the tail tests can only reject a rule whose
 martingale reaches the Azuma scale itself, and a rule that merely fails to shrink with ε does
-not; such rules are rejected by the ε-exponent test.
+not; such rules are rejected by the ε-exponent test. The tail test's power in the run is computed
+against a martingale twice Azuma's proxy (the run's Z rescaled to root mean square 2,
+:func:`power`); below the power floor it is reported but not counted in the Holm family.
 
 `mfcheck calibrate azuma` measures the power of the ε-exponent test against ``sqrt_step``.
 """
@@ -73,10 +75,12 @@ from scipy import stats
 
 from mfcheck._validation import check_real
 from mfcheck.claims.base import Check, CheckContext
+from mfcheck.claims.injection import POWER_FLOOR, TAIL_VIOLATION, violating
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
 from mfcheck.model.neurons import Neuron
 from mfcheck.model.problems.base import Problem
 from mfcheck.reference import field as population_field
+from mfcheck.stats.power import grid_power
 from mfcheck.stats.results import ClaimResult, Test, combined
 from mfcheck.seeds import Streams
 from mfcheck.dynamics.broken import BROKEN
@@ -85,12 +89,14 @@ from mfcheck.dynamics.sgd import Run, check_finite_particles, run_sgd
 __all__ = [
     "CLAIM", "SIZES", "Sizes", "Z_GRID", "PREDICTED_EXPONENT", "MartingaleRun", "azuma_increment_bound", "azuma_proxy",
     "azuma_tail", "MartingaleRecord", "tail_observations", "tail_tests", "rms_table", "fit_scale", "subgaussian_scales",
-    "run",
+    "run", "power",
 ]
 
 NAME = "azuma"
 TITLE = "Term E3: the SGD martingale is sub-Gaussian (Azuma–Hoeffding) with scale ∝ sqrt(εT)"
 PREDICTED_EXPONENT = 0.5
+TAIL = "Azuma tail"
+"""The name of the combined tail test."""
 Z_GRID = (1.5, 2.0, 2.5, 3.0)
 
 
@@ -408,13 +414,16 @@ def run(context: CheckContext) -> ClaimResult:
     # (a) tail: one independent observation per replicate and ε
     z_obs = np.concatenate([tail_observations(r, time_index) for r in runs])
     tail = tail_tests(z_obs)
+    z_violating = np.abs(violating(z_obs, 1.0))  # Z is in units of σ_A: the power's alternative (``power``)
+    for t in tail:
+        t["frequency_violating"] = float(np.mean(z_violating >= t["z"]))
     # (b) scale
     table = rms_table(runs, time_index)
     fits = fit_scale(table)
     scales = subgaussian_scales(runs, time_index)
 
     tests = combined([Test(f"Azuma tail at z={t['z']} (H1: frequency of abs(M) ≥ z σ_A > 2e^(-z²/2))", t["p_value"],
-                           statistic=_tail_estimate(t["z"])) for t in tail], "Azuma tail")
+                           statistic=_tail_estimate(t["z"])) for t in tail], TAIL)
     if "split" in fits:
         tests.append(Test("exponent of RMS(M) in ε at fixed T (H1: < 1/2, RMS/sqrt(εT) grows as ε ↓)", fits["split"]["p_value_eps"],
                           statistic="exponent in ε"))
@@ -465,9 +474,22 @@ def run(context: CheckContext) -> ClaimResult:
     )
 
 
+def power(result: ClaimResult, level: float) -> dict:
+    """The combined tail test's power at ``level`` against the run's Z rescaled to root mean square
+    ``TAIL_VIOLATION`` (a martingale that many times Azuma's proxy σ_A:
+    :func:`mfcheck.claims.injection.violating`; exact binomial, :func:`mfcheck.stats.power.grid_power`).
+    The ε-exponent test is not judged here: it is a t test, whose power is that of the broken steps
+    of ``mfcheck calibrate azuma``."""
+    rows = [{"n": t["n"], "bound": t["bound"], "frequency": t["frequency_violating"]} for t in result.details["tail"]]
+    return {"test_power": {t.name: grid_power(rows, level) for t in result.tests if t.name.startswith(f"{TAIL} (")},
+            "level": level, "power_floor": POWER_FLOOR,
+            "against": f"the run's martingale rescaled to {TAIL_VIOLATION:g}× Azuma's proxy σ_A (exact binomial)"}
+
+
 CLAIM = Check(
     name=NAME, title=TITLE, order=31, sizes=SIZES, parts=frozenset({"step", "init"}), reads_reference=False,
     statement="P(|M_{i,a}^k| ≥ u) ≤ 2 exp(−u² / (2 Σ_{l<k} c_l²)), Σ_{l<k} c_l² = 4B² Σ_{l<k} s_l²; the scale of M grows like sqrt(εT)",
     test_count=2,  # the tail z's combined (Bonferroni) into one test, and the ε exponent (the pooled exponent is reported only)
     alternative="the step s replaced by sqrt(s)", inject=lambda c: replace(c, rule=BROKEN["sqrt_step"].rule), compute=run,
+    power=power,
 )

@@ -113,13 +113,26 @@ class Claim:
                 f"{self.name} runs on {self.own_setting}; it cannot take `experiment` with its own {', '.join(changed)}: "
                 f"only the seed applies to it (pass `default_experiment(seed=...)`), or leave {self.name!r} out of `claims`.")
 
+    def detection(self, source, result: ClaimResult, level: float) -> dict | None:
+        """The power of each of ``result``'s tests at ``level`` against a stated violation, as
+        ``{"test_power": {test name: power}, "against": …, "level": …, "power_floor": …}`` (tests
+        below the floor leave the Holm family: :func:`mfcheck.claims.injection.without_powerless`);
+        None when the claim measures none. ``source`` is what the claim ran on."""
+        return None
+
 
 @dataclass(frozen=True, kw_only=True)
 class Check(Claim):
     """A claim that runs on a context: ``compute(context) -> ClaimResult`` with raw p-values
-    (the verdict is left to :func:`mfcheck.stats.results.decide`)."""
+    (the verdict is left to :func:`mfcheck.stats.results.decide`). ``power(result, level)``, when
+    given, is its :meth:`Claim.detection`: computed from what ``compute`` recorded, since the
+    level α/m is known only once every claim of the run has declared its tests."""
 
     compute: Callable[[CheckContext], ClaimResult]
+    power: Callable[[ClaimResult, float], dict] | None = None
+
+    def detection(self, source, result: ClaimResult, level: float) -> dict | None:
+        return None if self.power is None else self.power(result, level)
 
     def run(self, context: CheckContext) -> ClaimResult:
         self.check_experiment(context.experiment)

@@ -40,7 +40,7 @@ import numpy as np
 from mfcheck.claims.fit import DELTA_FAIL, PATHS, TEST_NAMES, Design, judge, resample_within_cells
 from mfcheck.stats.results import ClaimResult
 
-__all__ = ["DEFICITS", "PLATEAU_FRACTIONS", "RESAMPLES", "TARGET_POWER", "POWER_FLOOR", "detection", "without_powerless"]
+__all__ = ["DEFICITS", "PLATEAU_FRACTIONS", "RESAMPLES", "TARGET_POWER", "POWER_FLOOR", "TAIL_VIOLATION", "detection", "violating", "without_powerless"]
 
 DEFICITS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 PLATEAU_FRACTIONS = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -48,6 +48,13 @@ RESAMPLES = 200
 TARGET_POWER = 0.9
 POWER_FLOOR = 0.5
 """A test whose power against the largest injected violation is below this is not counted."""
+TAIL_VIOLATION = 2.0
+"""The gross violation a tail test of a sub-Gaussian bound is asked to see (the claims other than
+the rate claims that test one: mcdiarmid, azuma): the run's own statistic rescaled so that its root
+mean square is ``TAIL_VIOLATION`` times the bound's variance proxy. A sub-Gaussian variable's
+standard deviation is at most its proxy, so the rescaled statistic breaks the bound at every
+threshold far enough out; the test's exact binomial power against it, at the run's level α/m
+(:func:`mfcheck.stats.power.grid_power`), decides whether it is counted, as for the rate claims."""
 
 
 def _to_boundary(S: np.ndarray, design: Design, j: dict, predicted, fit: str, short: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -92,18 +99,28 @@ def detection(S: np.ndarray, design: Design, predicted, *, level: float, alpha: 
         "plateau_fractions": list(PLATEAU_FRACTIONS), "plateau_power": plateau_power,
         "min_detectable_plateau": smallest(PLATEAU_FRACTIONS, plateau_power),
         "test_power": {TEST_NAMES[k]: v for k, v in test_power.items()}, "power_floor": POWER_FLOOR,
+        "against": f"an exponent short by {DEFICITS[-1]:g} or a plateau {PLATEAU_FRACTIONS[-1]:g}× S at the limit "
+                   "(its rejection rate over the resamples)",
     }
 
 
 def without_powerless(result: ClaimResult, found: dict) -> ClaimResult:
-    """``result`` with each test whose power in ``found`` (a :func:`detection`) is below
-    ``POWER_FLOOR`` marked not counted, its note saying why (module docstring)."""
+    """``result`` with each test whose power in ``found`` (a claim's ``detection``: :func:`detection`
+    for a rate claim) is below ``POWER_FLOOR`` marked not counted, its note saying why (module docstring)."""
     power = found.get("test_power", {})
     tests = []
     for t in result.tests:
         if t.name in power and power[t.name] < POWER_FLOOR:
-            t = replace(t, counted=False, note=f"no power at this run's sizes: rejects {power[t.name]:.2f} of resamples with an exponent "
-                                               f"short by {DEFICITS[-1]:g} or a plateau {PLATEAU_FRACTIONS[-1]:g}× S at the limit "
+            t = replace(t, counted=False, note=f"no power at this run's sizes: power {power[t.name]:.2f} against {found['against']} "
                                                f"(level {found['level']:.2g}; counted from {POWER_FLOOR:g})")
         tests.append(t)
     return replace(result, tests=tuple(tests))
+
+
+def violating(values: np.ndarray, proxy: float) -> np.ndarray:
+    """``values`` (observations along axis 0) rescaled, column by column, so that the root mean
+    square of each column is ``TAIL_VIOLATION`` × ``proxy``: the run's own statistic breaking a
+    sub-Gaussian bound of variance proxy ``proxy`` (:data:`TAIL_VIOLATION`)."""
+    values = np.asarray(values, dtype=np.float64)
+    rms = np.sqrt(np.mean(np.square(values), axis=0))
+    return values * (TAIL_VIOLATION * proxy / np.where(rms > 0, rms, np.inf))

@@ -76,7 +76,9 @@ def tests_table(result: ClaimResult) -> list[str]:
     """The ``## Tests`` section: each test's role, raw and Holm-adjusted p-values and its outcome.
     Only counted implementation tests are in the Holm family; a precondition is a self-check of
     the harness judged at α alone (its rejection leaves the claim unresolved); a test that is
-    not counted has no power at this run's sizes and never decides."""
+    not counted has no power at this run's sizes and never decides. A claim other than a rate
+    claim that measures its tests' power (``details["power"]``, :meth:`mfcheck.claims.base.Claim.detection`)
+    gets a table of it."""
     lines = ["## Tests", "", "| test | role | p | Holm-adjusted p | rejected |", "|---|---|---|---|---|"]
     for t in result.tests:
         role = t.role if t.counted else f"not counted: {t.note}"
@@ -84,6 +86,12 @@ def tests_table(result: ClaimResult) -> list[str]:
         lines.append(f"| {md_cell(t.name)} | {md_cell(role)} | {t.p_value:.3g} | {padj} | {'yes' if t.rejected else 'no'} |")
     if not result.tests:
         lines.append("| (none: unresolved) | | | |")
+    power = result.details.get("power") or {}
+    if power.get("test_power"):
+        lines += ["", f"Power of each test against {power['against']}, at level {power['level']:.2g} (α/m over every implementation "
+                  f"test of the run, before the tests without power leave the family); a test below {power['power_floor']:g} has no "
+                  "power at these sizes and is not counted:", "", "| test | power | counted |", "|---|---|---|"]
+        lines += [f"| {md_cell(name)} | {v:.2f} | {'yes' if v >= power['power_floor'] else 'no'} |" for name, v in power["test_power"].items()]
     return lines
 
 

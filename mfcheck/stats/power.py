@@ -12,6 +12,12 @@ For a test whose z-statistic grows like √R (a t-test or an exceedance count ov
 sign-flip mean), a pilot with R₀ replicates and smallest p-value p gives z₀ = Φ⁻¹(1 − p) and
 
     power(R) ≈ Φ( z₀ √(R/R₀) − z_{1−level} ),   R = ⌈R₀ ((z_{1−level} + z_target) / z₀)²⌉.
+
+For an exact one-sided binomial test of H0 P(exceed) ≤ b with n observations, the test rejects at
+``level`` when the count reaches c, the smallest count with P(Bin(n, b) ≥ c) ≤ level; its power
+when the exceedance probability is q is exactly P(Bin(n, q) ≥ c) (:func:`exceedance_power`).
+A grid of k such tests combined into one (its smallest p times k, Bonferroni) rejects when one of
+them rejects at level/k, so its power is at least the largest of theirs there (:func:`grid_power`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import math
 
 from scipy import stats
 
-__all__ = ["power", "replicates_for_power", "power_from_pilot_z", "replicates_from_pilot_z"]
+__all__ = ["power", "replicates_for_power", "power_from_pilot_z", "replicates_from_pilot_z", "exceedance_power", "grid_power"]
 
 
 def power(deficit: float, se_pilot: float, pilot_replicates: int, replicates: int, level: float) -> float:
@@ -44,3 +50,18 @@ def replicates_from_pilot_z(z_pilot: float, pilot_replicates: int, target: float
     """The smallest R with power(R) ≥ target: R = ⌈R₀ ((z_{1−level} + z_target) / z₀)²⌉ (at least 2)."""
     zq = stats.norm.isf(level) + stats.norm.ppf(target)
     return max(2, math.ceil(pilot_replicates * (zq / z_pilot) ** 2))
+
+
+def exceedance_power(n: int, frequency: float, bound: float, level: float) -> float:
+    """P(Bin(n, ``frequency``) ≥ c), c the smallest count with P(Bin(n, ``bound``) ≥ c) ≤ ``level``:
+    the exact power of the one-sided binomial test of H0 P(exceed) ≤ ``bound`` (module docstring)."""
+    critical = stats.binom.isf(level, n, bound) + 1  # P(Bin(n, bound) ≥ critical) ≤ level
+    return float(stats.binom.sf(critical - 1, n, frequency))
+
+
+def grid_power(rows, level: float) -> float:
+    """A lower bound of the power of a Bonferroni-combined grid of binomial exceedance tests, each
+    row a mapping with ``n``, ``bound`` and ``frequency`` (the exceedance probability under the
+    alternative): max over rows of :func:`exceedance_power` at ``level`` / len(rows) (module docstring)."""
+    rows = list(rows)
+    return max((exceedance_power(r["n"], r["frequency"], r["bound"], level / len(rows)) for r in rows), default=0.0)
