@@ -98,6 +98,7 @@ from mfcheck.errors import InvalidArgument
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import Neuron
 from mfcheck.model.problems.finite import FinitePopulation
+from mfcheck.reference import field as population_field
 from mfcheck.reference.coupled import couple
 from mfcheck.reference.flow import ReferenceFlow, require_finite_population, solve_flow
 from mfcheck.stats.results import ClaimResult, Test
@@ -399,12 +400,12 @@ class _IdentityRecorder:
 
     def record(self, j: int, k: int, Theta: np.ndarray) -> None:
         if j == 0:
-            self.yhat = self.run.problem.predict(self.run.neuron, Theta)
+            self.yhat = population_field.predict(self.run.problem, self.run.neuron, Theta)
             self.risk0 = self.risk = self.run.problem.risk_of_prediction(self.yhat)
 
     def step(self, k: int, s: float, Theta: np.ndarray, new: np.ndarray) -> None:
         problem, neuron, R = self.run.problem, self.run.neuron, self.run.shape[0]
-        g = problem.grad_Psi_of_prediction(neuron, Theta, self.yhat)  # (R, N, D)
+        g = population_field.grad_Psi(problem, neuron, Theta, self.yhat)  # (R, N, D), compiled where it can be
         G = np.mean(np.sum(g * g, axis=-1), axis=-1)  # (R,)
         if self.si < len(self.sampled) and k == self.sampled[self.si]:
             for r in range(R):
@@ -412,7 +413,7 @@ class _IdentityRecorder:
             self.si += 1
         if not np.all(np.isfinite(new)):
             raise FloatingPointError(f"SGD diverged at step {k} with N={self.run.shape[1]}, eps={self.run.eps}.")
-        self.yhat = problem.predict(neuron, new)
+        self.yhat = population_field.predict(problem, neuron, new)
         risk = problem.risk_of_prediction(self.yhat)
         d = risk - self.risk + 4.0 * s * G
         self.sum_d += float(d.sum())
