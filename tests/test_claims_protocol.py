@@ -72,6 +72,19 @@ def test_the_lists_of_the_gate_follow_from_the_declarations():
                                                                          "mcdiarmid"}
 
 
+def test_a_check_declares_the_cells_it_maps():
+    """A check whose module calls map_cells declares ``maps_cells`` (verify calls it in its own process,
+    so that its cells go to the workers and the cache); every other check runs whole in one worker."""
+    for name, claim in CLAIMS.items():
+        if isinstance(claim, RateClaim):
+            continue
+        source = Path(mfcheck.__file__).parent.joinpath("claims", f"{claim.compute.__module__.rsplit('.', 1)[-1]}.py").read_text()
+        calls = any(isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "map_cells"
+                    for node in ast.walk(ast.parse(source)))
+        assert claim.maps_cells == calls, name
+    assert {n for n, c in CLAIMS.items() if c.maps_cells} == {"hinge", "dimension_sweep", "temperature"}
+
+
 def test_theorems_1_and_2_are_one_family():
     rate = [c for c in CLAIMS.values() if isinstance(c, RateClaim)]
     assert [c.name for c in rate] == ["theorem1_test_functions", "theorem1_risk", "coupling_lemma",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
@@ -10,7 +11,7 @@ from threadpoolctl import threadpool_limits
 from mfcheck.claims import CheckContext, Claim, select, theorem1
 from mfcheck.claims.injection import without_powerless
 from mfcheck.claims.rate import RateClaim
-from mfcheck.runtime.executors import Execution, using
+from mfcheck.runtime.executors import Execution, current_execution, map_cells, using
 from mfcheck.model.experiment import Experiment, default_experiment
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
@@ -69,7 +70,8 @@ def verify(
     step lose more to synchronisation than they gain (docs/methods.md, "Performance").
 
     ``execution`` (:class:`mfcheck.runtime.executors.Execution`) says where the cells of the sweeps run
-    (the Theorem 1 sweep and the Theorem 2 sweep) and which cache they use; None: the current
+    (the Theorem 1 sweep, the Theorem 2 sweep and the cells of the checks that map their own) and which
+    cache they use; the checks without cells of their own run there too, each whole in one cell, uncached; None: the current
     one, serially without a cache unless an enclosing :func:`mfcheck.runtime.executors.using` says
     otherwise (``mfcheck verify`` runs them in parallel processes with a cache). The results
     and reports do not depend on it.
@@ -99,7 +101,10 @@ def _verify(tier, experiment, alpha, rule, init, reference, out, command, progre
             results.append(claim.fit(sources[-1]))
         else:
             sources.append(context)
-            results.append(claim.run(context))
+            results.append(claim.run(context) if claim.maps_cells else None)
+    whole = [i for i, r in enumerate(results) if r is None]
+    for i, r in zip(whole, _run_whole([selected[i] for i in whole], context)):
+        results[i] = r
     # power first, at the least favourable level α/m with every test counted; powerless tests leave the family
     level = alpha / max(family_size(results), 1)
     detected = [claim.detection(source, r, level) for claim, r, source in zip(selected, results, sources)]
@@ -114,3 +119,24 @@ def _verify(tier, experiment, alpha, rule, init, reference, out, command, progre
     on_sweep = [c for c in selected if isinstance(c, RateClaim) and c.sweep is theorem1.SWEEP]
     return Verification(results=results, claims=on_sweep, sweep=solved.get(theorem1.SWEEP.name), alpha=alpha,
                         checks=[c for c in selected if c not in on_sweep], context=context)
+
+
+def _run_whole(checks: list[Claim], context: CheckContext) -> list[ClaimResult]:
+    """Run the checks without cells of their own (``Claim.maps_cells`` False), each whole in one cell of
+    the current execution: they draw from their own seed streams, so they are independent and run
+    beside one another on the workers the sweeps have left (in this process, in order, when serial).
+    Not cached: a check reads its context whole. In a worker a check shows no bars of its own; the
+    bar counts the checks."""
+    execution = current_execution()
+    serial = execution.executor in (None, "serial")
+    cells = [c.name for c in checks]
+    if serial or len(cells) < 2:
+        return [c.run(context) for c in checks]
+    quiet = replace(context, progress=False)
+    return map_cells(partial(_run_check, quiet), cells, execution=replace(execution, cache=None), desc="checks",
+                     progress=context.progress)
+
+
+def _run_check(context: CheckContext, name: str) -> ClaimResult:
+    """The registered check ``name`` run on ``context`` (a cell of :func:`_run_whole`)."""
+    return select([name])[0].run(context)

@@ -61,6 +61,9 @@ class Claim:
       returns the context that runs it (None: the claim is calibrated otherwise, see
       :mod:`mfcheck.app.calibrate`).
     - ``deterministic``: its p-values are 0 or 1, so replicates do not apply.
+    - ``maps_cells``: the claim runs cells of its own through :func:`mfcheck.runtime.executors.map_cells`
+      (on the run's workers, cached), so a run calls it in its own process; a check without cells
+      runs whole in one worker, beside the other such checks (:func:`mfcheck.app.verify.verify`).
     - ``outside_gate``: empty when the claim belongs to the gate's default family; else the reason
       it does not: it tests a property of the paper's exact finite-N SGD rather than of the limit
       (which an implementation the theorem covers need not have), or its rate of leaving correct
@@ -80,6 +83,7 @@ class Claim:
     inject: Callable[[CheckContext], CheckContext] | None = None
     own_setting: str | None = None
     deterministic: bool = False
+    maps_cells: bool = False
     outside_gate: str = ""
 
     def __post_init__(self):

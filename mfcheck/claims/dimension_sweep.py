@@ -471,7 +471,7 @@ CLAIM = Check(
               "test-function errors grow with D no faster than D^{1/2}",
     test_count=len(STATISTICS),
     alternative="the step at s·D/3 (a learning rate scaled with the input dimension, exact at D = 3)",
-    inject=lambda c: replace(c, rule=FAN_IN), compute=run,
+    inject=lambda c: replace(c, rule=FAN_IN), compute=run, maps_cells=True,
     outside_gate="it runs on experiments of its own in every D (the gate's implementations are exercised at D = 3) and its "
                  "rate of leaving correct implementations unresolved is not yet measured; it reports how the error moves with D "
                  "in `mfcheck verify` and runs in the gate only when named",

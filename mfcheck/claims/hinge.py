@@ -375,7 +375,7 @@ CLAIM = Check(
               "with ε; where ε ≥ 1/N, S decays like ε^{1/2} and does not move with N",
     test_count=TEST_COUNT,
     alternative="the step s replaced by sqrt(s): an error that grows as ε → 0",
-    inject=lambda c: replace(c, rule=BROKEN["sqrt_step"].rule), compute=run,
+    inject=lambda c: replace(c, rule=BROKEN["sqrt_step"].rule), compute=run, maps_cells=True,
     outside_gate="at the ci tier its flatness evidence (the other exponent within ±δ_flat in each region) is not shown on "
                  "some seeds for correct implementations, which are then unresolved; until that rate is measured low the claim "
                  "reports the bound's shape in `mfcheck verify` and runs in the gate only when named",

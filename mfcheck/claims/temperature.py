@@ -423,5 +423,5 @@ def run(context: CheckContext) -> ClaimResult:
 CLAIM = Check(
     name=NAME, title=TITLE, statement=STATEMENT, order=43, sizes=SIZES, parts=frozenset({"step", "noise"}), reads_reference=False,
     own_setting="its own D = 1 population", test_count=1,  # c = 4 against ρ*_β
-    alternative="noise sqrt(s/β) g (c = 1)", inject=lambda c: replace(c, rule=BROKEN["weak_noise"].rule), compute=run,
+    alternative="noise sqrt(s/β) g (c = 1)", inject=lambda c: replace(c, rule=BROKEN["weak_noise"].rule), compute=run, maps_cells=True,
 )
