@@ -151,7 +151,7 @@ def render(data: dict) -> str:
     else:
         out.append("Not measured yet: run `.venv/bin/python -m benchmarks --scale`.")
     tiers = data.get("tiers")
-    out += ["", "## Wall time of the `ci` tiers", ""]
+    out += ["", "## Wall time of the `ci` tiers and of one full-tier gate seed", ""]
     if tiers:
         out += [f"Measured {tiers['date']}, load average at start {_load(tiers)} (limit: {TIER_LIMIT_S / 60:.0f} min each on 2 cores; every cell computed, no cache).", "", "| command | wall time | exit code | within 5 min |", "|---|---:|---:|:---:|"]
         for r in tiers["rows"]:
@@ -221,7 +221,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="best of this many repeats per measurement (default 5)")
     p.add_argument("--scale", action="store_true", help=f"also run the N = 10^6 scale run ({SCALE_SETTING})")
     p.add_argument("--tiers", action="store_true", help="also time `mfcheck verify --tier ci` and `mfcheck gate ... --tier ci` (minutes)")
-    p.add_argument("--full-gate", action="store_true", help="with --tiers, also time `mfcheck gate ... --tier full` (one seed)")
+    p.add_argument("--full-gate", action="store_true",
+                   help="with --tiers, also time one seed of `mfcheck gate --false-alarm --tier full --impl builtin`")
     p.add_argument("--load", action="store_true",
                    help="also time `mfcheck verify --tier ci` and `make test` idle and beside two busy processes (about 20 min)")
     p.add_argument("--calls", action="store_true", help="also time the longest call of a correct gate step at the full tier (seconds)")
