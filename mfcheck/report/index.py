@@ -18,6 +18,9 @@ OTHER_REPORTS = (
     ("gate_false_alarm_ci/README.md", "the gate's measured false-alarm rate at the ci tier (`mfcheck gate --false-alarm N --tier ci`)"),
     ("gate_false_alarm_full/README.md", "the gate's measured false-alarm rate at the full tier "
      "(`mfcheck gate --false-alarm N --tier full --impl builtin`, in shards joined by `--false-alarm-merge`)"),
+    ("frameworks/README.md", "the gate on PyTorch mutants and correct rewrites as users write them, at the smoke tier "
+     "(`mfcheck reproduce frameworks`)"),
+    ("frameworks_ci/README.md", "the correct PyTorch rewrites at the ci tier (`mfcheck reproduce frameworks --tier ci --variants ...`)"),
     ("performance.md", "kernels against the numpy loop, the reference flow against its floor, memory, scale (`python -m benchmarks`)"),
 )
 """Reports that other commands write beside the claims' folders; the index links those present."""
