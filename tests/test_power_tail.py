@@ -16,7 +16,9 @@ from mfcheck.stats.results import ClaimResult, Test, decide, family_size
 def test_exceedance_power_is_the_rejection_probability_of_the_exact_binomial_test(n, bound, level):
     """At the critical count the binomial test's p-value is ≤ level, one below it is > level; the
     power is the probability of reaching that count, which at the bound itself is at most level
-    (its size) and rises to 1 as the exceedance probability grows."""
+    (its size) and rises to 1 as the exceedance probability grows. By simulation (4000 binomial
+    draws, fixed seed) the rejection rate matches it within 0.03, about 3.8 standard errors of a
+    proportion (α ≈ 2e-4 for this comparison); its companion below: a grid without power leaves the family."""
     c = int(stats.binom.isf(level, n, bound)) + 1
     assert stats.binomtest(c, n, bound, alternative="greater").pvalue <= level
     assert stats.binomtest(c - 1, n, bound, alternative="greater").pvalue > level

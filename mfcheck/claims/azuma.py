@@ -480,8 +480,9 @@ def power(result: ClaimResult, level: float) -> dict:
     :func:`mfcheck.claims.injection.violating`; exact binomial, :func:`mfcheck.stats.power.grid_power`).
     The ε-exponent test is not judged here: it is a t test, whose power is that of the broken steps
     of ``mfcheck calibrate azuma``."""
-    rows = [{"n": t["n"], "bound": t["bound"], "frequency": t["frequency_violating"]} for t in result.details["tail"]]
-    return {"test_power": {t.name: grid_power(rows, level) for t in result.tests if t.name.startswith(f"{TAIL} (")},
+    rows = result.details["tail"]
+    return {"test_power": {t.name: grid_power(rows, level, frequency="frequency_violating") for t in result.tests
+                           if t.name.startswith(f"{TAIL} (")},
             "level": level, "power_floor": POWER_FLOOR,
             "against": f"the run's martingale rescaled to {TAIL_VIOLATION:g}× Azuma's proxy σ_A (exact binomial)"}
 

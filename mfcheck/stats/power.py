@@ -59,9 +59,9 @@ def exceedance_power(n: int, frequency: float, bound: float, level: float) -> fl
     return float(stats.binom.sf(critical - 1, n, frequency))
 
 
-def grid_power(rows, level: float) -> float:
+def grid_power(rows, level: float, frequency: str = "frequency") -> float:
     """A lower bound of the power of a Bonferroni-combined grid of binomial exceedance tests, each
-    row a mapping with ``n``, ``bound`` and ``frequency`` (the exceedance probability under the
-    alternative): max over rows of :func:`exceedance_power` at ``level`` / len(rows) (module docstring)."""
+    row a mapping with ``n``, ``bound`` and, under the key ``frequency``, the exceedance probability
+    under the alternative: max over rows of :func:`exceedance_power` at ``level`` / len(rows) (module docstring)."""
     rows = list(rows)
-    return max((exceedance_power(r["n"], r["frequency"], r["bound"], level / len(rows)) for r in rows), default=0.0)
+    return max((exceedance_power(r["n"], r[frequency], r["bound"], level / len(rows)) for r in rows), default=0.0)
