@@ -63,13 +63,14 @@ def scale_run(setting: dict | None = None) -> dict:
 
 def tier_times(out_dir: str = "/tmp/mfcheck-tier-timing", full: bool = False) -> list[dict]:
     """Wall time and exit code of ``mfcheck verify --tier ci`` and ``mfcheck gate --impl mfcheck.app.gate:reference_step --tier ci``
-    (and, with ``full``, of one seed of the full-tier false-alarm measurement: the gate's decision procedure
-    on the built-in rule, what each seed of that measurement costs), each without the cache, so that every
-    cell is computed."""
+    (and, with ``full``, of the same gate at the full tier, and of one seed of the full-tier false-alarm
+    measurement: the gate's decision procedure on the built-in rule run serially in one process, what each
+    seed of that measurement costs on one core), each without the cache, so that every cell is computed."""
     exe = str(Path(sys.executable).with_name("mfcheck"))
     gate = [exe, "gate", "--impl", "mfcheck.app.gate:reference_step", "--no-cache", "--quiet"]
     commands = [[exe, "verify", "--tier", "ci", "--out", out_dir, "--no-cache", "--quiet"], gate + ["--tier", "ci"]]
     if full:
+        commands.append(gate + ["--tier", "full"])
         commands.append([exe, "gate", "--false-alarm", "1", "--tier", "full", "--impl", "builtin", "--seed-start", "7", "--no-cache",
                          "--quiet", "--false-alarm-out", f"{out_dir}-full-gate"])
     rows = []

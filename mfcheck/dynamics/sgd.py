@@ -33,12 +33,12 @@ from mfcheck._validation import check_positive_int, check_real
 from mfcheck.dynamics.rules import MEAN_FIELD, Rule
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import check_dimensions
-from mfcheck.model.functionals import risk
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import Neuron
 from mfcheck.model.observables import TestFunction
 from mfcheck.model.problems.base import Problem
 from mfcheck.model.schedules import Schedule, constant
+from mfcheck.reference import field as population_field
 from mfcheck.seeds import Streams
 
 __all__ = [
@@ -147,7 +147,7 @@ class SGDResult:
     - ``times`` (J,): t_j = k_j ε;  ``steps`` (J,): k_j.
     - ``theta`` (R, J, N, D): the particles at the recorded steps (``theta[:, 0]`` is θ^0).
     - ``f_means`` (R, J, F): (1/N) Σ_i f(θ_i^{k_j}) for each test function.
-    - ``risk`` (R, J): R_N(θ^{k_j}) from the population oracle.
+    - ``risk`` (R, J): R_N(θ^{k_j}) on the population (:func:`mfcheck.reference.field.risk`, compiled where it can be).
     """
 
     times: np.ndarray
@@ -186,7 +186,7 @@ class _StandardRecorder:
         check_finite_particles(Theta, k, run.shape[1], run.eps)
         self.theta[:, j] = Theta
         self.f_means[:, j] = np.stack([tf(Theta).mean(axis=-1) for tf in tfs], axis=-1) if tfs else np.zeros(Theta.shape[:-2] + (0,))
-        self.risk[:, j] = risk(run.problem, run.neuron, Theta)
+        self.risk[:, j] = population_field.risk(run.problem, run.neuron, Theta)
 
     def result(self) -> SGDResult:
         run = self.run
