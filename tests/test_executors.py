@@ -57,6 +57,18 @@ def test_joblib_processes_give_the_serial_numbers():
     assert _same(map_cells(fn, CELLS, execution=Execution("joblib", workers=2), progress=False), serial)
 
 
+def test_cost_starts_the_longest_cells_first_and_keeps_the_results_in_order(tmp_path):
+    """``cost``: cells run in decreasing cost (the log of a serial run shows it); the results do not move."""
+    from mfcheck.claims.tiers import cell_work
+
+    log = tmp_path / "log"
+    fn = functools.partial(_logged, log, 2.0)
+    out = map_cells(fn, CELLS, progress=False, cost=cell_work)
+    ran = log.read_text().splitlines()
+    assert ran == [str(c) for c in sorted(CELLS, key=lambda c: -cell_work(c))]
+    assert _same(out, map_cells(functools.partial(_cell_value, 2.0), CELLS, progress=False))
+
+
 def test_worker_errors_keep_their_type():
     with pytest.raises(InvalidArgument, match="refused"):
         map_cells(_failing, CELLS, execution=Execution("joblib", workers=2), progress=False)

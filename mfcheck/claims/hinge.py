@@ -98,6 +98,7 @@ from mfcheck.claims.log_factor import log_factor
 from mfcheck.claims.rate import recorded_times
 from mfcheck.claims.sweep import sweep_cell
 from mfcheck.claims.theorem1 import CLAIMS as THEOREM1
+from mfcheck.claims.tiers import cell_work
 from mfcheck.dynamics.broken import BROKEN
 from mfcheck.errors import InvalidArgument
 from mfcheck.runtime.executors import map_cells
@@ -353,7 +354,7 @@ def run(context: CheckContext) -> ClaimResult:
         raise InvalidArgument("The hinge claim reads the solved Theorem 1 reference: `context.reference` must be given.")
     fn = functools.partial(sweep_cell, experiment, reference, grid.replicates, context.rule, context.init)
     cells = grid.cells()
-    results = map_cells(fn, cells, desc=f"{context.tier.name} hinge grid", progress=context.progress)
+    results = map_cells(fn, cells, desc=f"{context.tier.name} hinge grid", progress=context.progress, cost=cell_work)
     rows = [{"N": N, "eps": eps, "replicate": r, STATISTIC: float(s[STATISTIC][r])}
             for (_, N, eps), s in zip(cells, results) for r in range(grid.replicates)]
     ref_err = float(reference.error[STATISTIC])

@@ -23,7 +23,7 @@ from mfcheck.seeds import Streams
 from mfcheck.dynamics.rules import MEAN_FIELD, Rule
 from mfcheck.dynamics.sgd import InitSampler, StandardRecord, iid_init, run_sgd
 from mfcheck.claims.statistics import STATISTICS, theorem1_statistics
-from mfcheck.claims.tiers import Tier
+from mfcheck.claims.tiers import Tier, cell_work
 
 __all__ = ["SweepResult", "cell_streams", "run_cell", "run_sweep", "sweep_cell"]
 
@@ -97,7 +97,7 @@ def run_sweep(
     rows = []
     cells = tier.cells()
     fn = functools.partial(sweep_cell, experiment, reference, tier.replicates, rule, init)
-    results = map_cells(fn, cells, execution=execution, desc=f"{tier.name} sweep", progress=progress)
+    results = map_cells(fn, cells, execution=execution, desc=f"{tier.name} sweep", progress=progress, cost=cell_work)
     for (path, N, eps), stats in zip(cells, results):
         for r in range(tier.replicates):
             rows.append({"path": path, "N": N, "eps": eps, "replicate": r, **{k: float(v[r]) for k, v in stats.items()}})

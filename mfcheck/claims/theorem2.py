@@ -45,7 +45,7 @@ from mfcheck.reference.noisy_coupled import couple_noisy
 from mfcheck.seeds import Streams
 from mfcheck.claims.statistics import theorem1_statistics
 from mfcheck.claims.sweep import SweepResult
-from mfcheck.claims.tiers import Tier
+from mfcheck.claims.tiers import Tier, cell_work
 
 __all__ = ["NoisyExperiment", "noisy_experiment", "noisy_sweep", "SWEEP", "CLAIMS", "TIERS"]
 
@@ -125,7 +125,7 @@ def noisy_sweep(context: CheckContext, tier: Tier) -> SweepResult:
     f_err = float(np.max(np.abs(field_c.f_integrals - field_f.f_integrals) / K))
     cells = tier.cells()
     fn = functools.partial(_noisy_cell, ex, rule, context.init, field_c, field_f, tier.replicates)
-    results = map_cells(fn, cells, desc="theorem 2 sweep", progress=context.progress)
+    results = map_cells(fn, cells, desc="theorem 2 sweep", progress=context.progress, cost=cell_work)
     rows, ref_err = [], {"test_functions": {}, "risk": {}, "coupling": {}}
     for (path, N, eps), stats in zip(cells, results):
         stats = dict(stats)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["Tier", "TIERS", "get_tier"]
+__all__ = ["Tier", "TIERS", "get_tier", "cell_work"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,13 @@ TIERS = {
     "ci": Tier("ci", N_path=(16, 32, 64, 128, 256, 512), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256), kink=8, replicates=96, log2_M=14),
     "full": Tier("full", N_path=(16, 32, 64, 128, 256, 512, 1024, 2048), eps_path=(1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256, 1 / 512), kink=8, replicates=64, log2_M=15),
 }
+
+
+def cell_work(cell: tuple[str, int, float]) -> float:
+    """N/ε for a cell (path, N, ε): N particles over T/ε steps, the cell's cost up to the factor R·T
+    that all cells of a sweep share (``map_cells(..., cost=cell_work)`` starts the largest first)."""
+    _, N, eps = cell
+    return N / eps
 
 
 def get_tier(name: str) -> Tier:

@@ -285,7 +285,7 @@ def _run_dask(fn, todo, cells, address, workers) -> Iterator[tuple[int, object, 
 
 
 def map_cells(fn: Callable, cells: Sequence, *, execution: Execution | None = None, desc: str = "cells",
-              progress: bool = True) -> list:
+              progress: bool = True, cost: Callable | None = None) -> list:
     """``[fn(cell) for cell in cells]``, run by ``execution`` and cached by content.
 
     **Arguments:**
@@ -296,6 +296,9 @@ def map_cells(fn: Callable, cells: Sequence, *, execution: Execution | None = No
     - ``execution``: an :class:`Execution` (None: :func:`current_execution`, serial by default).
     - ``desc``, ``progress``: the progress bar (it counts finished cells; cached cells count as
       done at once and the bar says how many came from the cache).
+    - ``cost``: ``cost(cell)``, an estimate of a cell's running time in any unit. The cells are
+      then started longest first, so that the pool does not end with one worker on a long cell
+      while the others idle (longest-processing-time order); the results do not depend on it.
 
     A cell whose key cannot be established (:class:`~mfcheck.runtime.cache.Unidentifiable`) is computed
     and not stored. Each result is stored as soon as it arrives, so an interrupted run keeps the
@@ -324,6 +327,8 @@ def map_cells(fn: Callable, cells: Sequence, *, execution: Execution | None = No
             todo.append(i)
         else:
             results[i] = hit
+    if cost is not None:
+        todo.sort(key=lambda i: -float(cost(cells[i])))  # stable: equal costs keep the order of cells
     n_cached = len(cells) - len(todo)
     with tqdm(total=len(cells), desc=desc, unit="cell", disable=not progress, leave=False) as bar:
         if n_cached:
