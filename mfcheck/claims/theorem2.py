@@ -92,7 +92,7 @@ class NoisyExperiment:
                 "scheme": f"finite-volume Fokker–Planck (Scharfetter–Gummel, Heun) on {self.cells} cells + stochastic Heun "
                           f"on a Brownian bridge (sub-steps ≤ {self.substep_dt:g}) for the coupled SDE",
                 "h": self.dt, "nodes": f"{self.cells} grid cells",
-                "refined": f"{2 * self.cells} cells and dt/4 for ρ_t; half the SDE sub-step on the same Brownian path",
+                "refined": f"{2 * self.cells} cells and dt/4 for ρ_t; half the SDE sub-step on the same Brownian path, on replicate 0",
             },
             "test_functions": [{"name": repr(f), "sup_norm": f.sup_norm, "lipschitz": f.lipschitz} for f in self.test_functions],
             "seed": self.seed,
