@@ -57,22 +57,6 @@ def test_replicates_do_not_depend_on_their_neighbours(cell):
     assert np.allclose(all3[:1], one, rtol=1e-12, atol=1e-14)
 
 
-def test_coarse_path_on_leading_replicates_only(cell):
-    """``coarse_replicates`` limits the coarse run (used only for the error) and leaves the fine one as it was."""
-    ex, field, sgd, g, st = cell
-    kw = dict(eps=1 / 64, lam=ex.lam, beta=ex.beta, record_steps=sgd.steps, substeps=2)
-    c_all, f_all = couple_noisy(field, ex.problem, ex.neuron, sgd.theta[:, 0], g, bridge_rngs=st.generators("reference", 3), **kw)
-    c_one, f = couple_noisy(field, ex.problem, ex.neuron, sgd.theta[:, 0], g, bridge_rngs=st.generators("reference", 3),
-                            coarse_replicates=1, **kw)
-    assert c_one.shape == (1,) + c_all.shape[1:]
-    np.testing.assert_array_equal(f, f_all)
-    np.testing.assert_allclose(c_one, c_all[:1], rtol=1e-12, atol=1e-14)
-    for bad in (0, 4):
-        with pytest.raises(InvalidArgument, match="coarse_replicates"):
-            couple_noisy(field, ex.problem, ex.neuron, sgd.theta[:, 0], g, bridge_rngs=st.generators("reference", 3),
-                         coarse_replicates=bad, **kw)
-
-
 def test_coupled_particles_track_sgd_closely(cell):
     ex, field, sgd, g, st = cell
     _, f = couple_noisy(field, ex.problem, ex.neuron, sgd.theta[:, 0], g, eps=1 / 64, lam=ex.lam, beta=ex.beta,

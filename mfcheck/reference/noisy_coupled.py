@@ -8,12 +8,8 @@ Gaussians g_i^k that drive noisy SGD particle i: over SGD step k (time kε to (k
 increment is W_i((k+1)ε) − W_i(kε) = sqrt(ε) g_i^k (with c = 4, the SGD noise
 sqrt(4 s_k/β) g = sqrt(4ξ/β) · sqrt(ε) g). Inside a step the path is refined by a Brownian
 bridge with independent Gaussians of the ("reference", r) stream, and the SDE is integrated
-by the stochastic Heun scheme (strong order 1 for additive noise) on 2·``substeps`` equal
-sub-steps. The discretisation error is measured on the same Brownian path with half as many
-sub-steps (``substeps``, each increment the sum of two of the finer ones); that coarser run is
-needed only for the error, so it can be limited to the leading replicates (``coarse_replicates``):
-each replicate's path depends on its own Gaussians only, so the error of one replicate has the law
-of the error of any other.
+by the stochastic Heun scheme (strong order 1 for additive noise) on ``substeps`` equal
+sub-steps. The same bridge refined twice (2·substeps) measures the discretisation error.
 """
 
 from __future__ import annotations
@@ -64,11 +60,9 @@ def couple_noisy(
     bridge_rngs,
     substeps: int = 2,
     schedule: Schedule = constant(1.0),
-    coarse_replicates: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Integrate the coupled noisy particles; return θ̄ at the record steps with ``substeps`` and
-    with 2·``substeps`` sub-steps (same Brownian path), shapes (..., J, N, D), the first with only
-    its first ``coarse_replicates`` replicates when that is given (the second is unchanged by it).
+    with 2·``substeps`` sub-steps (same Brownian path), each of shape (..., J, N, D).
 
     - ``field``: a :class:`~mfcheck.reference.fokker_planck.FPSolution` (``dt``, ``times``, ``yhat``).
     - ``theta0`` (..., N, D): the SGD particles' θ^0; ``g`` (..., K, N, D): the SGD Gaussians of
@@ -77,8 +71,6 @@ def couple_noisy(
     - ``bridge_rngs``: one generator per replicate (leading axis of ``theta0``; a single one when
       ``theta0`` is (N, D)) for the bridge Gaussians, so a replicate's path does not depend on
       which other replicates are integrated with it.
-    - ``coarse_replicates``: with ``theta0`` (R, N, D), integrate the coarse path (``substeps``
-      sub-steps, used only to measure the error) for replicates 0..coarse_replicates − 1 only.
     """
     if not isinstance(problem, FinitePopulation):
         raise InvalidArgument(f"`problem` must be a FinitePopulation (the field is ŷ_t on it), got {problem!r}.")
@@ -110,17 +102,10 @@ def couple_noisy(
     bridge_rngs = list(bridge_rngs)
     if len(lead) > 1 or len(bridge_rngs) != (lead[0] if lead else 1):
         raise InvalidArgument(f"`bridge_rngs` must hold one generator per replicate ({lead[0] if lead else 1}), got {len(bridge_rngs)}.")
-    if coarse_replicates is None:
-        rc = slice(None)
-    elif not lead or not 1 <= coarse_replicates <= lead[0]:
-        raise InvalidArgument(f"`coarse_replicates` needs `theta0` of shape (R, N, D) and 1 ≤ coarse_replicates ≤ R; "
-                              f"got {coarse_replicates!r} with `theta0` {theta0.shape}.")
-    else:
-        rc = slice(0, int(coarse_replicates))
-    coarse, fine = theta0[rc].copy(), theta0.copy()
+    coarse, fine = theta0.copy(), theta0.copy()
     J = len(record_steps)
-    out_f = np.empty(theta0.shape[:-2] + (J,) + theta0.shape[-2:])
-    out_c = np.empty(coarse.shape[:-2] + (J,) + coarse.shape[-2:])
+    out_c = np.empty(theta0.shape[:-2] + (J,) + theta0.shape[-2:])
+    out_f = np.empty_like(out_c)
     j = 0
     for k in range(K + 1):
         if j < J and k == record_steps[j]:
@@ -135,7 +120,7 @@ def couple_noisy(
         inc_c = inc_f.reshape((m, 2) + dW.shape).sum(axis=1)
         t0 = k * eps
         for i in range(m):
-            coarse = heun(coarse, t0 + i * eps / m, eps / m, inc_c[i][rc])
+            coarse = heun(coarse, t0 + i * eps / m, eps / m, inc_c[i])
         for i in range(2 * m):
             fine = heun(fine, t0 + i * eps / (2 * m), eps / (2 * m), inc_f[i])
     return out_c, out_f
