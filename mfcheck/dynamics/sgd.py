@@ -33,12 +33,12 @@ from mfcheck._validation import check_positive_int, check_real
 from mfcheck.dynamics.rules import MEAN_FIELD, Rule
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.experiment import check_dimensions
+from mfcheck.model.functionals import risk
 from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import Neuron
 from mfcheck.model.observables import TestFunction
 from mfcheck.model.problems.base import Problem
 from mfcheck.model.schedules import Schedule, constant
-from mfcheck.reference import field as population_field
 from mfcheck.seeds import Streams
 
 __all__ = [
@@ -147,7 +147,7 @@ class SGDResult:
     - ``times`` (J,): t_j = k_j ε;  ``steps`` (J,): k_j.
     - ``theta`` (R, J, N, D): the particles at the recorded steps (``theta[:, 0]`` is θ^0).
     - ``f_means`` (R, J, F): (1/N) Σ_i f(θ_i^{k_j}) for each test function.
-    - ``risk`` (R, J): R_N(θ^{k_j}) on the population (:func:`mfcheck.reference.field.risk`, compiled where it can be).
+    - ``risk`` (R, J): R_N(θ^{k_j}) on the population (compiled where it can be, :func:`_recorded_risk`).
     """
 
     times: np.ndarray
@@ -172,6 +172,19 @@ class StandardRecord:
         return _StandardRecorder(self, run)
 
 
+def _recorded_risk(problem, neuron, Theta) -> np.ndarray:
+    """R_N(θ) = (1/n) Σ_j (y_j − ŷ(x_j))² of each replicate: ŷ from the compiled
+    :func:`mfcheck.dynamics.kernels.predict` on a plain finite population with an inner neuron the
+    kernels know (the condition of :func:`mfcheck.reference.field.compiled`), else
+    :func:`mfcheck.model.functionals.risk`. Same numbers to rounding."""
+    from mfcheck.dynamics import kernels
+    from mfcheck.model.problems.finite import FinitePopulation
+
+    if type(problem) is FinitePopulation and kernels.supports(neuron) and kernels._neuron_kind(neuron) == 0:
+        return problem.risk_of_prediction(kernels.predict(neuron, problem.X, Theta))
+    return risk(problem, neuron, Theta)
+
+
 class _StandardRecorder:
     def __init__(self, spec: StandardRecord, run: Run):
         self.spec, self.run = spec, run
@@ -186,7 +199,7 @@ class _StandardRecorder:
         check_finite_particles(Theta, k, run.shape[1], run.eps)
         self.theta[:, j] = Theta
         self.f_means[:, j] = np.stack([tf(Theta).mean(axis=-1) for tf in tfs], axis=-1) if tfs else np.zeros(Theta.shape[:-2] + (0,))
-        self.risk[:, j] = population_field.risk(run.problem, run.neuron, Theta)
+        self.risk[:, j] = _recorded_risk(run.problem, run.neuron, Theta)
 
     def result(self) -> SGDResult:
         run = self.run

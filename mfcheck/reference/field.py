@@ -1,4 +1,4 @@
-"""The population field at many particles, compiled where it can be: ŷ_ρ, ∇_θ Ψ(θ; ρ) and R(ρ).
+"""The population field at many particles, compiled where it can be: ŷ_ρ and ∇_θ Ψ(θ; ρ).
 
 On a plain :class:`~mfcheck.model.problems.finite.FinitePopulation` the law ρ enters the drift only
 through ŷ on the n population points (docs/theory.md §3):
@@ -9,8 +9,7 @@ The coupled references integrate R·N twin particles in that field for every SGD
 Azuma check evaluates it at every SGD particle, so these two sums dominate a gate run. For an
 :class:`~mfcheck.model.neurons.InnerNeuron` on an activation family of :mod:`mfcheck.dynamics.kernels` they
 run compiled (:func:`mfcheck.dynamics.kernels.pullback`, :func:`mfcheck.dynamics.kernels.predict`: one pass per
-particle, no (n, M) matrix), and so does the risk R(ρ) = (1/n) Σ_j (y_j − ŷ_ρ(x_j))² that SGD runs
-record; otherwise, and for any subclass of the problem (a subclass may
+particle, no (n, M) matrix; SGD runs record their risk through the same compiled ŷ); otherwise, and for any subclass of the problem (a subclass may
 change the drift, as the mutants do), through the problem's own oracle. Same numbers to rounding.
 """
 
@@ -21,7 +20,7 @@ import numpy as np
 from mfcheck.model.neurons import Neuron
 from mfcheck.model.problems.finite import FinitePopulation
 
-__all__ = ["compiled", "grad_Psi", "predict", "risk"]
+__all__ = ["compiled", "grad_Psi", "predict"]
 
 
 def compiled(problem, neuron: Neuron) -> bool:
@@ -48,12 +47,3 @@ def predict(problem, neuron: Neuron, Theta, weights=None) -> np.ndarray:
 
     return kernels.predict(neuron, problem.X, Theta, weights)
 
-
-def risk(problem, neuron: Neuron, Theta) -> np.ndarray:
-    """R(ρ) for ρ = (1/M) Σ_m δ_{θ_m}, shape (...) for ``Theta`` (..., M, D): the risk of :func:`predict`
-    on a problem that predicts on its points, else :func:`mfcheck.model.functionals.risk`."""
-    if not hasattr(problem, "predict"):
-        from mfcheck.model.functionals import risk as risk_from_problem
-
-        return risk_from_problem(problem, neuron, Theta)
-    return problem.risk_of_prediction(predict(problem, neuron, Theta))
