@@ -119,6 +119,16 @@ def supports(neuron) -> bool:
     return _neuron_kind(neuron) is not None and family_code(neuron.activation) is not None
 
 
+def field_compiled(problem, neuron) -> bool:
+    """True when ŷ and the field of ``problem`` at ``neuron`` run compiled (:func:`predict`, :func:`pullback`):
+    a plain :class:`~mfcheck.model.problems.finite.FinitePopulation` (not a subclass, which may
+    redefine its risk) and an inner neuron the kernels know. The SGD records and the reference
+    field both ask this one question."""
+    from mfcheck.model.problems.finite import FinitePopulation
+
+    return type(problem) is FinitePopulation and supports(neuron) and _neuron_kind(neuron) == 0
+
+
 def _require(neuron):
     if not supports(neuron):
         raise InvalidArgument(

@@ -174,13 +174,11 @@ class StandardRecord:
 
 def _recorded_risk(problem, neuron, Theta) -> np.ndarray:
     """R_N(θ) = (1/n) Σ_j (y_j − ŷ(x_j))² of each replicate: ŷ from the compiled
-    :func:`mfcheck.dynamics.kernels.predict` on a plain finite population with an inner neuron the
-    kernels know (the condition of :func:`mfcheck.reference.field.compiled`), else
+    :func:`mfcheck.dynamics.kernels.predict` where :func:`mfcheck.dynamics.kernels.field_compiled`, else
     :func:`mfcheck.model.functionals.risk`. Same numbers to rounding."""
     from mfcheck.dynamics import kernels
-    from mfcheck.model.problems.finite import FinitePopulation
 
-    if type(problem) is FinitePopulation and kernels.supports(neuron) and kernels._neuron_kind(neuron) == 0:
+    if kernels.field_compiled(problem, neuron):
         return problem.risk_of_prediction(kernels.predict(neuron, problem.X, Theta))
     return risk(problem, neuron, Theta)
 

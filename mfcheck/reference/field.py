@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from mfcheck.model.neurons import Neuron
-from mfcheck.model.problems.finite import FinitePopulation
 
 __all__ = ["compiled", "grad_Psi", "predict"]
 
@@ -27,7 +26,7 @@ def compiled(problem, neuron: Neuron) -> bool:
     """Whether the field of ``problem`` at ``neuron`` runs compiled."""
     from mfcheck.dynamics import kernels
 
-    return type(problem) is FinitePopulation and kernels.supports(neuron) and kernels._neuron_kind(neuron) == 0
+    return kernels.field_compiled(problem, neuron)
 
 
 def grad_Psi(problem, neuron: Neuron, Theta, yhat) -> np.ndarray:
