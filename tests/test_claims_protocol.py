@@ -74,7 +74,7 @@ def test_the_lists_of_the_gate_follow_from_the_declarations():
 
 def test_a_check_declares_the_cells_it_maps():
     """A check whose module calls map_cells declares ``maps_cells`` (verify calls it in its own process,
-    so that its cells go to the workers and the cache); every other check runs whole in one worker."""
+    so that its cells go to the workers and the cache); every other check runs whole in one worker, beside the sweeps."""
     for name, claim in CLAIMS.items():
         if isinstance(claim, RateClaim):
             continue

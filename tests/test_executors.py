@@ -9,7 +9,7 @@ import pytest
 
 from mfcheck.runtime.cache import Cache
 from mfcheck.errors import InvalidArgument
-from mfcheck.runtime.executors import Execution, current_execution, map_cells, started, using
+from mfcheck.runtime.executors import Execution, beside, current_execution, map_cells, started, using
 
 CELLS = [("N", 8, 0.125), ("N", 16, 0.0625), ("eps", 32, 0.0625), ("eps", 64, 0.03125)]
 
@@ -67,6 +67,49 @@ def test_cost_starts_the_longest_cells_first_and_keeps_the_results_in_order(tmp_
     ran = log.read_text().splitlines()
     assert ran == [str(c) for c in sorted(CELLS, key=lambda c: -cell_work(c))]
     assert _same(out, map_cells(functools.partial(_cell_value, 2.0), CELLS, progress=False))
+
+
+def _timed(log, seconds, item):
+    """Log "start item", sleep ``seconds[item]``, log "end item" (from any process); return item doubled."""
+    import time
+
+    with open(log, "a") as f:
+        f.write(f"start {item}\n")
+    time.sleep(seconds[item])
+    with open(log, "a") as f:
+        f.write(f"end {item}\n")
+    return 2 * item if isinstance(item, int) else item
+
+
+def test_tasks_beside_a_loop_fill_its_idle_workers_and_keep_their_order(tmp_path):
+    """On 2 workers, a loop of one long cell and two short ones leaves a worker idle; the task run
+    beside it starts there, after every cell has started and before the long cell ends. The results
+    are those of running each alone."""
+    log = tmp_path / "log"
+    seconds = {"A": 3.0, "B": 0.1, "C": 0.1, 1: 0.2, 2: 0.2}
+    fn = functools.partial(_timed, log, seconds)
+    execution = Execution("joblib", workers=2)
+    with beside(fn, [1, 2], execution=execution, progress=False) as tasks:
+        cells = map_cells(fn, ["A", "B", "C"], execution=execution, progress=False)
+        assert cells == ["A", "B", "C"]
+        results = tasks.results()
+    assert results == [2, 4]
+    events = log.read_text().splitlines()
+    assert max(events.index(f"start {c}") for c in "ABC") < min(events.index(f"start {t}") for t in (1, 2))
+    assert events.index("start 1") < events.index("end A")
+
+
+def test_tasks_beside_run_when_asked_for_when_serial_and_their_errors_keep_their_type(tmp_path):
+    log = tmp_path / "log"
+    fn = functools.partial(_timed, log, {"A": 0.0, 1: 0.0, 2: 0.0})
+    with beside(fn, [1, 2], execution=Execution("serial"), progress=False) as tasks:
+        map_cells(fn, ["A"], progress=False)
+        assert log.read_text().splitlines() == ["start A", "end A"]
+        assert tasks.results() == [2, 4]
+    execution = Execution("joblib", workers=2)
+    with pytest.raises(InvalidArgument, match="refused"), beside(_failing, [CELLS[0]], execution=execution, progress=False) as tasks:
+        map_cells(fn, ["A", 1], execution=execution, progress=False)
+        tasks.results()
 
 
 def test_worker_errors_keep_their_type():
@@ -219,3 +262,16 @@ def test_gate_runs_its_sweep_through_the_execution(tmp_path):
     mutant = gate(as_protocol(BROKEN["ntk_scaling"].rule), tier, execution=Execution("serial", cache=cache), **kwargs)
     assert len(list(tmp_path.rglob("*.npz"))) == 2 * len(tier.cells())
     assert not mutant.sweep.table.equals(serial.sweep.table)
+
+
+def test_checks_run_beside_the_sweeps_give_the_serial_results():
+    """A check without cells of its own runs on a worker a sweep leaves idle; its numbers do not move."""
+    from mfcheck.app.verify import verify
+    from mfcheck.claims.tiers import get_tier
+
+    claims = ["theorem2_risk", "azuma"]
+    serial = verify(get_tier("smoke"), claims=claims, progress=False)
+    parallel = verify(get_tier("smoke"), claims=claims, progress=False, execution=Execution("joblib", workers=2))
+    for a, b in zip(serial.results, parallel.results, strict=True):
+        assert [(t.name, t.p_value) for t in a.tests] == [(t.name, t.p_value) for t in b.tests]
+        assert (a.claim, a.verdict) == (b.claim, b.verdict)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -11,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from mfcheck.claims import CheckContext, Claim, select, theorem1
 from mfcheck.claims.injection import without_powerless
 from mfcheck.claims.rate import RateClaim
-from mfcheck.runtime.executors import Execution, current_execution, map_cells, using
+from mfcheck.runtime.executors import Execution, beside, current_execution, using
 from mfcheck.model.experiment import Experiment, default_experiment
 from mfcheck.reference.refinement import Reference, build_reference
 from mfcheck.report import write_reports
@@ -92,19 +94,21 @@ def _verify(tier, experiment, alpha, rule, init, reference, out, command, progre
     if reference is None and any(claim.reads_reference for claim in selected):
         reference = build_reference(experiment, progress=progress)
     context = CheckContext(experiment=experiment, tier=tier, reference=reference, rule=rule, init=init, progress=progress)
-    solved, sources, results = {}, [], []
-    for claim in selected:
-        if isinstance(claim, RateClaim):  # each sweep is solved once and read by every claim of its theorem
-            if claim.sweep.name not in solved:
-                solved[claim.sweep.name] = claim.sweep.run(context)
-            sources.append(solved[claim.sweep.name])
-            results.append(claim.fit(sources[-1]))
-        else:
-            sources.append(context)
-            results.append(claim.run(context) if claim.maps_cells else None)
-    whole = [i for i, r in enumerate(results) if r is None]
-    for i, r in zip(whole, _run_whole([selected[i] for i in whole], context)):
-        results[i] = r
+    whole = [i for i, claim in enumerate(selected) if not isinstance(claim, RateClaim) and not claim.maps_cells]
+    solved, sources, results = {}, [], [None] * len(selected)
+    with _whole_checks([selected[i] for i in whole], context) as whole_results:
+        for k, claim in enumerate(selected):
+            if isinstance(claim, RateClaim):  # each sweep is solved once and read by every claim of its theorem
+                if claim.sweep.name not in solved:
+                    solved[claim.sweep.name] = claim.sweep.run(context)
+                sources.append(solved[claim.sweep.name])
+                results[k] = claim.fit(sources[-1])
+            else:
+                sources.append(context)
+                if claim.maps_cells:
+                    results[k] = claim.run(context)
+        for i, r in zip(whole, whole_results()):
+            results[i] = r
     # power first, at the least favourable level α/m with every test counted; powerless tests leave the family
     level = alpha / max(family_size(results), 1)
     detected = [claim.detection(source, r, level) for claim, r, source in zip(selected, results, sources)]
@@ -121,22 +125,22 @@ def _verify(tier, experiment, alpha, rule, init, reference, out, command, progre
                         checks=[c for c in selected if c not in on_sweep], context=context)
 
 
-def _run_whole(checks: list[Claim], context: CheckContext) -> list[ClaimResult]:
-    """Run the checks without cells of their own (``Claim.maps_cells`` False), each whole in one cell of
-    the current execution: they draw from their own seed streams, so they are independent and run
-    beside one another on the workers the sweeps have left (in this process, in order, when serial).
-    Not cached: a check reads its context whole. In a worker a check shows no bars of its own; the
-    bar counts the checks."""
-    execution = current_execution()
-    serial = execution.executor in (None, "serial")
-    cells = [c.name for c in checks]
-    if serial or len(cells) < 2:
-        return [c.run(context) for c in checks]
-    quiet = replace(context, progress=False)
-    return map_cells(partial(_run_check, quiet), cells, execution=replace(execution, cache=None), desc="checks",
-                     progress=context.progress)
+@contextlib.contextmanager
+def _whole_checks(checks: list[Claim], context: CheckContext) -> Iterator[Callable[[], list[ClaimResult]]]:
+    """The checks without cells of their own (``Claim.maps_cells`` False), each run whole; yields the
+    function that returns their results. They draw from their own seed streams and depend on no
+    sweep, so in parallel executions they run beside the sweeps, on the workers a sweep's last cells
+    leave idle (:func:`mfcheck.runtime.executors.beside`); serially they run in this process, in order,
+    when asked for. Not cached: a check reads its context whole. In a worker a check shows no bars
+    of its own; the bar counts the checks."""
+    if current_execution().executor in (None, "serial"):
+        yield lambda: [c.run(context) for c in checks]
+        return
+    with beside(partial(_run_check, replace(context, progress=False)), [c.name for c in checks], desc="checks",
+                progress=context.progress) as running:
+        yield running.results
 
 
 def _run_check(context: CheckContext, name: str) -> ClaimResult:
-    """The registered check ``name`` run on ``context`` (a cell of :func:`_run_whole`)."""
+    """The registered check ``name`` run on ``context`` (a task of :func:`_whole_checks`)."""
     return select([name])[0].run(context)

@@ -63,7 +63,7 @@ class Claim:
     - ``deterministic``: its p-values are 0 or 1, so replicates do not apply.
     - ``maps_cells``: the claim runs cells of its own through :func:`mfcheck.runtime.executors.map_cells`
       (on the run's workers, cached), so a run calls it in its own process; a check without cells
-      runs whole in one worker, beside the other such checks (:func:`mfcheck.app.verify.verify`).
+      runs whole in one worker, on the workers the sweeps leave idle (:func:`mfcheck.app.verify.verify`).
     - ``outside_gate``: empty when the claim belongs to the gate's default family; else the reason
       it does not: it tests a property of the paper's exact finite-N SGD rather than of the limit
       (which an implementation the theorem covers need not have), or its rate of leaving correct

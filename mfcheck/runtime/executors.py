@@ -25,8 +25,8 @@ import dataclasses
 import os
 import signal
 import sys
-import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 
 from threadpoolctl import threadpool_limits
@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from mfcheck.runtime.cache import Cache, Unidentifiable, code_version
 from mfcheck.errors import InvalidArgument
 
-__all__ = ["EXECUTORS", "Execution", "current_execution", "default_workers", "map_cells", "kill_workers", "started", "stop_workers",
+__all__ = ["EXECUTORS", "Beside", "Execution", "beside", "current_execution", "default_workers", "map_cells", "kill_workers", "started", "stop_workers",
            "using"]
 
 EXECUTORS = ("serial", "joblib", "dask")
@@ -232,27 +232,134 @@ def _run_serial(fn, todo, cells) -> Iterator[tuple[int, object, str]]:
         yield i, result, code_version()
 
 
-def _run_joblib(fn, todo, cells, workers) -> Iterator[tuple[int, object, str]]:
-    from joblib import Parallel, delayed
+def _pool(workers: int):
+    """The loky process pool of ``workers`` processes, kept for reuse between loops (joblib's own
+    reusable executor: :func:`stop_workers` and :func:`kill_workers` reach it). Always asked for with
+    the same size, so that a loop never resizes it under the tasks of another (:class:`Beside`).
+    Idle workers stay 300 s, as joblib keeps them: the pause between two loops of a run (a
+    reference solve, the fits) must not end them (loky's own default is 10 s), since a new worker
+    imports mfcheck again, and one that ends just as a task arrives makes loky warn from its
+    manager thread."""
+    from joblib.externals.loky import get_reusable_executor
 
-    n_jobs = min(workers or default_workers(), len(todo))
-    if n_jobs <= 1:
+    return get_reusable_executor(max_workers=workers, timeout=300)
+
+
+def _busy(besides) -> int:
+    return sum(len(b.running) for b in besides)
+
+
+def _run_joblib(fn, todo, cells, workers) -> Iterator[tuple[int, object, str]]:
+    """The cells ``todo`` on ``workers`` loky processes, at most one task per worker at a time, in
+    the order of ``todo``; once every cell has started, a worker that frees up takes a task of the
+    enclosing :func:`beside` blocks, so that the loop does not end with idle workers."""
+    workers = workers or default_workers()
+    besides = _BESIDE.get()
+    if workers <= 1 or (len(todo) <= 1 and not any(b.pending for b in besides)):
         yield from _run_serial(fn, todo, cells)
         return
-    # max_nbytes=None: arrays travel pickled with each cell, never through joblib's memory-mapped
-    # files in /dev/shm, which a run stopped while one is in flight (Ctrl-C, SIGTERM, a time
-    # limit) would leave for loky's resource tracker to remove with a warning of its own after
-    # the command's one line; a cell's arrays (the reference) take milliseconds to pickle
-    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered", max_nbytes=None)
-    results = parallel(delayed(_pinned_call)(fn, i, cells[i]) for i in todo)
+    pool, own, mine = _pool(workers), list(todo), {}
+    own.reverse()  # popped from the end: the order of ``todo``
     try:
-        for item in results:  # noqa: UP028 - ``yield from`` would pass our close() on outside the filter below
-            yield item
-    finally:  # stopped early (an error, Ctrl-C): cancelling the queued cells is what we want, not a warning
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*tasks which were still being processed by the workers have been cancelled",
-                                    category=UserWarning)
-            results.close()
+        while own or mine:
+            busy = len(mine) + _busy(besides)
+            while own and busy < workers:
+                i = own.pop()
+                mine[pool.submit(_pinned_call, fn, i, cells[i])] = i
+                busy += 1
+            for b in besides:
+                while not own and b.pending and busy < workers:
+                    b.start(pool)
+                    busy += 1
+            done, _ = wait([*mine, *(f for b in besides for f in b.running)], return_when=FIRST_COMPLETED)
+            for future in done:
+                if future in mine:
+                    del mine[future]
+                    yield future.result()  # a cell's error is raised here
+                else:
+                    next(b for b in besides if future in b.running).finish(future)
+    except BaseException:  # an error, Ctrl-C, or the caller stopping early: no cell is left computing
+        _stop_pool(mine)
+        raise
+
+
+def _stop_pool(futures) -> None:
+    """Cancel ``futures`` and kill the workers (a cell still computing would hold its worker)."""
+    for future in futures:
+        future.cancel()
+    stop_workers()
+
+
+class Beside:
+    """Whole tasks ``fn(task)`` that run on the workers the cell loops inside a :func:`beside` block
+    leave idle; :meth:`results` waits for them (and starts those still waiting)."""
+
+    def __init__(self, fn: Callable, tasks: Sequence, execution: Execution, desc: str, progress: bool):
+        self.fn, self.tasks, self.execution, self.desc, self.progress = fn, list(tasks), execution, desc, progress
+        self.fills = execution.executor == "joblib" and (execution.workers or default_workers()) > 1
+        self.pending = list(range(len(self.tasks)))[::-1] if self.fills else []  # popped from the end: task order
+        self.running: dict = {}
+        self.done: dict[int, object] = {}
+
+    def start(self, pool) -> None:
+        i = self.pending.pop()
+        self.running[pool.submit(_pinned_call, self.fn, i, self.tasks[i])] = i
+
+    def finish(self, future) -> None:
+        del self.running[future]
+        i, result, version = future.result()  # a task's error is raised here
+        _check_version(self.tasks[i], version)
+        self.done[i] = result
+
+    def results(self) -> list:
+        """Every task's result, in task order: those not yet started start now, beside those still
+        running (not beside the block: no cell loop is running); a bar counts them."""
+        if not self.fills:  # serial or dask: the tasks run now, like a cell loop without a cache
+            return map_cells(self.fn, self.tasks, execution=dataclasses.replace(self.execution, cache=None), desc=self.desc,
+                             progress=self.progress)
+        workers = self.execution.workers or default_workers()
+        with tqdm(total=len(self.tasks), initial=len(self.done), desc=self.desc, unit="task", disable=not self.progress,
+                  leave=False) as bar:
+            try:
+                while self.pending or self.running:
+                    pool = _pool(workers)
+                    while self.pending and _busy(_BESIDE.get()) < workers:
+                        self.start(pool)
+                    done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self.finish(future)
+                        bar.update(1)
+            except BaseException:
+                _stop_pool(self.running)
+                raise
+        return [self.done[i] for i in range(len(self.tasks))]
+
+
+_BESIDE: contextvars.ContextVar[tuple[Beside, ...]] = contextvars.ContextVar("mfcheck_beside", default=())
+
+
+@contextlib.contextmanager
+def beside(fn: Callable, tasks: Sequence, *, execution: Execution | None = None, desc: str = "tasks",
+           progress: bool = True) -> Iterator[Beside]:
+    """Run ``fn(task)`` for each of ``tasks`` on the workers that the cell loops (:func:`map_cells`)
+    inside the block leave idle; ``.results()`` on the yielded :class:`Beside` returns them in task
+    order, starting those that found no idle worker.
+
+    A loop of n cells on w workers ends with fewer than w cells left to run, and a worker without a
+    cell waits for the loop's longest cell; a stage of several loops waits at each of them. Tasks
+    that depend on none of the loops (``mfcheck verify``'s checks without cells of their own) fill
+    those waits: a worker takes one only when every cell of the current loop has started, so the
+    cells start as they would without them. Tasks are not cached. With joblib on 2 or more workers;
+    otherwise (serial, dask) ``.results()`` runs them as a cell loop without a cache. A task's result
+    does not depend on when or where it runs, so the results are those of ``[fn(t) for t in tasks]``.
+    """
+    execution = current_execution() if execution is None else execution
+    b = Beside(fn, tasks, execution, desc, progress)
+    token = _BESIDE.set((*_BESIDE.get(), b))
+    try:
+        yield b
+    finally:
+        _BESIDE.reset(token)
 
 
 @contextlib.contextmanager
@@ -348,14 +455,18 @@ def map_cells(fn: Callable, cells: Sequence, *, execution: Execution | None = No
     return results
 
 
+def _check_version(cell, version: str) -> None:
+    if version != code_version():
+        raise RuntimeError(
+            f"A worker ran cell {cell!r} with mfcheck code version {version[:12]}, this process has "
+            f"{code_version()[:12]}: the workers need the same mfcheck sources (install the same version on the "
+            f"cluster; do not edit the package during a run).")
+
+
 def _collect(stream, cells, keys, cache, results, bar) -> None:
     """Store each (index, result, worker code version) of ``stream`` as it arrives."""
     for i, result, version in stream:
-        if version != code_version():
-            raise RuntimeError(
-                f"A worker ran cell {cells[i]!r} with mfcheck code version {version[:12]}, this process has "
-                f"{code_version()[:12]}: the workers need the same mfcheck sources (install the same version on the "
-                f"cluster; do not edit the package during a run).")
+        _check_version(cells[i], version)
         if keys is not None:
             cache.put(keys[i], result)
         results[i] = result
