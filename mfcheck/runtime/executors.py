@@ -3,7 +3,8 @@ dask.distributed cluster; with or without the content cache (:mod:`mfcheck.runti
 
 A cell's numbers depend only on its own seed subtree (``Streams(seed).child("cell", N, repr(ε))``),
 never on which process runs it, in what order, or how many run beside it, so every executor
-gives the same table. Results come back in cell order; cached cells are read, not run.
+gives the same table. Results come back in cell order; cached cells are read, not run. Tasks that
+depend on no loop (:func:`beside`) fill the workers a loop leaves idle at its end.
 
 Defaults: the Python API (:func:`map_cells`, :func:`mfcheck.app.verify.verify`,
 :func:`mfcheck.app.gate.gate`) runs serially without a cache unless given an :class:`Execution`,
