@@ -161,6 +161,50 @@ def test_exponent_test_rejects_faster_growth_and_passes_slower(rng):
     assert "exponent" not in G.fit_growth(t, _at_rate(rng, 10, t, 0.1), 100.0)
 
 
+def test_power_by_formula_is_the_rejection_rate_of_the_injected_violation(rng):
+    """Injecting a violation into log S (a rate larger by Δ; a local rate rising by Δ over the prefixes)
+    moves the estimate by exactly that and leaves se, so the power of a run is the noncentral-t
+    power at its se. Checked against the rejection rate of 400 data sets at each null boundary with
+    the violation injected (level 0.01, violations near the detection threshold), the formula taken
+    at the spread of the estimates over the data sets, which the run's se estimates."""
+    t = np.arange(1, 65) / 16
+    bound, level, R = 0.4, 0.01, 10
+    pilot = G.fit_growth(t, _at_rate(rng, R, t, bound), 100.0, exponent_bound=bound)
+    crit = float(G.stats.t.isf(level, R - 1))
+    shift_rate, shift_c = 1.2 * crit * pilot["exponent"]["se"], 1.2 * crit * pilot["curvature"]["se"]
+    S0 = _at_rate(rng, R, t, bound)
+    f0 = G.fit_growth(t, S0, 100.0, exponent_bound=bound)
+    f1 = G.fit_growth(t, S0 * np.exp(shift_rate * t + shift_c * (t - t.mean()) ** 2), 100.0, exponent_bound=bound)
+    assert f1["exponent"]["estimate"] - f0["exponent"]["estimate"] == pytest.approx(shift_rate, rel=1e-9)
+    assert f1["curvature"]["estimate"] - f0["curvature"]["estimate"] == pytest.approx(shift_c, rel=1e-9)
+    assert f1["exponent"]["se"] == pytest.approx(f0["exponent"]["se"], rel=1e-9)
+    assert f1["curvature"]["se"] == pytest.approx(f0["curvature"]["se"], rel=1e-9)
+    rate = [G.fit_growth(t, _at_rate(rng, R, t, bound + shift_rate), 100.0, exponent_bound=bound)["exponent"] for _ in range(400)]
+    curv = [G.fit_growth(t, _synthetic(rng, R, t, K=bound, c=shift_c), 100.0)["curvature"] for _ in range(400)]
+    for fits, shift in ((rate, shift_rate), (curv, shift_c)):
+        rejected = np.mean([f["p_value"] <= level for f in fits])
+        predicted = G._t_power(shift, float(np.std([f["estimate"] for f in fits], ddof=1)), R - 1, level)
+        assert 0.2 < predicted < 0.9 and abs(rejected - predicted) < 0.1, (rejected, predicted)  # binomial sd ≤ 0.025
+
+
+def test_power_leaves_a_test_that_cannot_see_the_violation_out_of_the_family():
+    """A run whose standard errors are far above the bound's own rate has no power: ``power`` says so
+    and :func:`mfcheck.claims.injection.without_powerless` marks the tests not counted."""
+    from mfcheck.claims.injection import without_powerless
+    from mfcheck.stats.results import ClaimResult, Test
+
+    fit = {"exponent": {"bound": 0.4, "se": 5.0, "df": 9}, "curvature": {"se": 5.0, "df": 9}}
+    details = {"fit": fit, "prefixes": [{"T": 0.5, "resolved": True}, {"T": 4.0, "resolved": True}]}
+    tests = (Test("rate", 0.9), Test("curvature", 0.9))
+    result = ClaimResult(claim="gronwall", verdict="unresolved", alpha=math.nan, tests=tests, details=details)
+    found = G.power(result, 0.001)
+    assert all(p < 0.05 for p in found["test_power"].values())
+    assert [t.counted for t in without_powerless(result, found).tests] == [False, False]
+    fit["exponent"]["se"] = fit["curvature"]["se"] = 1e-3
+    assert [t.counted for t in without_powerless(result, G.power(result, 0.001)).tests] == [True, True]
+    assert G.power(ClaimResult(claim="gronwall", verdict="unresolved", alpha=math.nan, tests=tests, details={}), 0.001) is None
+
+
 def test_fit_against_a_cumulative_exponent(rng):
     t = np.arange(1, 33) / 16
     Lam = 0.8 * t - 0.1 * t**2

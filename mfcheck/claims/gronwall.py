@@ -97,6 +97,16 @@ correct SGD on such a flow; (3) λ_bound is the exponent of the *reference's* fl
 whose flow expands late after contracting early has a late growth above the average λ_top(T_max):
 the exponents at every sweep horizon are reported beside the fit for that reason.
 
+**Power** (:func:`power`, the rule of docs/methods.md "Which tests spend α"). Each counted test is a
+one-sided t test, so its power at the run's own standard error is that of the noncentral t: at
+level ℓ against a shift Δ of the tested parameter, P(t_{R−1}(Δ/se) ≥ t_{1−ℓ, R−1}). The stated
+violation is a coupling whose growth exceeds the bound by Δ = max(λ_bound + MARGIN, MARGIN), the
+bound's own rate (a coupling growing twice as fast as the flow allows): in test 1 a rate K̂_env
+larger by Δ; in test 2 a local rate that rises by Δ across the fitted prefixes [T_0, T_max],
+c = Δ / (2 (T_max − T_0)). Adding Δ·T (or c (T − T̄)²) to the run's log S moves its estimate by
+exactly that and leaves its residuals, hence se, unchanged, so the formula is the rejection rate
+of the run's own data with the violation injected. A test below ``POWER_FLOOR`` leaves the family.
+
 **Evidence for a pass.** The upper one-sided 95 % bound of K̂_env at most λ_bound + MARGIN (the
 coupling is shown to grow no faster than the exponent allows); otherwise unresolved, with the
 replicates that would clear it (:func:`mfcheck.claims.fit.replicates_to_clear`).
@@ -139,6 +149,7 @@ from mfcheck._validation import check_array, check_real
 from mfcheck.claims.base import Check, CheckContext
 from mfcheck.errors import InvalidArgument
 from mfcheck.claims.fit import RESOLUTION_RATIO, replicates_to_clear
+from mfcheck.claims.injection import POWER_FLOOR
 from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems.base import TheoremConstants
 from mfcheck.model.problems.finite import FinitePopulation
@@ -568,6 +579,33 @@ def run(context: CheckContext) -> ClaimResult:
                        replicates=replicates, estimates=estimates, details=details)
 
 
+def _t_power(shift: float, se: float, df: float, level: float) -> float:
+    """P(t_df(shift/se) ≥ t_{1−level, df}): the power of the one-sided t test :func:`_t_upper` at
+    ``level`` when the parameter exceeds its bound by ``shift``."""
+    if not se > 0:
+        return 1.0 if shift > 0 else 0.0
+    return float(stats.nct.sf(stats.t.isf(level, df), df, shift / se))
+
+
+def power(result: ClaimResult, level: float) -> dict | None:
+    """The power of the two counted tests at ``level`` against a coupling that outgrows the bound by
+    the bound's own rate (module docstring, "Power"); None when the run fitted nothing (too few
+    resolved prefixes, or an overflow, which is itself a rejection)."""
+    fit = result.details.get("fit")
+    if fit is None:
+        return None
+    bound = fit["exponent"]["bound"]
+    shift = max(bound, MARGIN)
+    fitted = [p["T"] for p in result.details["prefixes"] if p["resolved"]]
+    span = fitted[-1] - fitted[0]
+    rate, curvature = result.tests[0], result.tests[1]
+    return {"test_power": {rate.name: _t_power(shift, fit["exponent"]["se"], fit["exponent"]["df"], level),
+                           curvature.name: _t_power(shift / (2 * span), fit["curvature"]["se"], fit["curvature"]["df"], level)},
+            "level": level, "power_floor": POWER_FLOOR,
+            "against": f"a growth faster than the bound by its own rate Δ = {shift:.3g} (rate +Δ; local rate rising by Δ over "
+                       f"T ∈ [{fitted[0]:g}, {fitted[-1]:g}]), noncentral t at the run's se"}
+
+
 def measure_margin(seeds=MARGIN_SEEDS, tier: str = "ci") -> dict:
     """The fit's resolution behind :data:`MARGIN`: the one-sided 95 % half-width t_{0.95, R−1}·se of K̂_env
     of a correct SGD at ``tier``, per experiment seed (``seeds``: none a test or a report runs on)."""
@@ -592,4 +630,5 @@ CLAIM = Check(
     test_count=2,  # rate ≤ λ_bound + δ, no curvature (rate ≤ K_drift is reported, and counted only where K_drift·T_max stays in float64)
     alternative=f"weight decay of the wrong sign, λ = {UNSTABLE_DECAY:g} (an unstable drift +2λθ)",
     inject=lambda c: replace(c, rule=Rule(f"anti_weight_decay_{UNSTABLE_DECAY:g}", AntiWeightDecay(UNSTABLE_DECAY))), compute=run,
+    power=power,
 )
