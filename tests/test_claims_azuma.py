@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from mfcheck.model import functionals as F
 from mfcheck.model.activations import erf_sigmoid, tanh_sum
@@ -194,6 +195,25 @@ def test_fit_scale_detects_growth(rng):
     assert fast["pooled"]["p_value"] < 1e-6
 
 
+def test_the_eps_exponent_test_has_the_noncentral_t_power_of_an_injected_deficit(rng):
+    """RMS·ε^{−Δ} moves the fitted ε exponent by exactly −Δ and leaves its se, so the test's power is
+    the noncentral t at the run's se; over 300 tables with the exponent short by Δ (near the detection
+    threshold at level 0.01) the rejection rate matches it, the formula taken at the spread of the
+    estimates over the tables."""
+    from mfcheck.stats.power import t_test_power
+
+    table = _synthetic_table(rng, 0.5, 0.5, R=12)
+    before = A.fit_scale(table)["split"]
+    shift = 1.2 * float(stats.t.isf(0.01, before["df"])) * before["coef"]["eps"]["se"]
+    after = A.fit_scale({**table, "rms": table["rms"] * table["eps"] ** (-shift)})["split"]
+    assert before["coef"]["eps"]["estimate"] - after["coef"]["eps"]["estimate"] == pytest.approx(shift, rel=1e-9)
+    assert after["coef"]["eps"]["se"] == pytest.approx(before["coef"]["eps"]["se"], rel=1e-9)
+    fits = [A.fit_scale(_synthetic_table(rng, 0.5 - shift, 0.5, R=12))["split"] for _ in range(300)]
+    rejected = np.mean([f["p_value_eps"] <= 0.01 for f in fits])
+    predicted = t_test_power(shift, float(np.std([f["coef"]["eps"]["estimate"] for f in fits], ddof=1)), before["df"], 0.01)
+    assert 0.2 < predicted < 0.9 and abs(rejected - predicted) < 0.1, (rejected, predicted)  # binomial sd ≤ 0.03
+
+
 def test_fit_scale_rejects_degenerate_input(rng):
     table = _synthetic_table(rng, 0.5, 0.5)
     table["rms"][0] = 0.0
@@ -226,6 +246,8 @@ def test_run_and_render_tiny(monkeypatch, tmp_path, pop, rho0):
     assert "pooled exponent (εT)" in r1.estimates and "exponent in ε" in r1.estimates
     assert all(t.statistic in r1.estimates for t in r1.tests)  # each test names the estimate it judges
     assert r1.details["drift_mismatch_max"] < 1e-12
+    found = A.power(r1, 0.025)  # both counted tests state their power
+    assert set(found["test_power"]) == {t.name for t in r1.tests if t.in_family} and "short of 0.5 by 0.4" in found["against"]
     decided = decide([r1], 0.05)[0]
     write_report(A.CLAIM, decided, ctx, tmp_path)
     folder = tmp_path / "azuma"

@@ -16,6 +16,7 @@ from mfcheck.model.experiment import default_experiment
 from mfcheck.model.problems.base import TheoremConstants
 from mfcheck.reference import build_reference
 from mfcheck.report import write_report
+from mfcheck.stats.power import t_test_power
 from mfcheck.stats.results import decide
 from mfcheck.dynamics.broken import ANTI_DECAY, BROKEN
 from mfcheck.dynamics.rules import MEAN_FIELD
@@ -183,7 +184,7 @@ def test_power_by_formula_is_the_rejection_rate_of_the_injected_violation(rng):
     curv = [G.fit_growth(t, _synthetic(rng, R, t, K=bound, c=shift_c), 100.0)["curvature"] for _ in range(400)]
     for fits, shift in ((rate, shift_rate), (curv, shift_c)):
         rejected = np.mean([f["p_value"] <= level for f in fits])
-        predicted = G._t_power(shift, float(np.std([f["estimate"] for f in fits], ddof=1)), R - 1, level)
+        predicted = t_test_power(shift, float(np.std([f["estimate"] for f in fits], ddof=1)), R - 1, level)
         assert 0.2 < predicted < 0.9 and abs(rejected - predicted) < 0.1, (rejected, predicted)  # binomial sd ≤ 0.025
 
 

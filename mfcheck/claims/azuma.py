@@ -58,7 +58,9 @@ family-wise false-alarm rate ≤ α. Azuma's proxy uses the worst-case bound B, 
 martingale reaches the Azuma scale itself, and a rule that merely fails to shrink with ε does
 not; such rules are rejected by the ε-exponent test. The tail test's power in the run is computed
 against a martingale twice Azuma's proxy (the run's Z rescaled to root mean square 2,
-:func:`power`); below the power floor it is reported but not counted in the Holm family.
+:func:`power`), the ε-exponent test's against an exponent short by 0.4, the largest deficit the
+rate claims inject (noncentral t at the run's own standard error); below the power floor a test
+is reported but not counted in the Holm family.
 
 `mfcheck calibrate azuma` measures the power of the ε-exponent test against ``sqrt_step``.
 """
@@ -75,12 +77,12 @@ from scipy import stats
 
 from mfcheck._validation import check_real
 from mfcheck.claims.base import Check, CheckContext
-from mfcheck.claims.injection import POWER_FLOOR, TAIL_VIOLATION, violating
+from mfcheck.claims.injection import DEFICITS, POWER_FLOOR, TAIL_VIOLATION, violating
 from mfcheck.errors import InvalidArgument, OutsideAssumptions
 from mfcheck.model.neurons import Neuron
 from mfcheck.model.problems.base import Problem
 from mfcheck.reference import field as population_field
-from mfcheck.stats.power import grid_power
+from mfcheck.stats.power import grid_power, t_test_power
 from mfcheck.stats.results import ClaimResult, Test, combined
 from mfcheck.seeds import Streams
 from mfcheck.dynamics.broken import BROKEN
@@ -475,16 +477,22 @@ def run(context: CheckContext) -> ClaimResult:
 
 
 def power(result: ClaimResult, level: float) -> dict:
-    """The combined tail test's power at ``level`` against the run's Z rescaled to root mean square
-    ``TAIL_VIOLATION`` (a martingale that many times Azuma's proxy σ_A:
-    :func:`mfcheck.claims.injection.violating`; exact binomial, :func:`mfcheck.stats.power.grid_power`).
-    The ε-exponent test is not judged here: it is a t test, whose power is that of the broken steps
-    of ``mfcheck calibrate azuma``."""
+    """The power of each counted test at ``level``: the combined tail test against the run's Z
+    rescaled to root mean square ``TAIL_VIOLATION`` (a martingale that many times Azuma's proxy σ_A:
+    :func:`mfcheck.claims.injection.violating`; exact binomial, :func:`mfcheck.stats.power.grid_power`);
+    the ε-exponent test against an exponent short of 1/2 by the largest deficit the rate claims
+    inject (``DEFICITS[-1]``): RMS multiplied by ε^{−deficit} moves the fitted exponent by exactly
+    that and leaves the residuals, so its power is the noncentral t at the run's own standard error
+    (:func:`mfcheck.stats.power.t_test_power`)."""
     rows = result.details["tail"]
-    return {"test_power": {t.name: grid_power(rows, level, frequency="frequency_violating") for t in result.tests
-                           if t.name.startswith(f"{TAIL} (")},
-            "level": level, "power_floor": POWER_FLOOR,
-            "against": f"the run's martingale rescaled to {TAIL_VIOLATION:g}× Azuma's proxy σ_A (exact binomial)"}
+    test_power = {t.name: grid_power(rows, level, frequency="frequency_violating") for t in result.tests if t.name.startswith(f"{TAIL} (")}
+    split = result.details["fits"].get("split")
+    against = f"the run's martingale rescaled to {TAIL_VIOLATION:g}× Azuma's proxy σ_A (exact binomial)"
+    if split is not None:
+        exponent = next(t for t in result.tests if t.statistic == "exponent in ε")
+        test_power[exponent.name] = t_test_power(DEFICITS[-1], split["coef"]["eps"]["se"], split["df"], level)
+        against += f"; an ε exponent short of {PREDICTED_EXPONENT:g} by {DEFICITS[-1]:g} (noncentral t at the run's se)"
+    return {"test_power": test_power, "level": level, "power_floor": POWER_FLOOR, "against": against}
 
 
 CLAIM = Check(

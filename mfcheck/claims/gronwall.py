@@ -99,7 +99,8 @@ the exponents at every sweep horizon are reported beside the fit for that reason
 
 **Power** (:func:`power`, the rule of docs/methods.md "Which tests spend α"). Each counted test is a
 one-sided t test, so its power at the run's own standard error is that of the noncentral t: at
-level ℓ against a shift Δ of the tested parameter, P(t_{R−1}(Δ/se) ≥ t_{1−ℓ, R−1}). The stated
+level ℓ against a shift Δ of the tested parameter, P(t_{R−1}(Δ/se) ≥ t_{1−ℓ, R−1})
+(:func:`mfcheck.stats.power.t_test_power`). The stated
 violation is a coupling whose growth exceeds the bound by Δ = max(λ_bound + MARGIN, MARGIN), the
 bound's own rate (a coupling growing twice as fast as the flow allows): in test 1 a rate K̂_env
 larger by Δ; in test 2 a local rate that rises by Δ across the fitted prefixes [T_0, T_max],
@@ -154,6 +155,7 @@ from mfcheck.model.neurons import InnerNeuron
 from mfcheck.model.problems.base import TheoremConstants
 from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.reference import build_reference, couple
+from mfcheck.stats.power import t_test_power
 from mfcheck.stats.results import ClaimResult, Evidence, Test
 from mfcheck.seeds import Streams
 from mfcheck.dynamics.broken import AntiWeightDecay
@@ -579,14 +581,6 @@ def run(context: CheckContext) -> ClaimResult:
                        replicates=replicates, estimates=estimates, details=details)
 
 
-def _t_power(shift: float, se: float, df: float, level: float) -> float:
-    """P(t_df(shift/se) ≥ t_{1−level, df}): the power of the one-sided t test :func:`_t_upper` at
-    ``level`` when the parameter exceeds its bound by ``shift``."""
-    if not se > 0:
-        return 1.0 if shift > 0 else 0.0
-    return float(stats.nct.sf(stats.t.isf(level, df), df, shift / se))
-
-
 def power(result: ClaimResult, level: float) -> dict | None:
     """The power of the two counted tests at ``level`` against a coupling that outgrows the bound by
     the bound's own rate (module docstring, "Power"); None when the run fitted nothing (too few
@@ -599,8 +593,8 @@ def power(result: ClaimResult, level: float) -> dict | None:
     fitted = [p["T"] for p in result.details["prefixes"] if p["resolved"]]
     span = fitted[-1] - fitted[0]
     rate, curvature = result.tests[0], result.tests[1]
-    return {"test_power": {rate.name: _t_power(shift, fit["exponent"]["se"], fit["exponent"]["df"], level),
-                           curvature.name: _t_power(shift / (2 * span), fit["curvature"]["se"], fit["curvature"]["df"], level)},
+    return {"test_power": {rate.name: t_test_power(shift, fit["exponent"]["se"], fit["exponent"]["df"], level),
+                           curvature.name: t_test_power(shift / (2 * span), fit["curvature"]["se"], fit["curvature"]["df"], level)},
             "level": level, "power_floor": POWER_FLOOR,
             "against": f"a growth faster than the bound by its own rate Δ = {shift:.3g} (rate +Δ; local rate rising by Δ over "
                        f"T ∈ [{fitted[0]:g}, {fitted[-1]:g}]), noncentral t at the run's se"}

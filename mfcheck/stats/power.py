@@ -18,6 +18,13 @@ For an exact one-sided binomial test of H0 P(exceed) ≤ b with n observations, 
 when the exceedance probability is q is exactly P(Bin(n, q) ≥ c) (:func:`exceedance_power`).
 A grid of k such tests combined into one (its smallest p times k, Bonferroni) rejects when one of
 them rejects at level/k, so its power is at least the largest of theirs there (:func:`grid_power`).
+
+For a one-sided t test of a fitted coefficient on df degrees of freedom, whose standard error se
+is the run's own, a violation that moves the coefficient by ``shift`` towards the alternative has
+power P(t_df(shift/se) ≥ t_{1−level, df}), the noncentral t with noncentrality shift/se
+(:func:`t_test_power`). When the violation enters the fitted response as a multiple of a regressor
+(a rate added to log S, an exponent to log RMS), it moves the estimate by exactly ``shift`` and
+leaves the residuals, hence se, unchanged: this is then the run's power against it.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import math
 
 from scipy import stats
 
-__all__ = ["power", "replicates_for_power", "power_from_pilot_z", "replicates_from_pilot_z", "exceedance_power", "grid_power"]
+__all__ = ["power", "replicates_for_power", "power_from_pilot_z", "replicates_from_pilot_z", "exceedance_power", "grid_power",
+           "t_test_power"]
 
 
 def power(deficit: float, se_pilot: float, pilot_replicates: int, replicates: int, level: float) -> float:
@@ -65,3 +73,12 @@ def grid_power(rows, level: float, frequency: str = "frequency") -> float:
     under the alternative: max over rows of :func:`exceedance_power` at ``level`` / len(rows) (module docstring)."""
     rows = list(rows)
     return max((exceedance_power(r["n"], r[frequency], r["bound"], level / len(rows)) for r in rows), default=0.0)
+
+
+def t_test_power(shift: float, se: float, df: float, level: float) -> float:
+    """P(t_df(shift/se) ≥ t_{1−level, df}): the power at ``level`` of a one-sided t test whose
+    parameter lies ``shift`` beyond the null boundary (module docstring); with se = 0 the test is
+    exact: power 1 when shift > 0, else 0."""
+    if not se > 0:
+        return 1.0 if shift > 0 else 0.0
+    return float(stats.nct.sf(stats.t.isf(level, df), df, shift / se))
