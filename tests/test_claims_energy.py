@@ -149,6 +149,12 @@ def test_sgd_identity_separates_correct_and_mutant(small):
     double = Rule("double_step", lambda th, x, y, s, nn: mean_field_step(th, x, y, 2 * s, nn))
     fast = sgd_identity(problem, neuron, rho0, double, iid_init, **kw)
     assert fast.p_value < 1e-6 and fast.z < 0 and abs(fast.decrease_ratio[0] - 2) < 0.3
+    # the power rule's noncentrality, read off the correct run, does not overstate where the step at
+    # s/2 puts Z: its shift is that of the correct run's decrease, and the smaller step also has a
+    # smaller noise sum in the denominator, so the mutant's Z lies further out
+    den = math.hypot(math.sqrt(good.sum_d2), good.curvature_se)
+    nc = 0.5 * good.predicted_decrease / den
+    assert math.hypot(math.sqrt(bad.sum_d2), bad.curvature_se) < den and bad.z > nc
     assert math.isclose(good.p_value, 2 * stats.norm.sf(abs(good.z)))
     assert good.curve_risk_change.shape == good.curve_predicted.shape == (3, len(good.curve_times))
     with pytest.raises(InvalidArgument, match="eps"):
@@ -169,6 +175,7 @@ def test_evaluate_and_render(tmp_path):
     assert [t.p_value for t in result.tests[:2]] == [1.0, 1.0]
     assert [t.role for t in result.tests] == ["precondition", "precondition", "implementation"]
     assert result.verdict == "pass"
+    assert list(CLAIM.detection(ctx, result, 0.05)["test_power"]) == [result.tests[2].name]  # the test that spends α states its power
     assert abs(result.estimates["reference: slope of dR/dt on −4ξ∫||∇Ψ||²"]["estimate"] - 1) < 1e-3
     write_report(CLAIM, result, ctx, tmp_path)
     text = (tmp_path / "energy_decay" / "report.md").read_text()

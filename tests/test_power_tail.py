@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from mfcheck.claims.injection import POWER_FLOOR, TAIL_VIOLATION, violating, without_powerless
-from mfcheck.stats.power import exceedance_power, grid_power
+from mfcheck.stats.power import exceedance_power, grid_power, z_test_power
 from mfcheck.stats.results import ClaimResult, Test, decide, family_size
 
 
@@ -68,3 +68,13 @@ def test_a_tail_test_without_power_leaves_the_family():
     assert [t.counted for t in few.tests] == [False, True] and "no power" in few.tests[0].note
     assert [t.counted for t in many.tests] == [True, True]
     assert family_size(decide([few])) == 1 and family_size(decide([many])) == 2
+
+
+@pytest.mark.parametrize("two_sided", [False, True])
+def test_z_test_power_is_the_rejection_rate_of_a_shifted_normal_statistic(two_sided):
+    rng = np.random.default_rng(np.random.SeedSequence(2026, spawn_key=(int(two_sided),)))
+    level, nc = 0.01, 3.0
+    z = rng.standard_normal(20000) + nc
+    p = 2 * stats.norm.sf(np.abs(z)) if two_sided else stats.norm.sf(z)
+    assert np.mean(p <= level) == pytest.approx(z_test_power(nc, level, two_sided), abs=0.015)  # binomial sd 0.0035
+    assert z_test_power(0.0, level, two_sided) == pytest.approx(level)

@@ -64,7 +64,8 @@ where C_k = O(s_k²) is the curvature (second-order) term of one step.
 **Which tests spend α.** Tests 1–2 check the harness's own reference flow (its integrator and the
 dissipation formula): they have ``role="precondition"`` — when one rejects, the claim is
 unresolved (the harness cannot judge it) and they take no part in the Holm family. Test 3 judges
-the implementation under test and is the claim's one member of the family.
+the implementation under test and is the claim's one member of the family; its power in the run
+against the step at s/2 is stated (:func:`power`), and below the power floor it leaves the family.
 
 **Broken implementations.** A broken reference: :func:`flow_with_positions` with ``drift_scale``
 runs :func:`solve_flow` on :class:`ScaledDrift`, whose ∇Ψ is multiplied by the scale, so the
@@ -101,6 +102,8 @@ from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.reference import field as population_field
 from mfcheck.reference.coupled import couple
 from mfcheck.reference.flow import ReferenceFlow, require_finite_population, solve_flow
+from mfcheck.claims.injection import POWER_FLOOR
+from mfcheck.stats.power import z_test_power
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.model.schedules import Schedule, constant
 from mfcheck.seeds import Streams
@@ -510,10 +513,29 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
                        estimates=estimates, details=details)
 
 
+def power(result: ClaimResult, level: float) -> dict | None:
+    """The SGD identity test's power at ``level`` against its declared alternative, the step at s/2
+    (``no_factor_two``): the first-order term −2 s_k G_k in place of −4 s_k G_k moves Σ d_k by half
+    the predicted decrease P = Σ 4 s_k G_k, so Z by (P/2)/sqrt(Σ d_k² + se(Ĉ)²), two-sided normal
+    power at the run's own path and denominator (a step at 2s moves it twice as far the other way).
+    None when the run recorded no SGD part."""
+    sgd = result.details.get("sgd")
+    if not sgd:
+        return None
+    test = next(t for t in result.tests if t.role == "implementation")
+    den = math.hypot(sgd["sd"], sgd["curvature_se"])
+    shift = 0.5 * abs(sgd["predicted_decrease"])
+    nc = shift / den if den > 0 else (math.inf if shift > 0 else 0.0)
+    return {"test_power": {test.name: z_test_power(nc, level, two_sided=True)}, "level": level, "power_floor": POWER_FLOOR,
+            "against": "the step at s/2 (decrease ratio 1/2: Z moved by half the predicted decrease over its denominator, "
+                       "two-sided normal)"}
+
+
 CLAIM = Check(
     name=NAME, title=TITLE, order=40, sizes=SIZES, parts=frozenset({"step", "init"}), reads_reference=False,
     statement="d/dt R(ρ_t) = −4 ξ(t) ∫ ||∇_θ Ψ(θ; ρ_t)||² ρ_t(dθ) ≤ 0; "
               "E[R_N(θ^{k+1}) − R_N(θ^k) | θ^k] = −4 s_k (1/N) Σ_i ||∇Ψ(θ_i^k; ρ̂^{N,k})||² + O(s_k²)",
     test_count=1,  # the identity on SGD (monotone and identity on the reference are preconditions)
     alternative="the update without its factor 2", inject=lambda c: replace(c, rule=BROKEN["no_factor_two"].rule), compute=evaluate,
+    power=power,
 )

@@ -34,7 +34,7 @@ import math
 from scipy import stats
 
 __all__ = ["power", "replicates_for_power", "power_from_pilot_z", "replicates_from_pilot_z", "exceedance_power", "grid_power",
-           "t_test_power"]
+           "t_test_power", "z_test_power"]
 
 
 def power(deficit: float, se_pilot: float, pilot_replicates: int, replicates: int, level: float) -> float:
@@ -82,3 +82,13 @@ def t_test_power(shift: float, se: float, df: float, level: float) -> float:
     if not se > 0:
         return 1.0 if shift > 0 else 0.0
     return float(stats.nct.sf(stats.t.isf(level, df), df, shift / se))
+
+
+def z_test_power(noncentrality: float, level: float, two_sided: bool = False) -> float:
+    """The power at ``level`` of a z test whose statistic is N(``noncentrality``, 1) under the
+    alternative: Φ(nc − z_{1−level}) one-sided (rejecting large values), and
+    Φ(nc − z_{1−level/2}) + Φ(−nc − z_{1−level/2}) two-sided."""
+    if two_sided:
+        z = stats.norm.isf(level / 2)
+        return float(stats.norm.cdf(noncentrality - z) + stats.norm.cdf(-noncentrality - z))
+    return float(stats.norm.cdf(noncentrality - stats.norm.isf(level)))
