@@ -139,6 +139,8 @@ def test_evaluate_and_render(tmp_path):
     assert [t.role for t in result.tests] == ["precondition", "implementation"]
     assert all(t.statistic in result.estimates for t in result.tests)
     assert result.details["fixed_point"]["source"] == "dedicated"
+    power = CLAIM.detection(ctx, result, 0.05)["test_power"]  # the test that spends α states its power
+    assert list(power) == [result.tests[1].name] and 0 <= power[result.tests[1].name] <= 1
     write_report(CLAIM, result, ctx, tmp_path)
     text = (tmp_path / "fixed_points" / "report.md").read_text()
     assert "Verdict: PASS" in text and "dedicated" in text

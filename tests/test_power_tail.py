@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from mfcheck.claims.injection import POWER_FLOOR, TAIL_VIOLATION, violating, without_powerless
-from mfcheck.stats.power import exceedance_power, grid_power, z_test_power
+from mfcheck.stats.power import exceedance_power, grid_power, t_test_power, z_test_power
 from mfcheck.stats.results import ClaimResult, Test, decide, family_size
 
 
@@ -78,3 +78,17 @@ def test_z_test_power_is_the_rejection_rate_of_a_shifted_normal_statistic(two_si
     p = 2 * stats.norm.sf(np.abs(z)) if two_sided else stats.norm.sf(z)
     assert np.mean(p <= level) == pytest.approx(z_test_power(nc, level, two_sided), abs=0.015)  # binomial sd 0.0035
     assert z_test_power(0.0, level, two_sided) == pytest.approx(level)
+
+
+@pytest.mark.parametrize("two_sided", [False, True])
+def test_t_test_power_is_the_rejection_rate_of_a_shifted_t_statistic(two_sided):
+    """Normal means with an estimated se on df = 5: the noncentral t is the law of the statistic."""
+    rng = np.random.default_rng(np.random.SeedSequence(2027, spawn_key=(int(two_sided),)))
+    level, shift, sigma, n = 0.01, 2.0, 1.0, 6
+    x = rng.normal(shift, sigma, size=(20000, n))
+    t = x.mean(axis=1) / (x.std(axis=1, ddof=1) / np.sqrt(n))
+    p = 2 * stats.t.sf(np.abs(t), n - 1) if two_sided else stats.t.sf(t, n - 1)
+    predicted = t_test_power(shift, sigma / np.sqrt(n), n - 1, level, two_sided)
+    assert 0.3 < predicted < 0.95 and np.mean(p <= level) == pytest.approx(predicted, abs=0.015)  # binomial sd ≤ 0.0035
+    assert t_test_power(0.0, 1.0, n - 1, level, two_sided) == pytest.approx(level)
+    assert t_test_power(60.0, 1.0, 5.8, level, two_sided) == 1.0  # far out, where scipy's noncentral t alone gives NaN

@@ -97,7 +97,9 @@ speed) and the mean-field step at 2s. Implementations the theorem covers and the
 **False-alarm rate.** Test 1 is a z-test whose error term includes the reference error measured
 by the halving; its level under the claim is α up to that error estimate, and it spends no α (a
 precondition). Test 2 is a t-test at level α up to the O(h²) remainder of the extrapolation and
-the normal approximation of the replicate means; it is the claim's one member of the Holm family.
+the normal approximation of the replicate means; it is the claim's one member of the Holm family,
+with its power in the run against the nearer of a step at s/2 and at 2s stated (:func:`power`;
+below the power floor it leaves the family).
 The check does not read ``context.reference``: it solves its own flows.
 """
 
@@ -118,6 +120,8 @@ from mfcheck.model.initial import GaussianInit
 from mfcheck.model.neurons import Neuron
 from mfcheck.model.problems.finite import FinitePopulation
 from mfcheck.reference.flow import require_finite_population
+from mfcheck.claims.injection import POWER_FLOOR
+from mfcheck.stats.power import t_test_power
 from mfcheck.stats.results import ClaimResult, Test
 from mfcheck.model.schedules import Schedule, constant
 from mfcheck.seeds import Streams
@@ -624,6 +628,23 @@ def evaluate(context: CheckContext, drift_scale: float = 1.0, sizes: Sizes | Non
                        reference_error=float(reference_error), estimates=estimates, details=details)
 
 
+def power(result: ClaimResult, level: float) -> dict | None:
+    """The SGD memory test's power at ``level``: its declared alternative, the step at s/2, contracts
+    half as fast (Y ≈ sqrt(Y_ref)), a step at 2s twice as fast (Y ≈ Y_ref²); the nearer of the two
+    is the shift, and the two-sided t test's power against it is the noncentral t at the run's own
+    denominator and degrees of freedom (:func:`mfcheck.stats.power.t_test_power`). None when the
+    SGD was not judged."""
+    sgd = result.details.get("b", {}).get("sgd")
+    test = next((t for t in result.tests if t.statistic == _MEMORY), None)
+    if sgd is None or test is None:
+        return None
+    y = sgd["limit"]
+    shift = min(math.sqrt(y) - y, y - y * y) if 0 < y < 1 else 0.0
+    return {"test_power": {test.name: t_test_power(shift, math.hypot(sgd["se"], sgd["memory_error"]), sgd["df"], level, two_sided=True)},
+            "level": level, "power_floor": POWER_FLOOR,
+            "against": f"the step at s/2 or at 2s, the nearer (memory sqrt(Y) or Y² against the limit's Y = {y:.3g}; two-sided noncentral t)"}
+
+
 CLAIM = Check(
     name=NAME, title=TITLE, order=41, sizes=SIZES, parts=frozenset({"step"}), reads_reference=False,
     statement="(a) ∫||∇_θΨ(θ; ρ_t)||² dρ_t → 0; (b) near a stable θ*, ∫||θ − θ*||² dρ_t contracts at rate "
@@ -631,4 +652,5 @@ CLAIM = Check(
               "limit's, e^{−2λ_min(A)τ} to first order, as N → ∞, ε → 0",
     test_count=1,  # the SGD memory (the reference's contraction is a precondition; the long-time residual is reported only)
     alternative="the update without its factor 2", inject=lambda c: replace(c, rule=BROKEN["no_factor_two"].rule), compute=evaluate,
+    power=power,
 )

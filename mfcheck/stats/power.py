@@ -75,13 +75,21 @@ def grid_power(rows, level: float, frequency: str = "frequency") -> float:
     return max((exceedance_power(r["n"], r[frequency], r["bound"], level / len(rows)) for r in rows), default=0.0)
 
 
-def t_test_power(shift: float, se: float, df: float, level: float) -> float:
+def t_test_power(shift: float, se: float, df: float, level: float, two_sided: bool = False) -> float:
     """P(t_df(shift/se) ≥ t_{1−level, df}): the power at ``level`` of a one-sided t test whose
-    parameter lies ``shift`` beyond the null boundary (module docstring); with se = 0 the test is
-    exact: power 1 when shift > 0, else 0."""
+    parameter lies ``shift`` beyond the null boundary (module docstring); two-sided, the probability
+    that |t_df(shift/se)| ≥ t_{1−level/2, df}. With se = 0 the test is exact: power 1 when the
+    shift is not 0, else 0."""
     if not se > 0:
-        return 1.0 if shift > 0 else 0.0
-    return float(stats.nct.sf(stats.t.isf(level, df), df, shift / se))
+        return 1.0 if (abs(shift) if two_sided else shift) > 0 else 0.0
+    nc = shift / se
+    crit = float(stats.t.isf(level / 2 if two_sided else level, df))
+    upper = float(stats.nct.sf(crit, df, nc))
+    lower = float(stats.nct.cdf(-crit, df, nc)) if two_sided else 0.0
+    # scipy's noncentral t gives NaN far in a tail (|nc| in the tens), where the probability is 0 or 1
+    upper = float(nc > crit) if math.isnan(upper) else upper
+    lower = float(nc < -crit) if math.isnan(lower) else lower
+    return upper + lower
 
 
 def z_test_power(noncentrality: float, level: float, two_sided: bool = False) -> float:
