@@ -302,7 +302,7 @@ def _plot_qq(result: FalseAlarm, path: Path) -> bool:
                     label="95 % band (uniform)")
     ax.set_xlabel("uniform quantile")
     ax.set_ylabel("observed p-value")
-    ax.set_title("p-values below the band: a test rejects correct code too often", fontsize=8)
+    ax.set_title("below the band: too many rejections of correct code; above: conservative", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
