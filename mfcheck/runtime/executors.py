@@ -234,16 +234,20 @@ def _run_serial(fn, todo, cells) -> Iterator[tuple[int, object, str]]:
 
 
 def _pool(workers: int):
-    """The loky process pool of ``workers`` processes, kept for reuse between loops (joblib's own
-    reusable executor: :func:`stop_workers` and :func:`kill_workers` reach it). Always asked for with
-    the same size, so that a loop never resizes it under the tasks of another (:class:`Beside`).
-    Idle workers stay 300 s, as joblib keeps them: the pause between two loops of a run (a
-    reference solve, the fits) must not end them (loky's own default is 10 s), since a new worker
-    imports mfcheck again, and one that ends just as a task arrives makes loky warn from its
-    manager thread."""
-    from joblib.externals.loky import get_reusable_executor
+    """The process pool of ``workers`` processes, kept for reuse between loops: joblib's own reusable
+    loky executor, made as ``joblib.Parallel`` makes it, so that a ``Parallel`` elsewhere in the
+    process (``mfcheck gate --false-alarm`` runs its seeds so) finds the executor it expects, and
+    :func:`stop_workers` and :func:`kill_workers` reach it. ``max_nbytes=None``: arrays travel
+    pickled with each task, never through memory-mapped files in /dev/shm, which a run stopped
+    mid-task (Ctrl-C, SIGTERM, a time limit) would leave behind for loky's resource tracker to
+    remove, with a warning of its own after the command's one line. Always asked for with the same
+    size, so that a loop never resizes it under the tasks of another (:class:`Beside`). Idle
+    workers stay 300 s (joblib's default; loky's own is 10 s): the pause between two loops of a
+    run (a reference solve, the fits) must not end them, since a new worker imports mfcheck again,
+    and one that ends just as a task arrives makes loky warn from its manager thread."""
+    from joblib.executor import get_memmapping_executor
 
-    return get_reusable_executor(max_workers=workers, timeout=300)
+    return get_memmapping_executor(workers, timeout=300, max_nbytes=None)
 
 
 def _busy(besides) -> int:
