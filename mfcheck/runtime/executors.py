@@ -326,8 +326,8 @@ class Beside:
         with tqdm(total=len(self.tasks), initial=len(self.done), desc=self.desc, unit="task", disable=not self.progress,
                   leave=False) as bar:
             try:
+                pool = _pool(workers)
                 while self.pending or self.running:
-                    pool = _pool(workers)
                     while self.pending and _busy(_BESIDE.get()) < workers:
                         self.start(pool)
                     done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
