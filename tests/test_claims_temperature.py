@@ -15,12 +15,14 @@ from mfcheck.claims.temperature import (
     BETA,
     CLAIM,
     LAM,
+    POWER_DRAWS,
     SIZES,
     estimate_beta,
     quantile_points,
     replicate_cdfs,
     run,
     setting,
+    shifted_p_values,
     sign_flip_sup_test,
     solve_references,
     stationary_samples,
@@ -54,6 +56,33 @@ def test_sign_flip_power_and_resolution(rng):
     # the resolution does not depend on the shift (it flips the centred rows), about 3 standard errors of a mean
     assert a.resolution == pytest.approx(b.resolution, rel=0.15)
     assert 0.01 / 4 < b.resolution < 0.01 / 4 * 5
+
+
+def test_shifted_p_values_match_the_rejection_rate_on_fresh_data(rng):
+    """The resampled power of one run agrees with the test's rejection rate on fresh runs with the
+    same shift (Monte Carlo over 200 runs), within binomial error: the resamples carry the run's noise."""
+    R, M, level = 24, 30, 0.02
+    L = np.tril(rng.standard_normal((M, M))) / 6
+    shift = np.zeros(M)
+    shift[M // 2] = 0.55  # an intermediate power at this level
+    p_fresh = np.array([sign_flip_sup_test(rng.standard_normal((R, M)) @ L.T + shift, 199, rng).p_value for _ in range(200)])
+    rate = np.mean(p_fresh <= level)
+    assert 0.2 < rate < 0.8, rate  # the shift is intermediate, so the comparison has teeth
+    estimates = [np.mean(shifted_p_values(rng.standard_normal((R, M)) @ L.T, shift, 199, rng, draws=100) <= level) for _ in range(8)]
+    # the mean of 8 run estimates: its spread (run-to-run and resampling) is below 0.1; 0.2 leaves twice that
+    assert abs(np.mean(estimates) - rate) < 0.2, (estimates, rate)
+
+
+def test_shifted_p_values_without_a_shift_stay_at_the_level(rng):
+    p = shifted_p_values(rng.standard_normal((20, 16)), np.zeros(16), 199, rng, draws=200)
+    assert np.mean(p <= 0.05) <= binom.ppf(0.999, 200, 0.05) / 200
+
+
+def test_shifted_p_values_validate(rng):
+    with pytest.raises(InvalidArgument, match="shift"):
+        shifted_p_values(np.zeros((4, 3)), np.zeros(2), 9, rng)
+    with pytest.raises(InvalidArgument, match="draws"):
+        shifted_p_values(np.zeros((4, 3)), np.zeros(3), 9, rng, draws=0)
 
 
 @pytest.mark.parametrize("dev, flips, match", [(np.zeros((1, 3)), 9, "deviations"), (np.zeros(5), 9, "deviations"),
@@ -134,6 +163,19 @@ def test_smoke_result_is_complete(smoke_result):
     assert r.reference_error < 1e-8 and not r.unresolved
     assert r.tests[0].statistic == "sup|F−F*| [c=4 vs ρ*_β]" and r.tests[0].statistic in r.estimates
     json.dumps(r.to_dict())  # JSON-able
+
+
+def test_power_against_twice_the_temperature(smoke_result):
+    """The c = 2 run vs ρ*_β is the violation itself, run for real: the test rejects it (its pair
+    does not agree, above), and the resampled power against it is high at a level of the order of the
+    gate's α/m (a few times the smallest p-value the flips reach: with 16 replicates, flips with nearly
+    all signs equal reach a shift's own sup now and then)."""
+    _, r = smoke_result
+    flips = r.details["setting"]["flips"]
+    d = CLAIM.detection(None, r, 5 / (1 + flips))
+    assert d["test_power"][r.tests[0].name] >= 0.9
+    assert CLAIM.detection(None, r, 0.5 / (1 + flips))["test_power"][r.tests[0].name] == 0.0  # out of the flips' reach
+    assert len(r.details["power_p_values"]) == POWER_DRAWS
 
 
 def test_render_writes_report_and_plots(smoke_result, tmp_path):

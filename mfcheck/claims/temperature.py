@@ -57,6 +57,16 @@ inflates the level of a sup test over 256 points. The margin is small beside the
 between ρ*_β and ρ*_{2β}, so the power against a wrong temperature is kept.
 :func:`mfcheck.stats.results.decide` applies Holm at the family-wise α.
 
+**Power in each run** (:func:`power`, the rule of docs/methods.md "Which tests spend α"). The
+stated violation is the stationary law ρ*_{2β}, what the noise constant c = 2 gives: the factor
+2 of the temperature convention, the error this check exists to catch. The sign-flip test has no
+closed-form power, so it is measured on the run's own noise: R of the run's centred replicate
+rows F_r − F̄ drawn with replacement, the CDF difference F*_{2β} − F*_β at the quantile points
+added to each, the test (same flips, same margin) applied; the fraction of :data:`POWER_DRAWS`
+such resamples it rejects at level ℓ is its power (:func:`shifted_p_values`). Below
+``POWER_FLOOR`` the test is reported and not counted. The run at c = 2 against ρ*_β, in the
+report, is the same violation run for real.
+
 **Which tests spend α.** The one test judges runs of the implementation under test, so it is an
 implementation test (a member of the Holm family). The harness's self-checks here are not tests:
 the Gibbs reference error (above a tenth of the resolution) and the equilibration of the run
@@ -76,6 +86,7 @@ from scipy import stats
 
 from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.claims.base import Check, CheckContext
+from mfcheck.claims.injection import POWER_FLOOR
 from mfcheck.errors import InvalidArgument
 from mfcheck.reference.gibbs import GibbsSolution, solve_gibbs
 from mfcheck.model.initial import GaussianInit
@@ -91,7 +102,7 @@ from mfcheck.dynamics.sgd import SGDResult, StandardRecord, run_sgd
 __all__ = [
     "CLAIM", "SIZES", "Sizes", "LAM", "BETA", "setting", "run", "bias_bound",
     "sign_flip_sup_test", "SignFlip", "replicate_cdfs", "quantile_points", "stationary_samples",
-    "variance_table", "estimate_beta", "solve_references",
+    "variance_table", "estimate_beta", "solve_references", "shifted_p_values", "power", "POWER_DRAWS",
 ]
 
 NAME = "temperature"
@@ -110,6 +121,8 @@ GIBBS_POINTS = 2001
 EQUILIBRATION_LEVEL = 0.01
 AGREEMENT_LEVEL = 0.05
 BETA_TABLE_EXPONENTS = np.linspace(-3.0, 4.0, 29)  # β' = β 2^e
+POWER_DRAWS = 100
+"""Resamples of :func:`shifted_p_values`: the power's binomial standard error is at most 0.05."""
 
 
 
@@ -219,8 +232,14 @@ def sign_flip_sup_test(deviations, flips: int, rng: np.random.Generator, chunk: 
         xi = rng.choice(np.array([-1.0, 1.0]), size=(stop - start, R))
         Db[start:stop] = np.max(np.abs(xi @ dev), axis=1) / R
         Dc[start:stop] = np.max(np.abs(xi @ centred), axis=1) / R
-    p = 1.0 if D <= margin else (1.0 + np.count_nonzero(Db >= (D - margin) * (1 - 1e-12))) / (1.0 + flips)
-    return SignFlip(statistic=D, p_value=float(p), resolution=float(np.quantile(Dc, 0.95)), flips=int(flips))
+    return SignFlip(statistic=D, p_value=_flip_p_value(D, Db, margin), resolution=float(np.quantile(Dc, 0.95)), flips=int(flips))
+
+
+def _flip_p_value(D: float, Db: np.ndarray, margin: float) -> float:
+    """p = (1 + #{b: D_b ≥ D − margin}) / (1 + B), and 1 when D ≤ margin."""
+    if D <= margin:
+        return 1.0
+    return float((1.0 + np.count_nonzero(Db >= (D - margin) * (1 - 1e-12))) / (1.0 + len(Db)))
 
 
 def stationary_samples(result: SGDResult, burn: float) -> np.ndarray:
@@ -297,12 +316,42 @@ def bias_bound(N: int, eps: float) -> float:
     return BIAS_PER_INV_N / N + BIAS_PER_EPS * eps
 
 
-def _pair(samples, sol, rng, flips, margin: float = 0.0) -> tuple[SignFlip, np.ndarray, np.ndarray, float]:
+def _pair(samples, sol, rng, flips, margin: float = 0.0) -> tuple[SignFlip, np.ndarray, np.ndarray, float, np.ndarray]:
     t = quantile_points(sol)
     F_star = sol.cdf(t)
     F_r = replicate_cdfs(samples, t)
     res = sign_flip_sup_test(F_r - F_star, flips, rng, margin=margin)
-    return res, t, F_r.mean(axis=0) - F_star, _effective_samples(F_r, F_star)
+    return res, t, F_r.mean(axis=0) - F_star, _effective_samples(F_r, F_star), F_r - F_star
+
+
+def shifted_p_values(deviations, shift, flips: int, rng: np.random.Generator, margin: float = 0.0,
+                     draws: int = POWER_DRAWS) -> np.ndarray:
+    """p-values of :func:`sign_flip_sup_test` on ``draws`` resamples of a run under a stated violation.
+
+    The run's centred rows e_r = dev_r − mean_r dev_r carry its noise (replicates are independent,
+    so their rows are exchangeable); the violation moves the mean of every row by ``shift`` (M,).
+    Each draw takes R rows of e with replacement, adds ``shift`` and runs the test with ``flips``
+    flips and ``margin``: the fraction of draws with p ≤ ℓ is the run's power at level ℓ against
+    the violation (:func:`power`), measured on the run's own noise, as the rate claims measure
+    theirs by injection. One set of ``flips`` sign vectors serves every draw (the flips are
+    independent of the rows, so each draw is still the test with its own random flips).
+    """
+    dev = np.asarray(deviations, dtype=np.float64)
+    shift = np.asarray(shift, dtype=np.float64)
+    if dev.ndim != 2 or shift.shape != dev.shape[1:]:
+        raise InvalidArgument(f"`shift` must have shape {dev.shape[1:]} (one value per point of `deviations`), got {shift.shape}.")
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+        raise InvalidArgument(f"`draws` must be a positive integer, got {draws!r}.")
+    if isinstance(flips, bool) or not isinstance(flips, int | np.integer) or flips < 1:
+        raise InvalidArgument(f"`flips` must be a positive integer, got {flips!r}.")
+    centred = dev - dev.mean(axis=0)
+    R = dev.shape[0]
+    xi = 2.0 * rng.integers(0, 2, size=(flips, R)) - 1.0
+    p = np.empty(draws)
+    for k in range(draws):
+        rows = centred[rng.integers(R, size=R)] + shift
+        p[k] = _flip_p_value(float(np.max(np.abs(rows.mean(axis=0)))), np.max(np.abs(xi @ rows), axis=1) / R, margin)
+    return p
 
 
 def _hist(samples, lo, hi, bins=60) -> dict:
@@ -367,7 +416,7 @@ def run(context: CheckContext) -> ClaimResult:
         for b in (BETA, 2 * BETA):
             label = "β" if b == BETA else "2β"
             rng = streams.child("signflip", name, label).generator("reference")
-            res, t, diff, neff = _pair(x, refs[b], rng, size["flips"], margin=bias_bound(size["N"], size["eps"]))
+            res, t, diff, neff, dev = _pair(x, refs[b], rng, size["flips"], margin=bias_bound(size["N"], size["eps"]))
             c = runs[name]["c"]
             expected = None if c is None else bool(abs(gibbs_inverse_temperature(BETA, c) - b) < 1e-9)
             row = {"run": name, "c": c, "reference": label, "beta_ref": b, "sup_distance": res.statistic,
@@ -379,6 +428,9 @@ def run(context: CheckContext) -> ClaimResult:
             key = f"sup|F−F*| [{name} vs ρ*_{label}]"
             estimates[key] = {"estimate": res.statistic, "ci": row["ci"], "p_value": res.p_value}
             if name == under_test and b == BETA:
+                violation = refs[2 * BETA].cdf(t) - refs[BETA].cdf(t)  # the stationary law at 2β: c = 2, the talk's convention
+                power_p = shifted_p_values(dev, violation, size["flips"], streams.child("power", name).generator("reference"),
+                                           margin=bias_bound(size["N"], size["eps"]))
                 tests.append(Test(f"stationary law of {runs[name]['rule']} = ρ*_β (sign-flip KS, {res.flips} flips)", res.p_value,
                                   role="implementation", statistic=key))
     for name, r in runs.items():
@@ -411,6 +463,8 @@ def run(context: CheckContext) -> ClaimResult:
         "bias_bound": bias_bound(size["N"], size["eps"]),
         "bias_to_resolution": bias_bound(size["N"], size["eps"]) / main["resolution"],
         "curves": curves,
+        "power_p_values": power_p.tolist(),
+        "power_violation_sup": float(np.max(np.abs(refs[2 * BETA].cdf(quantile_points(refs[BETA])) - refs[BETA].cdf(quantile_points(refs[BETA]))))),
         "histograms": {name: _hist(x, lo, hi) for name, x in samples.items()},
         "densities": {"grid": plot_grid.tolist(), **{("β" if b == BETA else "2β"): s.density_at(plot_grid).tolist() for b, s in refs.items()}},
         "seeds": {"entropy": int(seed), **streams.describe(), "streams": f"child({NAME!r}, {tier!r}): ('init'|'data'|'noise', r); runs share them",
@@ -420,8 +474,21 @@ def run(context: CheckContext) -> ClaimResult:
                        reference_error=ref_error, estimates=estimates, details=details)
 
 
+def power(result: ClaimResult, level: float) -> dict:
+    """The sign-flip test's power at ``level`` against the stationary law ρ*_{2β} (the noise constant
+    c = 2 in place of 4): the fraction of the run's resamples with the violation injected
+    (:func:`shifted_p_values`, recorded by :func:`run`) that the test rejects at ``level``. A level
+    below 1/(1 + flips) cannot be reached by the test at all, and the power is then 0."""
+    test = next(t for t in result.tests if t.role == "implementation")
+    p = np.asarray(result.details["power_p_values"])
+    return {"test_power": {test.name: float(np.mean(p <= level))}, "level": level, "power_floor": POWER_FLOOR,
+            "against": f"the stationary law ρ*_{{2β}} (c = 2; sup-CDF distance {result.details['power_violation_sup']:.3g}) injected "
+                       f"into {len(p)} resamples of the run's centred replicate rows"}
+
+
 CLAIM = Check(
     name=NAME, title=TITLE, statement=STATEMENT, order=43, sizes=SIZES, parts=frozenset({"step", "noise"}), reads_reference=False,
     own_setting="its own D = 1 population", test_count=1,  # c = 4 against ρ*_β
     alternative="noise sqrt(s/β) g (c = 1)", inject=lambda c: replace(c, rule=BROKEN["weak_noise"].rule), compute=run, maps_cells=True,
+    power=power,
 )
