@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from scipy.stats import binom
 from scipy import stats
 
 from mfcheck.runtime.cache import code_version
@@ -46,6 +47,10 @@ def test_correct_step_does_not_alarm_and_the_report_is_written(tmp_path):
     # every run records the raw p-values of its Holm family: gronwall's two tests, less a test without
     # power at the run's sizes (seed 0's curvature test at smoke: gronwall.power)
     assert [len(run.p_values) for run in r.runs] == [1, 2] and (tmp_path / "fa" / "qq.png").stat().st_size > 1000
+    # ... each named, with the run's own numbers masked, so that one test has one name over the runs
+    assert [len(run.tests) for run in r.runs] == [1, 2] and r.runs[0].tests[0] in r.runs[1].tests
+    assert all(name.startswith("gronwall: ") and "#" in name for run in r.runs for name in run.tests)
+    assert f"| {r.runs[0].tests[0]} | 2 |" in path.read_text()  # the per-test calibration table
     assert {run.code for run in r.runs} == {code_version()[:12]}  # each run records the sources that ran it
     assert f"- `{code_version()[:12]}`: seeds 0–1" in path.read_text()
     assert json.loads((tmp_path / "fa" / "summary.json").read_text())["alarms"] == 0
@@ -76,6 +81,19 @@ def test_the_builtin_rule_gets_the_verdicts_of_the_protocol_step():
     (a,), (b,) = protocol.runs, builtin.runs
     assert a.exit_code == b.exit_code and a.failed_claims == b.failed_claims
     assert b.min_p_adjusted == pytest.approx(a.min_p_adjusted, rel=1e-6)
+
+
+def test_calibration_counts_small_p_values_of_each_test():
+    from mfcheck.app.false_alarm import FalseAlarm, FalseAlarmRun, calibration, test_key
+
+    assert test_key("gronwall", "rate ≤ λ + δ = 0.396 (1e-05, 12 flips)") == "gronwall: rate ≤ λ + δ = # (#, # flips)"
+    runs = tuple(FalseAlarmRun(seed=s, exit_code=0, failed_claims=(), unresolved_claims=(), min_p_adjusted={},
+                               p_values=(0.001 if s < 5 else 0.5, 0.3), tests=("a: t", "b: u")) for s in range(20))
+    rows = calibration(FalseAlarm(tier="smoke", alpha=0.05, implementation="x", claims=("a", "b"), runs=runs))
+    assert [r["test"] for r in rows] == ["a: t", "b: u"] and [r["runs"] for r in rows] == [20, 20]
+    assert rows[0]["at_level"] == rows[0]["at_0.01"] == 5 and rows[0]["smallest"] == 0.001
+    assert rows[0]["excess_p"] == pytest.approx(binom.sf(4, 20, 0.05)) and rows[0]["excess_p"] < 0.01  # 5 of 20: miscalibrated
+    assert rows[1]["at_level"] == 0 and rows[1]["excess_p"] == 1.0
 
 
 def _measurement(seeds, tier="full", alarms=()):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,8 @@ from mfcheck.errors import InvalidArgument
 from mfcheck.stats.results import DEFAULT_ALPHA
 from mfcheck.claims.tiers import Tier
 
-__all__ = ["BUILTIN", "load", "merge", "FalseAlarmRun", "FalseAlarm", "clopper_pearson", "measure_false_alarm", "write_report"]
+__all__ = ["BUILTIN", "load", "merge", "FalseAlarmRun", "FalseAlarm", "clopper_pearson", "measure_false_alarm", "write_report",
+           "calibration", "test_key"]
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -67,6 +69,14 @@ class FalseAlarmRun:
     code: str = ""
     p_values: tuple = ()
     """The raw p-value of every test in the run's Holm family."""
+    tests: tuple = ()
+    """The test of each p-value, as :func:`test_key` names it (empty where it was not recorded)."""
+
+
+def test_key(claim: str, name: str) -> str:
+    """"claim: test name" with every number in the name written "#", so that one test has one key
+    in every run (a test's name may state a run's own constants, e.g. the bound it tests against)."""
+    return f"{claim}: " + re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", name)
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,7 @@ class FalseAlarm:
                 "ci95": [lo, hi], "compatible_with_alpha": self.compatible, "below_alpha_shown": self.shown,
                 "per_run": [{"seed": r.seed, "exit_code": r.exit_code, "failed_claims": list(r.failed_claims),
                              "unresolved_claims": list(r.unresolved_claims), "min_p_adjusted": r.min_p_adjusted, "code": r.code,
-                             "p_values": list(r.p_values)}
+                             "p_values": list(r.p_values), "tests": list(r.tests)}
                             for r in self.runs]}
 
 
@@ -147,6 +157,7 @@ def _one_seed(tier: Tier, seed: int, step: Callable | str, alpha: float, claims:
         min_p_adjusted={r.claim: r.min_p_adjusted for r in v.results},
         code=code_version()[:12],
         p_values=tuple(t.p_value for r in v.results for t in r.tests if t.in_family),
+        tests=tuple(test_key(r.claim, t.name) for r in v.results for t in r.tests if t.in_family),
     )
 
 
@@ -221,7 +232,8 @@ def load(path: str | Path) -> FalseAlarm:
         s = json.loads(path.read_text())
         runs = tuple(FalseAlarmRun(seed=int(r["seed"]), exit_code=int(r["exit_code"]), failed_claims=tuple(r["failed_claims"]),
                                    unresolved_claims=tuple(r["unresolved_claims"]), min_p_adjusted=dict(r["min_p_adjusted"]),
-                                   code=str(r.get("code", "")), p_values=tuple(r.get("p_values", ())))
+                                   code=str(r.get("code", "")), p_values=tuple(r.get("p_values", ())),
+                                   tests=tuple(r.get("tests", ())))
                      for r in s["per_run"])
         return FalseAlarm(tier=s["tier"], alpha=float(s["alpha"]), implementation=s["implementation"], claims=tuple(s["claims"]), runs=runs)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -309,6 +321,24 @@ def _plot_qq(result: FalseAlarm, path: Path) -> bool:
     return True
 
 
+def calibration(result: FalseAlarm, level: float = 0.05) -> list[dict]:
+    """Each test's raw p-values over the runs that recorded its name: the runs, how many p ≤ ``level``
+    and ≤ 0.01, the smallest p, and the binomial probability of at least that many p ≤ ``level``
+    among calibrated tests (P(Bin(runs, level) ≥ count): small when the test rejects correct code
+    more often than its level). In order of first appearance."""
+    by_test: dict[str, list[float]] = {}
+    for r in result.runs:
+        for name, p in zip(r.tests, r.p_values):
+            by_test.setdefault(name, []).append(float(p))
+    rows = []
+    for name, ps in by_test.items():
+        ps = np.asarray(ps)
+        k = int(np.count_nonzero(ps <= level))
+        rows.append({"test": name, "runs": len(ps), "at_level": k, "at_0.01": int(np.count_nonzero(ps <= 0.01)),
+                     "smallest": float(ps.min()), "excess_p": float(stats.binom.sf(k - 1, len(ps), level))})
+    return rows
+
+
 def write_report(result: FalseAlarm, folder: str | Path, command: str, planned: int | None = None, note: str = "") -> Path:
     """Write ``summary.json``, ``p_values.png``, ``qq.png`` and ``README.md`` into ``folder``, all at once
     (:func:`mfcheck.report.atomic.staged`: a write that fails leaves the previous report); return the README path.
@@ -347,6 +377,7 @@ def _write_report(result: FalseAlarm, folder: Path, command: str, planned: int |
         *(["The raw p-values of every test of the Holm family in every run, against the uniform law (a calibrated test "
            "under a correct implementation lies on or above the diagonal):", "", "![QQ plot of the raw p-values](qq.png)", ""]
           if qq else ["(The raw p-values of these runs were not recorded; no QQ plot.)", ""]),
+        *_calibration_lines(result),
         "Alarms (runs that failed a claim):", "",
     ]
     alarms = [r for r in result.runs if r.exit_code == 1]
@@ -356,3 +387,19 @@ def _write_report(result: FalseAlarm, folder: Path, command: str, planned: int |
         lines += ["", note]
     lines += ["", f"Regenerate: `{command}`", ""]
     (folder / "README.md").write_text("\n".join(lines))
+
+
+def _calibration_lines(result: FalseAlarm) -> list[str]:
+    """The per-test table of :func:`calibration` (nothing where the runs did not record test names)."""
+    from mfcheck.report.format import md_cell
+
+    rows = calibration(result)
+    if not rows:
+        return []
+    lines = ["Each test of the family over the runs (a calibrated test has p ≤ 0.05 in about 5 % of runs; the last "
+             "column is the binomial probability of at least that many among calibrated tests, small for a test "
+             "that rejects correct code too often):", "",
+             "| test | runs | p ≤ 0.05 | p ≤ 0.01 | smallest p | P(at least as many) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {md_cell(row['test'])} | {row['runs']} | {row['at_level']} | {row['at_0.01']} | {row['smallest']:.2g} | "
+              f"{row['excess_p']:.2g} |" for row in rows]
+    return lines + [""]
