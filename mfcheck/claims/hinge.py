@@ -147,8 +147,8 @@ def _powers(*k) -> tuple[float, ...]:
 
 SIZES = {
     "smoke": Grid(N=(16, 64, 256), eps=_powers(4, 6, 8), kink=4, replicates=24),
-    "ci": Grid(N=(16, 64, 256, 1024), eps=_powers(4, 6, 8, 10), kink=4, replicates=64),
-    "full": Grid(N=(16, 64, 256, 1024, 4096), eps=_powers(4, 6, 8, 10, 12), kink=16, replicates=64),
+    "ci": Grid(N=(16, 64, 256, 1024), eps=_powers(4, 6, 8, 10), kink=4, replicates=128),
+    "full": Grid(N=(16, 64, 256, 1024, 4096), eps=_powers(4, 6, 8, 10, 12), kink=16, replicates=128),
 }
 """Consecutive levels of N, and of ε, a factor 4 apart over the same number of octaves, so Nε runs over powers of 4 and the diagonal Nε = 1 is the
 kink. The regions are the two triangles of cells off that diagonal (3 cells each at smoke, 6 at ci, where the cells next
