@@ -12,6 +12,7 @@ from mfcheck.report.format import fmt_deciding, md_cell
 __all__ = ["OTHER_REPORTS", "write_index"]
 
 OTHER_REPORTS = (
+    ("full/README.md", "every claim at the full tier, the reports above on larger grids (`mfcheck verify --tier full --out reports/full`)"),
     ("mmn18/README.md", "the paper's two-Gaussians experiments, SGD beside the radial PDE (`mfcheck reproduce mmn18`)"),
     ("dimension/README.md", "how the Theorem 1 error depends on D = d on the two-Gaussians problem (`mfcheck reproduce dimension`)"),
     ("gate_false_alarm_smoke/README.md", "the gate's measured false-alarm rate at the smoke tier (`mfcheck gate --false-alarm 72 --tier smoke`)"),
