@@ -143,7 +143,12 @@ def test_cli_shards_and_merge(tmp_path, capsys):
     # the shards' implementations differ (reference_step vs a stand-in): refused, exit 2
     assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0"), str(tmp_path / "s3"), "--false-alarm-out", str(tmp_path / "m")]) == 2
     write_report(_measurement([4], tier="smoke"), tmp_path / "s4", "shard")
-    assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0"), str(tmp_path / "s4"), "--false-alarm-out", str(tmp_path / "m")]) == 0
+    (tmp_path / "note.md").write_text("Shard s0 ran on one machine, s4 on another.\n")
+    assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0"), str(tmp_path / "s4"), "--false-alarm-out", str(tmp_path / "m"),
+                 "--false-alarm-note", str(tmp_path / "note.md")]) == 0
+    assert "Shard s0 ran on one machine, s4 on another." in (tmp_path / "m" / "README.md").read_text()
+    assert main(["gate", "--false-alarm-merge", str(tmp_path / "s0"), str(tmp_path / "s4"), "--false-alarm-out", str(tmp_path / "m2"),
+                 "--false-alarm-note", str(tmp_path / "missing.md")]) == 2  # a note that cannot be read: bad usage
     assert json.loads((tmp_path / "m" / "summary.json").read_text())["seeds"] == [0, 1, 2, 4]
     assert "false-alarm-merge" in (tmp_path / "m" / "README.md").read_text()  # not contiguous: the merge is the recipe
     assert "(seeds 0–2, 4;" in (tmp_path / "m" / "README.md").read_text()

@@ -173,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="merge false-alarm reports of disjoint seeds (their summary.json) into --false-alarm-out")
     g.add_argument("--false-alarm-out", default=None, metavar="DIR",
                    help="folder of the false-alarm report (default: reports/gate_false_alarm_<tier>)")
+    g.add_argument("--false-alarm-note", default=None, metavar="FILE",
+                   help="a Markdown paragraph on how the measurement was obtained (which commits ran which shards, "
+                        "which seeds served what), written into the false-alarm report's README")
     add_quiet(g)
     _add_execution(g)
     _add_time_limit(g)
@@ -209,7 +212,8 @@ def _paths(args) -> list[tuple[str, str | None, str]]:
             ("--cache", None if args.no_cache else args.cache, FOLDER)]
     if args.command == "gate":
         writes_false_alarm = args.false_alarm is not None or args.false_alarm_out is not None
-        rows += [("--baseline", args.baseline, INPUT), ("--false-alarm-out", _false_alarm_folder(args) if writes_false_alarm else None, FOLDER)]
+        rows += [("--baseline", args.baseline, INPUT), ("--false-alarm-out", _false_alarm_folder(args) if writes_false_alarm else None, FOLDER),
+                 ("--false-alarm-note", args.false_alarm_note, INPUT)]
     return rows
 
 
@@ -323,6 +327,16 @@ def _damage(execution) -> None:
               f"and the entries rewritten", file=sys.stderr)
 
 
+def _false_alarm_note(args) -> str:
+    """The text of ``--false-alarm-note FILE`` ("" without one)."""
+    if args.false_alarm_note is None:
+        return ""
+    try:
+        return check_path(args.false_alarm_note, "--false-alarm-note", INPUT).read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"`--false-alarm-note` {args.false_alarm_note!r} cannot be read: {exc}") from exc
+
+
 def _false_alarm_merge(args) -> int:
     """``mfcheck gate --false-alarm-merge DIR ... --false-alarm-out DIR``: one report from shards."""
     from mfcheck.app.false_alarm import load, merge, write_report
@@ -331,6 +345,7 @@ def _false_alarm_merge(args) -> int:
         return _usage_error("`--false-alarm-merge` needs `--false-alarm-out DIR`.")
     try:
         result = merge([load(d) for d in args.false_alarm_merge])
+        note = _false_alarm_note(args)
     except InvalidArgument as exc:
         return _usage_error(exc)
     seeds = [r.seed for r in result.runs]
@@ -338,7 +353,7 @@ def _false_alarm_merge(args) -> int:
     impl = " --impl builtin" if "built-in" in result.implementation else ""
     command = (f"mfcheck gate --false-alarm {len(seeds)} --tier {result.tier}{impl}" + (f" --seed-start {seeds[0]}" if seeds[0] else "")
                if contiguous else f"mfcheck gate --false-alarm-merge {' '.join(args.false_alarm_merge)}")
-    path = write_report(result, args.false_alarm_out, command)
+    path = write_report(result, args.false_alarm_out, command, note=note)
     lo, hi = result.ci
     print(f"false alarms: {result.alarms}/{len(result.judged)} judged runs (rate {result.rate:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]) "
           f"at family-wise alpha {result.alpha}; report: {path}")
@@ -360,6 +375,7 @@ def _false_alarm(args, execution) -> int:
             raise InvalidArgument(f"`--false-alarm` must be a positive number of seeds, got {args.false_alarm}.")
         if args.seed_start < 0:
             raise InvalidArgument(f"`--seed-start` must be >= 0, got {args.seed_start}.")
+        note = _false_alarm_note(args)
         if callable(impl):
             probe(impl, call_time_limit=args.call_time_limit)
     except InvalidArgument as exc:
@@ -378,14 +394,15 @@ def _false_alarm(args, execution) -> int:
             result = measure_false_alarm(tier, seeds, impl=impl, alpha=alpha, claims=args.claims, execution=running,
                                          seed_workers=workers, progress=not args.quiet,
                                          echo=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
-                                         on_run=lambda partial: write_report(partial, folder, command, planned=args.false_alarm),
+                                         on_run=lambda partial: write_report(partial, folder, command, planned=args.false_alarm,
+                                                                             note=note),
                                          call_time_limit=args.call_time_limit)
     except KeyboardInterrupt as interrupt:
         print(f"mfcheck: {stopped_by(interrupt)}; the runs finished so far are in {folder}/.", file=sys.stderr)
         return exit_code(interrupt)
     except ImplementationError as exc:  # a seed's run met a call the probe did not (too slow, a crash)
         return implementation_failed(exc)
-    path = write_report(result, folder, command)
+    path = write_report(result, folder, command, note=note)
     lo, hi = result.ci
     print(f"false alarms: {result.alarms}/{len(result.judged)} judged runs (rate {result.rate:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]) "
           f"at family-wise alpha {result.alpha}; report: {path}")
