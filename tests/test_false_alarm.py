@@ -87,6 +87,8 @@ def test_calibration_counts_small_p_values_of_each_test():
     from mfcheck.app.false_alarm import FalseAlarm, FalseAlarmRun, calibration, test_key
 
     assert test_key("gronwall", "rate ≤ λ + δ = 0.396 (1e-05, 12 flips)") == "gronwall: rate ≤ λ + δ = # (#, # flips)"
+    assert test_key("energy", "Z = -1.3") == test_key("energy", "Z = 0.4") == "energy: Z = #"  # the sign too
+    assert test_key("gronwall", "gronwall: rate") == "gronwall: rate" == test_key("gronwall", test_key("gronwall", "rate"))
     runs = tuple(FalseAlarmRun(seed=s, exit_code=0, failed_claims=(), unresolved_claims=(), min_p_adjusted={},
                                p_values=(0.001 if s < 5 else 0.5, 0.3), tests=("a: t", "b: u")) for s in range(20))
     rows = calibration(FalseAlarm(tier="smoke", alpha=0.05, implementation="x", claims=("a", "b"), runs=runs))

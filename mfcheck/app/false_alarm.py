@@ -74,9 +74,12 @@ class FalseAlarmRun:
 
 
 def test_key(claim: str, name: str) -> str:
-    """"claim: test name" with every number in the name written "#", so that one test has one key
-    in every run (a test's name may state a run's own constants, e.g. the bound it tests against)."""
-    return f"{claim}: " + re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", name)
+    """"claim: test name" with every number in the name, sign included, written "#", so that one
+    test has one key in every run (a test's name may state a run's own numbers, e.g. the bound it
+    tests against or its statistic); a name that already starts with "claim: " keeps one prefix.
+    Applied to a key again it returns the key."""
+    name = name.removeprefix(f"{claim}: ")
+    return f"{claim}: " + re.sub(r"[-−]?#", "#", re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", name))
 
 
 @dataclass(frozen=True)
@@ -328,8 +331,9 @@ def calibration(result: FalseAlarm, level: float = 0.05) -> list[dict]:
     more often than its level). In order of first appearance."""
     by_test: dict[str, list[float]] = {}
     for r in result.runs:
-        for name, p in zip(r.tests, r.p_values):
-            by_test.setdefault(name, []).append(float(p))
+        for key, p in zip(r.tests, r.p_values):
+            claim, _, name = key.partition(": ")
+            by_test.setdefault(test_key(claim, name), []).append(float(p))  # keys recorded by older code, normalised
     rows = []
     for name, ps in by_test.items():
         ps = np.asarray(ps)
