@@ -321,6 +321,8 @@ def bias_bound(N: int, eps: float) -> float:
 
 
 def _pair(samples, sol, rng, flips, margin: float = 0.0) -> tuple[SignFlip, np.ndarray, np.ndarray, float, np.ndarray]:
+    """The test of ``samples`` against ``sol``: its result, the points t_m, the mean difference
+    F̄ − F*, the effective samples and the rows F_r − F* (the power resamples them)."""
     t = quantile_points(sol)
     F_star = sol.cdf(t)
     F_r = replicate_cdfs(samples, t)
@@ -412,6 +414,7 @@ def run(context: CheckContext) -> ClaimResult:
         }
 
     pairs, tests, estimates = [], [], {}
+    margin = bias_bound(size["N"], size["eps"])
     lo = float(quantile_points(refs[BETA], 2000)[0]) - 0.3
     hi = float(quantile_points(refs[BETA], 2000)[-1]) + 0.3
     curves = {}
@@ -419,7 +422,7 @@ def run(context: CheckContext) -> ClaimResult:
         for b in (BETA, 2 * BETA):
             label = "β" if b == BETA else "2β"
             rng = streams.child("signflip", name, label).generator("reference")
-            res, t, diff, neff, dev = _pair(x, refs[b], rng, size["flips"], margin=bias_bound(size["N"], size["eps"]))
+            res, t, diff, neff, dev = _pair(x, refs[b], rng, size["flips"], margin=margin)
             c = runs[name]["c"]
             expected = None if c is None else bool(abs(gibbs_inverse_temperature(BETA, c) - b) < 1e-9)
             row = {"run": name, "c": c, "reference": label, "beta_ref": b, "sup_distance": res.statistic,
@@ -433,7 +436,7 @@ def run(context: CheckContext) -> ClaimResult:
             if name == under_test and b == BETA:
                 violation = refs[2 * BETA].cdf(t) - refs[BETA].cdf(t)  # the stationary law at 2β: c = 2, the talk's convention
                 power_p = shifted_p_values(dev, violation, size["flips"], streams.child("power", name).generator("reference"),
-                                           margin=bias_bound(size["N"], size["eps"]))
+                                           margin=margin)
                 tests.append(Test(f"stationary law of {runs[name]['rule']} = ρ*_β (sign-flip KS, {res.flips} flips)", res.p_value,
                                   role="implementation", statistic=key))
     for name, r in runs.items():
@@ -463,8 +466,8 @@ def run(context: CheckContext) -> ClaimResult:
         "reference_error": ref_error,
         "resolution": main["resolution"],
         "measured_bias": MEASURED_BIAS,
-        "bias_bound": bias_bound(size["N"], size["eps"]),
-        "bias_to_resolution": bias_bound(size["N"], size["eps"]) / main["resolution"],
+        "bias_bound": margin,
+        "bias_to_resolution": margin / main["resolution"],
         "curves": curves,
         "power_p_values": power_p.tolist(),
         "power_violation_sup": float(np.max(np.abs(violation))),
