@@ -74,6 +74,8 @@ def test_shifted_p_values_match_the_rejection_rate_on_fresh_data(rng):
 
 
 def test_shifted_p_values_without_a_shift_stay_at_the_level(rng):
+    """No shift: the resamples reject at about the level. α = 0.001 (the count is held to the
+    binomial(200, 0.05) 0.999 quantile); the test above is its companion, where a shift is rejected."""
     p = shifted_p_values(rng.standard_normal((20, 16)), np.zeros(16), 199, rng, draws=200)
     assert np.mean(p <= 0.05) <= binom.ppf(0.999, 200, 0.05) / 200
 
