@@ -415,8 +415,8 @@ def run(context: CheckContext) -> ClaimResult:
 
     pairs, tests, estimates = [], [], {}
     margin = bias_bound(size["N"], size["eps"])
-    lo = float(quantile_points(refs[BETA], 2000)[0]) - 0.3
-    hi = float(quantile_points(refs[BETA], 2000)[-1]) + 0.3
+    support = quantile_points(refs[BETA], 2000)
+    lo, hi = float(support[0]) - 0.3, float(support[-1]) + 0.3
     curves = {}
     for name, x in samples.items():
         for b in (BETA, 2 * BETA):
