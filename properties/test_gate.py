@@ -8,8 +8,9 @@ rejected is at most 1 − 0.95³ ≈ 0.14 in general, but seeds are fixed and th
 agree with the built-in step to rounding, so they reproduce its p-values (deterministic outcome).
 Which claims can see which mutant follows from the claims' designs: the bugs of the noisy terms
 only (weak_noise, wrong_sign_decay) are invisible to the noiseless claims and left to Theorem 2
-and temperature; correlated_init is the mcdiarmid claim's; gronwall targets growth faster than
-K_drift, which none of the mutants produces. The gate's false-alarm rate on a correct
+and temperature; correlated_init is the mcdiarmid claim's; late_instability, an instability that
+starts after the rate claims' horizon T = 1, is gronwall's alone (the claim that follows the coupling
+to T_max = 4 against the flow's own exponent). The gate's false-alarm rate on a correct
 implementation is measured in ``reports/gate_false_alarm_smoke/`` and
 ``reports/gate_false_alarm_full/``.
 """
@@ -45,6 +46,15 @@ def _gate(setting, **kwargs):
 def test_gate_rejects_mutant_step(setting, name):
     v = _gate(setting, impl=G.as_protocol(BROKEN[name].rule))
     assert v.exit_code == 1, v.table()
+
+
+def test_late_instability_is_rejected_by_gronwall_alone(setting):
+    """The one mutant that only gronwall sees: the gate (Holm at α = 0.05, fixed seeds) fails gronwall and no other
+    claim, each of which sees the correct step until the onset. The other claims' power is shown on the other
+    mutants (test_gate_rejects_mutant_step)."""
+    v = _gate(setting, impl=G.as_protocol(BROKEN["late_instability"].rule))
+    failed = [r.claim for r in v.results if r.verdict == "fail"]
+    assert failed == ["gronwall"], v.table()
 
 
 @pytest.mark.parametrize("name", [n for n in G.MUTANTS if BROKEN[n].replaces == "init"])

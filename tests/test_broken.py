@@ -10,8 +10,8 @@ import pytest
 
 from mfcheck.claims import CLAIMS
 from mfcheck.dynamics.broken import (
-    ANTI_DECAY, BROKEN, PLATEAU_DRIFT, SLOW_KICKS_C, SLOW_KICKS_POWER, AntiWeightDecay, ClusteredInit, ExtraNoise, PlateauDrift,
-    SlowKicks,
+    ANTI_DECAY, BROKEN, LATE_BUDGET, LATE_DECAY, LATE_RAMP, PLATEAU_DRIFT, SLOW_KICKS_C, SLOW_KICKS_POWER, AntiWeightDecay,
+    ClusteredInit, ExtraNoise, LateInstability, PlateauDrift, SlowKicks,
 )
 from mfcheck.dynamics.rules import MEAN_FIELD, Rule, mean_field_step
 from mfcheck.dynamics.sgd import iid_init
@@ -58,7 +58,7 @@ def test_every_entry_is_well_formed_and_names_existing_claims(name):
 def test_registry_holds_every_broken_rule():
     assert set(BROKEN) == {"ntk_scaling", "no_factor_two", "unscaled_lr", "gradient_ascent", "weak_noise", "wrong_sign_decay",
                            "correlated_init", "sqrt_step", "extra_noise", "anti_weight_decay", "double_step", "plateau_drift",
-                           "slow_kicks"}
+                           "slow_kicks", "late_instability"}
     with pytest.raises(InvalidArgument, match="replaces"):
         type(BROKEN["sqrt_step"])("x", "bug", "drift", ("azuma",), lambda: MEAN_FIELD)
 
@@ -102,6 +102,41 @@ def test_anti_weight_decay_multiplies_by_exp_2_lambda_s(rng):
     assert np.allclose(AntiWeightDecay(0.0)(Theta, x, y, 0.01, NEURON), good)
     with pytest.raises(InvalidArgument, match="lam"):
         AntiWeightDecay(-1.0)
+
+
+def test_late_instability_is_the_correct_step_below_the_budget_and_anti_decay_above(rng):
+    """m₂ ≤ m₀: the mean-field step exactly; m₂ ≥ m₀ + w: AntiWeightDecay(λ); in between, the fraction (m₂ − m₀)/w
+    of its rate; each replicate by its own m₂."""
+    Theta, x, y, _ = _batch(rng, R=3, N=50)
+    m2 = np.array([0.5 * LATE_BUDGET, LATE_BUDGET + 0.5 * LATE_RAMP, 2 * LATE_BUDGET])
+    Theta *= np.sqrt(m2 / np.mean(np.sum(Theta**2, axis=-1), axis=-1))[:, None, None]
+    s = 0.01
+    out = BROKEN["late_instability"].rule(Theta, x, y, s, NEURON)
+    good = mean_field_step(Theta, x, y, s, NEURON)
+    np.testing.assert_array_equal(out[0], good[0])
+    np.testing.assert_allclose(out[1] - good[1], np.expm1(LATE_DECAY * s) * Theta[1], rtol=1e-12)
+    np.testing.assert_allclose(out[2], AntiWeightDecay(LATE_DECAY)(Theta, x, y, s, NEURON)[2], rtol=1e-14)
+    for bad in ({"lam": -1.0}, {"budget": 0.0}, {"ramp": -0.1}):
+        with pytest.raises(InvalidArgument, match=next(iter(bad))):
+            LateInstability(**{"lam": 1.0, "budget": 1.0, "ramp": 0.1, **bad})
+
+
+def test_late_instability_starts_between_the_rate_claims_horizon_and_gronwalls():
+    """The budget lies between the mean squared weight m₂(t) of the default experiment's correct SGD at T = 1
+    (the rate claims' horizon: there the broken step is the correct one) and at T = 4 (gronwall's T_max: there
+    the anti decay is fully on). N = 1024 particles, ε = 1/128, 4 replicates: the sd of m₂ across replicates is
+    below 0.03, and every replicate must clear each side (deterministic given the seeds)."""
+    from mfcheck.claims.gronwall import SIZES
+    from mfcheck.dynamics.sgd import StandardRecord, run_sgd
+    from mfcheck.model.experiment import default_experiment
+    from mfcheck.seeds import Streams
+
+    ex = default_experiment()
+    T_max = SIZES["ci"].T_max
+    run = run_sgd(ex.problem, ex.neuron, ex.rho0, MEAN_FIELD, N=1024, eps=1 / 128, T=T_max, replicates=4,
+                  streams=Streams(7).child("late_instability"), record=StandardRecord(1.0), schedule=ex.schedule)
+    m2 = np.mean(np.sum(run.theta**2, axis=-1), axis=-1)  # (R, J) at t = 0, 1, ..., T_max
+    assert np.all(m2[:, 1] < LATE_BUDGET) and np.all(m2[:, -1] > LATE_BUDGET + LATE_RAMP)
 
 
 def test_extra_noise_is_reproducible_and_unbiased_in_scale(rng):

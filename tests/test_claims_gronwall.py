@@ -287,6 +287,20 @@ def test_overflowing_rule_is_rejected(dummy_reference, tmp_path):
     assert (tmp_path / "gronwall" / "growth.png").exists() and "FAIL" in (tmp_path / "gronwall" / "report.md").read_text()
 
 
+def test_late_instability_is_rejected(dummy_reference, tmp_path):
+    """The registry's late_instability (anti weight decay switched on past a weight budget that the flow reaches
+    after T = 1): the correct step up to the onset, so log S(T) turns upwards late; Holm at α = 0.05 rejects it.
+    The correct SGD on the same seeds passes (test_run_and_render_on_the_correct_sgd), and
+    tests/test_broken.py checks that the onset lies between T = 1 and T_max."""
+    r = G.CLAIM.run(_context(dummy_reference, rule=BROKEN["late_instability"].rule))
+    (r,) = decide([r], 0.05)
+    assert r.verdict == "fail" and min(t.p_value for t in r.tests[:2]) < 1e-4
+    assert not r.tests[2].rejected  # the K_drift test cannot see it
+    write_report(G.CLAIM, r, _context(dummy_reference), tmp_path)
+    text = (tmp_path / "gronwall" / "report.md").read_text()
+    assert "log S is convex here" in text and "shows no Gronwall amplification" not in text
+
+
 def test_coarse_reference_is_unresolved(dummy_reference, monkeypatch):
     monkeypatch.setitem(G.SIZES, "smoke", dataclasses.replace(G.SIZES["smoke"], log2_M=1, T_max=0.5))
     r = G.CLAIM.run(_context(dummy_reference))

@@ -78,6 +78,24 @@ def test_load_implementation_errors_name_the_problem(user_module, spec, words):
     assert words in str(info.value)
 
 
+def test_every_broken_step_loads_by_name_as_a_protocol_step(rng):
+    """``mfcheck.app.gate.mutants:NAME`` is the registry's broken step NAME written in the protocol; an initial
+    sampler or an unknown name is refused with the list of names."""
+    from mfcheck.app.gate import mutants
+
+    assert mutants.names() == sorted(n for n, e in BROKEN.items() if e.replaces != "init") and "late_instability" in dir(mutants)
+    theta, x, y, g = _inputs(rng)
+    for name in ("late_instability", "wrong_sign_decay"):
+        step = G.load_implementation(f"mfcheck.app.gate.mutants:{name}")
+        np.testing.assert_array_equal(step(theta, x, y, 0.05, NEURON), BROKEN[name].rule(theta, x, y, 0.05, NEURON))
+        np.testing.assert_array_equal(step(theta, x, y, 0.05, NEURON, noise=g, lam=0.5, beta=4.0),
+                                      BROKEN[name].rule.noisy(0.5, 4.0)(theta, x, y, 0.05, NEURON, g))
+    for name in ("correlated_init", "nope"):
+        with pytest.raises(InvalidArgument, match="no attribute") as info:
+            G.load_implementation(f"mfcheck.app.gate.mutants:{name}")
+        assert "late_instability" in str(info.value)
+
+
 # -- the checking wrapper -------------------------------------------------------------------------
 
 

@@ -134,13 +134,18 @@ alternative is λ = ``UNSTABLE_DECAY`` = 1 (a rate 2λ = 2 on top of the flow's,
 practical weight decays times a learning-rate schedule gone wrong, far below what K_drift sees);
 the registry's ``anti_weight_decay`` (λ = 60) overflows on this horizon and is rejected by overflow.
 
-**Not the first claim to see an unstable drift.** A drift +2λθ switched on from t = 0 also moves the
-limit: the SGD particles leave their reference twins by about 2λ t |θ| before any growth shows, a
-bias that does not shrink with N or ε. The coupling rate claims see it as a plateau at T = 1, at
-a λ far below the one that lifts the rate of log(S(T)/T) from a correct run's (well below zero) to
-λ_bound + δ. So this claim is the one that judges the *growth in T* against the flow's own exponent,
-and the one that would see a drift that starts late, after the rate claims' horizon; for a drift
-present from the start the rate claims are the stronger test.
+**What only this claim sees: an instability that starts late.** A drift +2λθ switched on from t = 0
+also moves the limit: the SGD particles leave their reference twins by about 2λ t |θ| before any
+growth shows, a bias that does not shrink with N or ε, and the rate claims see it at T = 1 as a
+plateau, at a λ far below the one that lifts the rate of log(S(T)/T) of a correct run (well below
+zero) to λ_bound + δ; for such a drift the rate claims are the stronger test. What the rate
+claims cannot see is an instability whose onset comes after their horizon: the registry's
+``late_instability`` (:class:`mfcheck.dynamics.broken.LateInstability`, anti weight decay switched on
+once the mean squared weight crosses a budget that the flow reaches between T = 1 and T_max) is the
+correct step up to its onset, so a claim whose horizon ends before the onset, or whose own setting
+stays below the budget, sees the correct step; here log S(T) turns upwards after the onset, which
+the curvature test and the rate test judge. ``reports/gate_late_instability`` runs the gate on it:
+this claim is the one that fails.
 
 `mfcheck calibrate gronwall` measures the power against λ = ``UNSTABLE_DECAY``.
 """

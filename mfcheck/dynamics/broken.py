@@ -23,7 +23,8 @@ from mfcheck.errors import InvalidArgument
 
 __all__ = ["ANTI_DECAY", "Broken", "BROKEN", "ntk_scaling", "no_factor_two", "unscaled_lr", "gradient_ascent",
            "sqrt_step", "double_step", "weak_noise", "wrong_sign_decay", "AntiWeightDecay", "ExtraNoise", "PlateauDrift",
-           "SlowKicks", "PLATEAU_DRIFT", "SLOW_KICKS_C", "SLOW_KICKS_POWER", "ClusteredInit"]
+           "SlowKicks", "PLATEAU_DRIFT", "SLOW_KICKS_C", "SLOW_KICKS_POWER", "ClusteredInit", "LateInstability", "LATE_BUDGET",
+           "LATE_DECAY", "LATE_RAMP"]
 
 TARGETS = ("step", "noise", "init")
 
@@ -40,6 +41,15 @@ SLOW_KICKS_POWER = 0.9
 """``slow_kicks`` adds c s^p g per step, c = :data:`SLOW_KICKS_C`, p = :data:`SLOW_KICKS_POWER`: over
 T/ε steps a random walk of size c sqrt(T) ε^{p − 1/2} = c sqrt(T) ε^{0.4}, an exponent 0.1 short of
 the predicted 1/2."""
+
+LATE_BUDGET = 1.45
+LATE_DECAY = 1.0
+LATE_RAMP = 0.1
+"""``late_instability``: anti weight decay at rate λ = :data:`LATE_DECAY`, switched on as the mean squared
+weight m₂ = (1/N) Σ_j ||θ_j||² crosses the budget m₀ = :data:`LATE_BUDGET` (fully on from m₀ + :data:`LATE_RAMP`).
+m₀ lies between m₂ of the default experiment's flow at T = 1, the horizon of the rate claims, and at
+T = 4, the horizon of ``gronwall`` (``tests/test_broken.py`` checks both on SGD at large N): the
+instability starts late, where only ``gronwall`` looks."""
 
 
 # -- broken steps: the mean-field step with one term changed ---------------------------------------
@@ -103,6 +113,30 @@ class AntiWeightDecay:
 
     def __call__(self, theta, x, y, s, neuron) -> np.ndarray:
         return mean_field_step(theta, x, y, s, neuron) + np.expm1(2.0 * self.lam * s) * theta
+
+
+@dataclass(frozen=True)
+class LateInstability:
+    """θ ← e^{+2λ s g(m₂)} θ + 2s(y − ŷ)∇σ*, g(m₂) = clip((m₂ − m₀)/w, 0, 1), m₂ = (1/N) Σ_j ||θ_j||² of each
+    replicate: a weight-norm budget enforced with the wrong sign. Below the budget m₀ (``budget``) the step is
+    the mean-field step exactly; above m₀ + w (``ramp``) it is :class:`AntiWeightDecay` at ``lam``; the ramp
+    keeps the step continuous in θ. Since m₂ is a mean over the particles, the switch follows the law ρ_t
+    (it is the same in the limit and at large N): a bug that the flow reaches only after some time, whose
+    growth e^{2λ(t − t_on)} the coupling shows only on horizons past the onset t_on."""
+
+    lam: float
+    budget: float
+    ramp: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "lam", check_real(self.lam, "lam", nonnegative=True))
+        object.__setattr__(self, "budget", check_real(self.budget, "budget", positive=True))
+        object.__setattr__(self, "ramp", check_real(self.ramp, "ramp", positive=True))
+
+    def __call__(self, theta, x, y, s, neuron) -> np.ndarray:
+        m2 = np.mean(np.sum(np.square(theta), axis=-1), axis=-1)[..., None, None]
+        on = np.clip((m2 - self.budget) / self.ramp, 0.0, 1.0)
+        return mean_field_step(theta, x, y, s, neuron) + np.expm1(2.0 * self.lam * s * on) * theta
 
 
 class ExtraNoise:
@@ -234,5 +268,8 @@ BROKEN: dict[str, Broken] = {b.name: b for b in (
            lambda: Rule("slow_kicks", SlowKicks(seed=2))),
     Broken("anti_weight_decay", f"weight decay of the wrong sign, e^(+2λs)θ with λ = {ANTI_DECAY:g}: the coupling grows like "
            f"e^({2 * ANTI_DECAY:g}t)", "step", ("gronwall",), lambda: Rule("anti_weight_decay", AntiWeightDecay(ANTI_DECAY))),
+    Broken("late_instability", f"a weight-norm budget with the wrong sign: weight decay e^(+2λs)θ, λ = {LATE_DECAY:g}, once the mean "
+           f"squared weight exceeds {LATE_BUDGET:g}, which the flow reaches only after the rate claims' horizon T = 1", "step",
+           ("gronwall",), lambda: Rule("late_instability", LateInstability(LATE_DECAY, LATE_BUDGET, LATE_RAMP))),
 )}
 """Every broken rule by name."""

@@ -22,6 +22,9 @@ OTHER_REPORTS = (
     ("frameworks/README.md", "the gate on PyTorch mutants and correct rewrites as users write them, at the smoke tier "
      "(`mfcheck reproduce frameworks`)"),
     ("frameworks_ci/README.md", "the correct PyTorch rewrites at the ci tier (`mfcheck reproduce frameworks --tier ci --variants ...`)"),
+    ("gate_late_instability/README.md", "the gate on the registry's late_instability, an instability that starts after T = 1: "
+     "gronwall is the claim that rejects it (`mfcheck gate --impl mfcheck.app.gate.mutants:late_instability --tier ci --out "
+     "reports/gate_late_instability`)"),
     ("performance.md", "kernels against the numpy loop, the reference flow against its floor, memory, scale (`python -m benchmarks`)"),
 )
 """Reports that other commands write beside the claims' folders; the index links those present."""

@@ -454,8 +454,12 @@ def render_gronwall(claim: Check, result: ClaimResult, summary: dict, folder: Pa
         L += [f"- K̂ / K_drift = {f['rate']['estimate'] / b['K_drift']:.3g}: the bound is loose by a factor of about "
               f"{b['K_drift'] / max(f['rate']['estimate'], 1e-12):.3g} on this problem. K̂ itself is mostly the martingale onset "
               f"(the slope of ½ log T on this grid is {f['onset_slope']:.3g}; the slope of log S − ½ log T is "
-              f"{f['net_of_onset']['estimate']:.3g} {fmt_ci(f['net_of_onset']['ci'])}): a correct SGD shows no Gronwall "
-              "amplification here.",
+              f"{f['net_of_onset']['estimate']:.3g} {fmt_ci(f['net_of_onset']['ci'])})"
+              + (": a correct SGD shows no Gronwall amplification here." if f["exponent"]["upper"] <= f["exponent"]["bound"] else
+                 f"; the rate of log(S/T), {f['envelope']['estimate']:.3g} {fmt_ci(f['envelope']['ci'])}, "
+                 + (f"exceeds λ_bound + δ = {f['exponent']['bound']:.3g}: this coupling grows faster than the flow's own exponent "
+                    "allows." if f["envelope"]["estimate"] > f["exponent"]["bound"] else
+                    f"is not shown to stay below λ_bound + δ = {f['exponent']['bound']:.3g}.")),
               f"- e^(K_drift T_max) = e^{b['K_drift'] * d['sizes']['T_max']:.0f}: a rate above K_drift overflows float64 once the "
               f"rate times T_max exceeds about {FLOAT64_LOG_LIMIT:.0f} (window on this horizon: ({b['K_drift']:.0f}, "
               f"{d['float64_window']['max_detectable_rate']:.0f}), empty when K_drift is the larger), so the theorem's constant "
@@ -463,7 +467,10 @@ def render_gronwall(claim: Check, result: ClaimResult, summary: dict, folder: Pa
               f"lifts the rate of log(S/T) above λ_bound + δ = {result.estimates['lambda_bound + margin']['estimate']:.3g} "
               "(the claim's alternative is λ = 1). Bugs that change only the gradient term or the step size cannot grow "
               "exponentially at all (bounded σ'), so they are caught by the Theorem 1 rate claims, not here.",
-              "- The curvature test checks the §7 shape \"log-error at most linear in T\"; log S is concave here (ĉ < 0)."]
+              "- The curvature test checks the §7 shape \"log-error at most linear in T\"; "
+              + ("log S is concave here (ĉ < 0)." if f["curvature"]["estimate"] < 0 else
+                 f"log S is convex here (ĉ = {f['curvature']['estimate']:.3g} > 0): its growth rate rises along the horizon, as "
+                 "after an instability with a late onset.")]
     elif "overflow" in d:
         L += [f"- The SGD under test overflowed float64 before T_max ({d['overflow']}): its coupling grew past "
               f"e^{FLOAT64_LOG_LIMIT:.0f}, which no SGD with bounded increments reaches; the exponent test rejects it (p = 0)."]

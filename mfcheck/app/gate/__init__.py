@@ -62,6 +62,8 @@ expired, 125 a call exceeded the per-call limit, 130 interrupted, 143 terminated
 :mod:`~mfcheck.app.gate.gate` (the gate, its table, exit codes, the command),
 :mod:`~mfcheck.app.gate.examples` (the correct step written three ways and three variants inside the
 theorem's budget, :data:`CORRECT_STEPS`),
+:mod:`~mfcheck.app.gate.mutants` (each broken step of :mod:`mfcheck.dynamics.broken` as a user's step, by name,
+for ``mfcheck gate --impl mfcheck.app.gate.mutants:NAME``),
 :mod:`~mfcheck.app.gate.self_test` (the gate on the broken rules of
 :mod:`mfcheck.dynamics.broken` and on the correct variants: which claims rejected which mutant,
 and whether a correct variant was rejected, which must not happen) and

@@ -286,7 +286,8 @@ def gate_command(impl: str | None, tier: str = "ci", *, alpha: float | None = No
         if step is not None or sampler is not None:
             v = gate(step, tier_obj, alpha, claims=claims, baseline=baseline, init=sampler, out=out, progress=not quiet,
                      command=f"mfcheck gate --{framework or 'impl'} {impl}" + (f" --particles {particles}" if framework else "")
-                     + f" --tier {tier}", execution=execution, call_time_limit=call_time_limit)
+                     + f" --tier {tier}" + (f" --out {out}" if out is not None else ""), execution=execution,
+                     call_time_limit=call_time_limit)
             print(v.table(), file=stdout)
             if write_baseline_to is not None:
                 write_baseline(v, write_baseline_to)

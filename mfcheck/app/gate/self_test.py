@@ -11,7 +11,9 @@ kind       entries                                                          requ
 =========  ===============================================================  ==========================
 mutant     ntk_scaling, no_factor_two, unscaled_lr, gradient_ascent,        rejected
            double_step, slow_kicks (a coupling decaying like ε^0.4),
-           weak_noise, wrong_sign_decay, correlated_init
+           weak_noise, wrong_sign_decay, correlated_init,
+           late_instability (an instability that starts after T = 1:
+           gronwall's alone)
 subtle     plateau_drift (a bias b₀ T that does not vanish along the        reported, not required
            limit, of the size of the statistics): at the edge of the budget
 correct    reference, replicate_loop, einsum (the paper's step written      accepted
@@ -42,7 +44,7 @@ from mfcheck.stats.results import DEFAULT_ALPHA
 __all__ = ["MUTANTS", "SUBTLE", "SelfTest", "self_test"]
 
 MUTANTS = ("ntk_scaling", "no_factor_two", "unscaled_lr", "gradient_ascent", "double_step", "slow_kicks", "weak_noise",
-           "wrong_sign_decay", "correlated_init")
+           "wrong_sign_decay", "correlated_init", "late_instability")
 """The registry entries that the gate's claims as a family must reject (the entries outside
 :data:`MUTANTS` and :data:`SUBTLE` target a single claim and are run by that claim's tests)."""
 
