@@ -144,8 +144,8 @@ claims cannot see is an instability whose onset comes after their horizon: the r
 once the mean squared weight crosses a budget that the flow reaches between T = 1 and T_max) is the
 correct step up to its onset, so a claim whose horizon ends before the onset, or whose own setting
 stays below the budget, sees the correct step; here log S(T) turns upwards after the onset, which
-the curvature test and the rate test judge. ``reports/gate_late_instability`` runs the gate on it:
-this claim is the one that fails.
+the curvature test and the rate test judge. ``reports/gate_late_instability`` (ci tier) and
+``reports/gate_late_instability_full`` run the gate on it: this claim is the one that fails.
 
 `mfcheck calibrate gronwall` measures the power against λ = ``UNSTABLE_DECAY``.
 """

@@ -25,6 +25,8 @@ OTHER_REPORTS = (
     ("gate_late_instability/README.md", "the gate on the registry's late_instability, an instability that starts after T = 1: "
      "gronwall is the claim that rejects it (`mfcheck gate --impl mfcheck.app.gate.mutants:late_instability --tier ci --out "
      "reports/gate_late_instability`)"),
+    ("gate_late_instability_full/README.md", "the same at the full tier (`mfcheck gate --impl "
+     "mfcheck.app.gate.mutants:late_instability --tier full --out reports/gate_late_instability_full`)"),
     ("performance.md", "kernels against the numpy loop, the reference flow against its floor, memory, scale (`python -m benchmarks`)"),
 )
 """Reports that other commands write beside the claims' folders; the index links those present."""
