@@ -30,7 +30,7 @@ PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile
 test: venv
 	$(PYTEST)
 
-# the ci tier: derandomised examples, ci sweep sizes, the gate's self-test (about 10 min on 2 cores)
+# the ci tier: derandomised examples, ci sweep sizes, the gate's self-test on every mutant and correct variant (long: the README's table of tiers)
 test-ci: venv
 	CI=true $(PYTEST) --mfcheck-tier=ci
 
