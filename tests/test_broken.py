@@ -11,7 +11,7 @@ import pytest
 from mfcheck.claims import CLAIMS
 from mfcheck.dynamics.broken import (
     ANTI_DECAY, BROKEN, LATE_BUDGET, LATE_DECAY, LATE_RAMP, PLATEAU_DRIFT, SLOW_KICKS_C, SLOW_KICKS_POWER, AntiWeightDecay,
-    ClusteredInit, ExtraNoise, LateInstability, PlateauDrift, SlowKicks,
+    ClusteredInit, ExtraNoise, LateInstability, PlateauDrift, SlowKicks, mean_squared_weight,
 )
 from mfcheck.dynamics.rules import MEAN_FIELD, Rule, mean_field_step
 from mfcheck.dynamics.sgd import iid_init
@@ -109,7 +109,7 @@ def test_late_instability_is_the_correct_step_below_the_budget_and_anti_decay_ab
     of its rate; each replicate by its own m₂."""
     Theta, x, y, _ = _batch(rng, R=3, N=50)
     m2 = np.array([0.5 * LATE_BUDGET, LATE_BUDGET + 0.5 * LATE_RAMP, 2 * LATE_BUDGET])
-    Theta *= np.sqrt(m2 / np.mean(np.sum(Theta**2, axis=-1), axis=-1))[:, None, None]
+    Theta *= np.sqrt(m2 / mean_squared_weight(Theta))[:, None, None]
     s = 0.01
     out = BROKEN["late_instability"].rule(Theta, x, y, s, NEURON)
     good = mean_field_step(Theta, x, y, s, NEURON)
@@ -135,7 +135,7 @@ def test_late_instability_starts_between_the_rate_claims_horizon_and_gronwalls()
     T_max = SIZES["ci"].T_max
     run = run_sgd(ex.problem, ex.neuron, ex.rho0, MEAN_FIELD, N=1024, eps=1 / 128, T=T_max, replicates=4,
                   streams=Streams(7).child("late_instability"), record=StandardRecord(1.0), schedule=ex.schedule)
-    m2 = np.mean(np.sum(run.theta**2, axis=-1), axis=-1)  # (R, J) at t = 0, 1, ..., T_max
+    m2 = mean_squared_weight(run.theta)  # (R, J) at t = 0, 1, ..., T_max
     assert np.all(m2[:, 1] < LATE_BUDGET) and np.all(m2[:, -1] > LATE_BUDGET + LATE_RAMP)
 
 

@@ -18,7 +18,7 @@ from mfcheck.model import functionals as F
 from mfcheck.model.activations import erf_sigmoid, tanh_sum
 from mfcheck.errors import InvalidArgument
 from mfcheck.model.initial import GaussianInit
-from mfcheck.dynamics.broken import BROKEN, LATE_BUDGET
+from mfcheck.dynamics.broken import BROKEN, LATE_BUDGET, mean_squared_weight
 from mfcheck.model.neurons import AffineNeuron, InnerNeuron
 from mfcheck.model.observables import default_test_functions
 from mfcheck.model.problems import TeacherStudent, teacher_population
@@ -101,7 +101,7 @@ def test_mutant_no_factor_two_fails_both_checks(pop, rng):
 def test_every_broken_step_breaks_the_exact_mean(pop, name, rng):
     Theta = 0.5 * rng.standard_normal((8, 3))
     if name == "late_instability":  # the correct step below its weight budget (tests/test_broken.py): judge it above
-        Theta *= 2.0 * np.sqrt(LATE_BUDGET / np.mean(np.sum(Theta**2, axis=-1)))
+        Theta *= 2.0 * np.sqrt(LATE_BUDGET / mean_squared_weight(Theta))
     assert not exact_conditional_mean_holds(BROKEN[name].rule, pop, INNER, Theta, 0.05)
 
 

@@ -24,7 +24,7 @@ from mfcheck.errors import InvalidArgument
 __all__ = ["ANTI_DECAY", "Broken", "BROKEN", "ntk_scaling", "no_factor_two", "unscaled_lr", "gradient_ascent",
            "sqrt_step", "double_step", "weak_noise", "wrong_sign_decay", "AntiWeightDecay", "ExtraNoise", "PlateauDrift",
            "SlowKicks", "PLATEAU_DRIFT", "SLOW_KICKS_C", "SLOW_KICKS_POWER", "ClusteredInit", "LateInstability", "LATE_BUDGET",
-           "LATE_DECAY", "LATE_RAMP"]
+           "LATE_DECAY", "LATE_RAMP", "mean_squared_weight"]
 
 TARGETS = ("step", "noise", "init")
 
@@ -115,6 +115,11 @@ class AntiWeightDecay:
         return mean_field_step(theta, x, y, s, neuron) + np.expm1(2.0 * self.lam * s) * theta
 
 
+def mean_squared_weight(theta) -> np.ndarray:
+    """m₂ = (1/N) Σ_j ||θ_j||² of each replicate: particles (..., N, D) -> (...)."""
+    return np.mean(np.sum(np.square(theta), axis=-1), axis=-1)
+
+
 @dataclass(frozen=True)
 class LateInstability:
     """θ ← e^{+2λ s g(m₂)} θ + 2s(y − ŷ)∇σ*, g(m₂) = clip((m₂ − m₀)/w, 0, 1), m₂ = (1/N) Σ_j ||θ_j||² of each
@@ -134,7 +139,7 @@ class LateInstability:
         object.__setattr__(self, "ramp", check_real(self.ramp, "ramp", positive=True))
 
     def __call__(self, theta, x, y, s, neuron) -> np.ndarray:
-        m2 = np.mean(np.sum(np.square(theta), axis=-1), axis=-1)[..., None, None]
+        m2 = mean_squared_weight(theta)[..., None, None]
         on = np.clip((m2 - self.budget) / self.ramp, 0.0, 1.0)
         return mean_field_step(theta, x, y, s, neuron) + np.expm1(2.0 * self.lam * s * on) * theta
 

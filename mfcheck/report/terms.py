@@ -451,15 +451,18 @@ def render_gronwall(claim: Check, result: ClaimResult, summary: dict, folder: Pa
     L += ["## What the numbers mean", ""]
     if "fit" in d:
         f = d["fit"]
+        rate, bound = f"{f['envelope']['estimate']:.3g} {fmt_ci(f['envelope']['ci'])}", f"{f['exponent']['bound']:.3g}"
+        if f["exponent"]["upper"] <= f["exponent"]["bound"]:
+            growth = ": a correct SGD shows no Gronwall amplification here."
+        elif f["envelope"]["estimate"] > f["exponent"]["bound"]:
+            growth = (f"; the rate of log(S/T), {rate}, exceeds λ_bound + δ = {bound}: this coupling grows faster than the flow's "
+                      "own exponent allows.")
+        else:
+            growth = f"; the rate of log(S/T), {rate}, is not shown to stay below λ_bound + δ = {bound}."
         L += [f"- K̂ / K_drift = {f['rate']['estimate'] / b['K_drift']:.3g}: the bound is loose by a factor of about "
               f"{b['K_drift'] / max(f['rate']['estimate'], 1e-12):.3g} on this problem. K̂ itself is mostly the martingale onset "
               f"(the slope of ½ log T on this grid is {f['onset_slope']:.3g}; the slope of log S − ½ log T is "
-              f"{f['net_of_onset']['estimate']:.3g} {fmt_ci(f['net_of_onset']['ci'])})"
-              + (": a correct SGD shows no Gronwall amplification here." if f["exponent"]["upper"] <= f["exponent"]["bound"] else
-                 f"; the rate of log(S/T), {f['envelope']['estimate']:.3g} {fmt_ci(f['envelope']['ci'])}, "
-                 + (f"exceeds λ_bound + δ = {f['exponent']['bound']:.3g}: this coupling grows faster than the flow's own exponent "
-                    "allows." if f["envelope"]["estimate"] > f["exponent"]["bound"] else
-                    f"is not shown to stay below λ_bound + δ = {f['exponent']['bound']:.3g}.")),
+              f"{f['net_of_onset']['estimate']:.3g} {fmt_ci(f['net_of_onset']['ci'])}){growth}",
               f"- e^(K_drift T_max) = e^{b['K_drift'] * d['sizes']['T_max']:.0f}: a rate above K_drift overflows float64 once the "
               f"rate times T_max exceeds about {FLOAT64_LOG_LIMIT:.0f} (window on this horizon: ({b['K_drift']:.0f}, "
               f"{d['float64_window']['max_detectable_rate']:.0f}), empty when K_drift is the larger), so the theorem's constant "
